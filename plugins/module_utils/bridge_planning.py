@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure planning for the bridge module: validated items + observed views -> steps."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.nslab.net.plugins.module_utils.ip_addresses import parse_interface_address
+from ansible_collections.nslab.net.plugins.module_utils.linux_names import interface_name_error, netns_name_error
+from ansible_collections.nslab.net.plugins.module_utils.link_model import Step, sorted_addresses
+from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, duplicates, where
+
+BRIDGE_KEYS = ('name', 'netns', 'addresses', 'mtu', 'stp', 'up')
+MIN_MTU, MAX_MTU = 68, 65535
+
+
+def parse_bridges(items):
+    """Validate the task's bridge items; return normalised specs or raise InvalidInput."""
+    problems, specs = [], []
+    for item in items:
+        name, netns = item.get('name'), item.get('netns') or None
+        label = 'bridge %r' % (name,)
+        for error in (interface_name_error(name), netns and netns_name_error(netns)):
+            if error:
+                problems.append('%s: %s' % (label, error))
+        addresses = None
+        if item.get('addresses') is not None:
+            addresses = []
+            for text in item['addresses']:
+                try:
+                    addresses.append(parse_interface_address(text))
+                except ValueError as exc:
+                    problems.append('%s: %s' % (label, exc))
+            for repeated in duplicates(addresses):
+                problems.append('%s: address %s is listed twice' % (label, repeated))
+            addresses = sorted_addresses(addresses)
+        mtu = item.get('mtu')
+        if mtu is not None and not MIN_MTU <= mtu <= MAX_MTU:
+            problems.append('%s: mtu %d is outside %d..%d' % (label, mtu, MIN_MTU, MAX_MTU))
+        specs.append(dict(name=name, netns=netns, addresses=addresses, mtu=mtu,
+                          stp=bool(item.get('stp')), up=item.get('up') is not False))
+    for netns, name in duplicates((s['netns'], s['name']) for s in specs):
+        problems.append('bridge %r in %s is listed twice' % (name, where(netns)))
+    if problems:
+        raise InvalidInput(problems)
+    return specs
+
+
+def plan_bridges(specs, state, views, check_mode):
+    """Return ``(steps, problems)`` that bring ``views`` to the wanted ``state`` of ``specs``."""
+    steps, problems = [], []
+    for spec in specs:
+        name, netns = spec['name'], spec['netns']
+        view = views[netns]
+        if not view.exists and state == 'present' and not check_mode:
+            problems.append('bridge %s: %s does not exist (create it first, e.g. with nslab.net.netns)'
+                            % (name, where(netns)))
+            continue
+        link = view.link(name)
+        if link is not None and link.kind != 'bridge':
+            problems.append('bridge %s: %s already has a link %s of kind %s; leaving it untouched'
+                            % (name, where(netns), name, link.kind or 'unknown'))
+            continue
+        if state == 'absent':
+            if link is not None:
+                steps.append(Step('delete_link', netns, name))
+            continue
+        steps.extend(_converge(spec, link))
+    return steps, problems
+
+
+def _converge(spec, link):
+    name, netns = spec['name'], spec['netns']
+    steps = []
+    if link is None:
+        steps.append(Step('create_bridge', netns, name))
+        current_mtu, current_stp, current_up, current_addresses = 1500, False, False, ()
+    else:
+        current_mtu, current_stp, current_up, current_addresses = link.mtu, link.stp, link.up, link.addresses
+    if spec['mtu'] is not None and spec['mtu'] != current_mtu:
+        steps.append(Step('set_mtu', netns, name, mtu=spec['mtu']))
+    if spec['stp'] != bool(current_stp):
+        steps.append(Step('set_stp', netns, name, stp=spec['stp']))
+    if spec['addresses'] is not None:
+        for address in current_addresses:
+            if address not in spec['addresses']:
+                steps.append(Step('delete_address', netns, name, address=address))
+        for address in spec['addresses']:
+            if address not in current_addresses:
+                steps.append(Step('add_address', netns, name, address=address))
+    if spec['up'] != current_up:
+        steps.append(Step('set_up', netns, name, up=spec['up']))
+    return steps
+
+
+def report_bridges(specs, views):
+    """The bridges of ``specs`` as they are in ``views``: one dict each, absent ones left out."""
+    bridges = []
+    for spec in specs:
+        view = views.get(spec['netns'])
+        link = view.link(spec['name']) if view is not None else None
+        if link is None or link.kind != 'bridge':
+            continue
+        ports = sorted(other.name for other in view.links.values() if other.master == link.name)
+        bridges.append(dict(name=link.name, netns=spec['netns'], mtu=link.mtu, stp=bool(link.stp),
+                            up=link.up, addresses=list(link.addresses), ports=ports))
+    return bridges

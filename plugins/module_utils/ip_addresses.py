@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Parsing of the addresses users write in tasks (``10.0.0.1/24``, ``2001:db8::1/64``).
+
+Addresses are normalised to the text the kernel reports back, so desired and observed sets
+compare as plain strings.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+
+
+def parse_interface_address(text):
+    """Return the normalised ``address/prefix`` for ``text`` or raise ValueError saying why."""
+    if not isinstance(text, str) or '/' not in text:
+        raise ValueError("address %r needs a prefix length, e.g. 10.0.0.1/24" % (text,))
+    try:
+        iface = ipaddress.ip_interface(text.strip())
+    except ValueError:
+        raise ValueError("address %r is not an IPv4 or IPv6 address with a prefix length" % (text,))
+    net = iface.network
+    if iface.version == 4 and net.prefixlen < 31:
+        # The kernel accepts these, but nothing could reach such a host, so it is a typo.
+        if iface.ip == net.network_address:
+            raise ValueError("address %r is the network address of %s" % (text, net))
+        if iface.ip == net.broadcast_address:
+            raise ValueError("address %r is the broadcast address of %s" % (text, net))
+    if iface.ip.is_multicast or iface.ip.is_unspecified:
+        raise ValueError("address %r cannot be assigned to an interface" % (text,))
+    return iface.with_prefixlen
+
+
+def parse_gateway(text, addresses):
+    """Return the normalised gateway ``text``; it must lie in the subnet of one of ``addresses``.
+
+    ``addresses`` are normalised interface addresses; an empty list skips the subnet check,
+    because the end may already carry addresses the task does not manage.
+    """
+    try:
+        gateway = ipaddress.ip_address(str(text).strip())
+    except ValueError:
+        raise ValueError("gateway %r is not an IP address" % (text,))
+    if addresses:
+        networks = [ipaddress.ip_interface(a).network for a in addresses]
+        same_family = [n for n in networks if n.version == gateway.version]
+        if not any(gateway in n for n in same_family):
+            raise ValueError("gateway %s is not in the subnet of any address of its interface (%s)"
+                             % (gateway, ', '.join(addresses)))
+        if any(gateway == ipaddress.ip_interface(a).ip for a in addresses):
+            raise ValueError("gateway %s is the interface's own address" % (gateway,))
+    return str(gateway)
+
+
+def is_link_local(address):
+    """True for an IPv6 link-local address, which the kernel adds by itself and we never manage."""
+    return ipaddress.ip_interface(address).ip.is_link_local and ':' in address

@@ -1,0 +1,206 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The data that planning works on: what a namespace holds, and the steps that change it.
+
+The netlink adapter fills these from the kernel; the planners read them and emit Steps; the
+same Steps are applied to the kernel by the adapter or, in check mode and for the diff, to a
+copy of the observed views by ``simulate``. Reporting reads views only, so a prediction and a
+re-read after a real run are rendered by the same code and can be compared as data.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import ipaddress
+
+
+def address_sort_key(address):
+    iface = ipaddress.ip_interface(address)
+    return (iface.version, iface.ip, iface.network.prefixlen)
+
+
+def sorted_addresses(addresses):
+    return sorted(set(addresses), key=address_sort_key)
+
+
+class Link(object):
+    """One interface as planning needs it. ``master`` is a name in the same namespace."""
+
+    def __init__(self, name, index=0, kind=None, up=False, mtu=1500, master=None,
+                 addresses=(), peer_index=None, peer_nsid=None, stp=None):
+        self.name = name
+        self.index = index
+        self.kind = kind
+        self.up = up
+        self.mtu = mtu
+        self.master = master
+        self.addresses = tuple(sorted_addresses(addresses))
+        self.peer_index = peer_index
+        self.peer_nsid = peer_nsid
+        self.stp = stp
+
+    def __eq__(self, other):
+        return isinstance(other, Link) and vars(self) == vars(other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __repr__(self):
+        return 'Link(%s)' % ', '.join('%s=%r' % kv for kv in sorted(vars(self).items()))
+
+
+class NamespaceView(object):
+    """The links and default routes of one network namespace (``netns`` None: the host's).
+
+    ``exists`` is False for a named namespace that is not there (yet); in check mode a plan is
+    made against such an empty view, because an earlier task of the same play would create it.
+    ``default_routes`` maps the IP version (4 or 6) to ``(gateway, device name)``.
+    """
+
+    def __init__(self, netns=None, exists=True, links=(), default_routes=None):
+        self.netns = netns
+        self.exists = exists
+        self.links = dict((link.name, link) for link in links)
+        self.default_routes = dict(default_routes or {})
+
+    def copy(self):
+        return copy.deepcopy(self)
+
+    def link(self, name):
+        return self.links.get(name)
+
+
+class Step(object):
+    """One change to the kernel: an operation on ``name`` in ``netns`` with its arguments.
+
+    Operations: create_netns, delete_netns, create_bridge, create_veth, delete_link,
+    set_mtu, set_up, set_master, set_stp, add_address, delete_address,
+    replace_default_route.
+    """
+
+    def __init__(self, op, netns, name, **args):
+        self.op = op
+        self.netns = netns
+        self.name = name
+        self.args = args
+
+    def __eq__(self, other):
+        return isinstance(other, Step) and vars(self) == vars(other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __repr__(self):
+        return 'Step(%r, %r, %r, %r)' % (self.op, self.netns, self.name, self.args)
+
+    def as_command(self):
+        """The ``ip`` command a person would type for this step: shown to users in results."""
+        ip = 'ip -n %s' % self.netns if self.netns else 'ip'
+        a = self.args
+        if self.op == 'create_netns':
+            return 'ip netns add %s' % self.name
+        if self.op == 'delete_netns':
+            kill = 'kill %s; ' % ' '.join(str(p) for p in a['kill']) if a.get('kill') else ''
+            return '%sip netns delete %s' % (kill, self.name)
+        if self.op == 'create_bridge':
+            extra = ' stp_state 1' if a.get('stp') else ''
+            mtu = ' mtu %d' % a['mtu'] if a.get('mtu') else ''
+            return '%s link add %s%s type bridge%s' % (ip, self.name, mtu, extra)
+        if self.op == 'create_veth':
+            mtu = ' mtu %d' % a['mtu'] if a.get('mtu') else ''
+            peer_ns = a['peer_netns'] if a['peer_netns'] else '1'
+            into = '' if a['peer_netns'] == self.netns else ' netns %s' % peer_ns
+            return '%s link add %s%s type veth peer name %s%s%s' % (
+                ip, self.name, mtu, a['peer'], mtu, into)
+        if self.op == 'delete_link':
+            return '%s link delete %s' % (ip, self.name)
+        if self.op == 'set_mtu':
+            return '%s link set %s mtu %d' % (ip, self.name, a['mtu'])
+        if self.op == 'set_up':
+            return '%s link set %s %s' % (ip, self.name, 'up' if a['up'] else 'down')
+        if self.op == 'set_master':
+            if a['master'] is None:
+                return '%s link set %s nomaster' % (ip, self.name)
+            return '%s link set %s master %s' % (ip, self.name, a['master'])
+        if self.op == 'set_stp':
+            return '%s link set %s type bridge stp_state %d' % (ip, self.name, int(a['stp']))
+        if self.op == 'add_address':
+            return '%s address add %s dev %s' % (ip, a['address'], self.name)
+        if self.op == 'delete_address':
+            return '%s address delete %s dev %s' % (ip, a['address'], self.name)
+        if self.op == 'replace_default_route':
+            family = ' -6' if ':' in a['gateway'] else ''
+            return '%s%s route replace default via %s dev %s' % (ip, family, a['gateway'], self.name)
+        raise ValueError('unknown step %r' % (self.op,))
+
+
+def _drop_link(view, name):
+    """Remove a link from a view with the kernel's side effects on ports and routes."""
+    view.links.pop(name, None)
+    for other in view.links.values():
+        if other.master == name:
+            other.master = None
+    for version, (gateway, dev) in list(view.default_routes.items()):
+        if dev == name:
+            del view.default_routes[version]
+
+
+def simulate(views, steps):
+    """Apply ``steps`` to copies of ``views`` (a dict netns -> NamespaceView) and return them.
+
+    Mirrors what the kernel does for each step, including the side effects planning relies
+    on (a deleted veth takes its peer along; a link set down loses its routes).
+    """
+    result = dict((key, view.copy()) for key, view in views.items())
+
+    def view_of(netns):
+        if netns not in result:
+            result[netns] = NamespaceView(netns, exists=True)
+        return result[netns]
+
+    for step in steps:
+        a = step.args
+        if step.op == 'create_netns':
+            result[step.name] = NamespaceView(step.name, exists=True, links=[Link('lo', kind=None, mtu=65536)])
+            continue
+        if step.op == 'delete_netns':
+            result[step.name] = NamespaceView(step.name, exists=False)
+            continue
+        view = view_of(step.netns)
+        link = view.link(step.name)
+        if step.op == 'create_bridge':
+            view.links[step.name] = Link(step.name, kind='bridge', mtu=a.get('mtu') or 1500, stp=bool(a.get('stp')))
+        elif step.op == 'create_veth':
+            mtu = a.get('mtu') or 1500
+            view.links[step.name] = Link(step.name, kind='veth', mtu=mtu)
+            view_of(a['peer_netns']).links[a['peer']] = Link(a['peer'], kind='veth', mtu=mtu)
+        elif step.op == 'delete_link':
+            _drop_link(view, step.name)
+            if a.get('peer'):
+                peer_netns, peer_name = a['peer']
+                _drop_link(view_of(peer_netns), peer_name)
+        elif step.op == 'set_mtu':
+            link.mtu = a['mtu']
+        elif step.op == 'set_up':
+            link.up = a['up']
+            if not a['up']:
+                for version, (gateway, dev) in list(view.default_routes.items()):
+                    if dev == step.name:
+                        del view.default_routes[version]
+        elif step.op == 'set_master':
+            link.master = a['master']
+        elif step.op == 'set_stp':
+            link.stp = a['stp']
+        elif step.op == 'add_address':
+            link.addresses = tuple(sorted_addresses(link.addresses + (a['address'],)))
+        elif step.op == 'delete_address':
+            link.addresses = tuple(x for x in link.addresses if x != a['address'])
+        elif step.op == 'replace_default_route':
+            version = 6 if ':' in a['gateway'] else 4
+            view.default_routes[version] = (a['gateway'], step.name)
+        else:
+            raise ValueError('unknown step %r' % (step.op,))
+    return result

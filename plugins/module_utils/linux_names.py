@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The kernel's and iproute2's rules for interface and namespace names.
+
+Checked before anything is read or changed, so a bad name fails the task with a message that
+names it instead of a netlink error halfway through a plan.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+# IFNAMSIZ is 16 bytes including the terminating NUL (linux/if.h).
+MAX_INTERFACE_NAME = 15
+# A named namespace is a file in /run/netns: NAME_MAX.
+MAX_NETNS_NAME = 255
+
+
+def interface_name_error(name):
+    """Return why ``name`` cannot be a Linux interface name, or None when it can."""
+    if not isinstance(name, str) or not name:
+        return "interface name %r is empty" % (name,)
+    if len(name.encode('utf-8')) > MAX_INTERFACE_NAME:
+        return "interface name %r is longer than Linux allows (%d bytes)" % (name, MAX_INTERFACE_NAME)
+    if name in ('.', '..'):
+        return "interface name %r is reserved" % (name,)
+    # dev_valid_name(): '/' would break sysfs paths, ':' is the old alias separator.
+    bad = [c for c in name if c in '/:' or c.isspace()]
+    if bad:
+        return "interface name %r contains %r, which Linux does not allow" % (name, bad[0])
+    return None
+
+
+def netns_name_error(name):
+    """Return why ``name`` cannot be a named network namespace (``ip netns``), or None."""
+    if not isinstance(name, str) or not name:
+        return "namespace name %r is empty" % (name,)
+    if len(name.encode('utf-8')) > MAX_NETNS_NAME:
+        return "namespace name %r is longer than %d bytes" % (name[:20] + '...', MAX_NETNS_NAME)
+    if name in ('.', '..'):
+        return "namespace name %r is reserved" % (name,)
+    if '/' in name or '\0' in name:
+        return "namespace name %r may not contain '/'" % (name,)
+    if any(c.isspace() for c in name):
+        return "namespace name %r may not contain white space" % (name,)
+    return None

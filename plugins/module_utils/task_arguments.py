@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every module does with its task arguments before it looks at the system.
+
+Each module takes one item as top-level options or many as a list option with the same
+suboptions; both shapes become a list of item dicts here, so the rest of a module never
+knows which one the user wrote. Validation collects every problem of every item, so one
+failed run shows them all.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class InvalidInput(Exception):
+    """The task's arguments are wrong; nothing has been read or changed."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super(InvalidInput, self).__init__('; '.join(self.problems))
+
+
+def task_items(params, list_key, item_keys):
+    """The items of a task: ``params[list_key]`` when given, else the top-level options."""
+    if params.get(list_key) is not None:
+        return [dict(item) for item in params[list_key]]
+    return [dict((key, params.get(key)) for key in item_keys)]
+
+
+def duplicates(keys):
+    """The keys that occur more than once, in first-seen order."""
+    seen, repeated = set(), []
+    for key in keys:
+        if key in seen and key not in repeated:
+            repeated.append(key)
+        seen.add(key)
+    return repeated
+
+
+def where(netns):
+    """How messages name a namespace: the host's own, or a named one."""
+    return "namespace %s" % netns if netns else "the host namespace"

@@ -1,0 +1,147 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: netns
+short_description: Manage named network namespaces, as C(ip netns) does
+version_added: 0.1.0
+description:
+  - Creates and deletes named network namespaces, kept as bind mounts in C(/run/netns) exactly
+    like C(ip netns add), so C(ip netns exec) and C(ip -n) work on them.
+  - Takes a list of names, so one task manages any number of namespaces.
+  - Names match exactly; C(ns1) never matches C(ns10).
+  - A leftover file in C(/run/netns) with no namespace behind it (a stale entry) is replaced
+    when I(state=present) and removed when I(state=absent).
+author:
+  - nslab.net contributors
+requirements:
+  - pyroute2 >= 0.7.2 on the managed host
+  - root (CAP_SYS_ADMIN and CAP_NET_ADMIN) on the managed host
+attributes:
+  check_mode:
+    support: full
+    description: Reports exactly what a real run would change, changing nothing.
+  diff_mode:
+    support: full
+    description: Shows the namespaces before and after.
+options:
+  name:
+    description:
+      - The namespace names. Each is a file name in C(/run/netns), at most 255 bytes, with no
+        C(/) or white space.
+    type: list
+    elements: str
+    required: true
+    aliases: [names]
+  state:
+    description:
+      - C(present) creates missing namespaces; C(absent) deletes them.
+    type: str
+    choices: [present, absent]
+    default: present
+  loopback:
+    description:
+      - Whether C(lo) inside each namespace is up (C(true)) or down (C(false)).
+      - The kernel creates it down; almost every program expects it up.
+    type: bool
+    default: true
+  kill_processes:
+    description:
+      - What to do with I(state=absent) when processes still run inside a namespace.
+      - C(false) fails the task, naming the processes, and deletes nothing; deleting the
+        name alone would leave the namespace alive but unreachable by name.
+      - C(true) sends them SIGTERM, then SIGKILL after 5 seconds, and deletes the namespace
+        once they are gone.
+    type: bool
+    default: false
+notes:
+  - The task fails before changing anything when a name is invalid or listed twice.
+seealso:
+  - module: nslab.net.veth
+  - module: nslab.net.bridge
+'''
+
+EXAMPLES = r'''
+- name: Two namespaces with loopback up
+  nslab.net.netns:
+    name: [ns1, ns2]
+
+- name: Tear them down, stopping what runs inside
+  nslab.net.netns:
+    name: [ns1, ns2]
+    state: absent
+    kill_processes: true
+'''
+
+RETURN = r'''
+namespaces:
+  description: The namespaces of the task that exist after the run (predicted in check mode).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The namespace name.
+      type: str
+      sample: ns1
+    path:
+      description: The bind mount that keeps it.
+      type: str
+      sample: /run/netns/ns1
+    loopback_up:
+      description: Whether C(lo) is up inside it.
+      type: bool
+      sample: true
+commands:
+  description: The equivalent C(ip) commands of the changes, in order (planned in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: ["ip netns add ns1", "ip -n ns1 link set lo up"]
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.nslab.net.plugins.module_utils import netns_files
+from ansible_collections.nslab.net.plugins.module_utils.module_flow import converge
+from ansible_collections.nslab.net.plugins.module_utils.netns_planning import (
+    NetnsEntry, parse_netns, plan_netns, report_netns)
+from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type='list', elements='str', required=True, aliases=['names']),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+            loopback=dict(type='bool', default=True),
+            kill_processes=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    state = module.params['state']
+    try:
+        names, loopback, kill_processes = parse_netns(module.params)
+    except InvalidInput as exc:
+        module.fail_json(msg=str(exc), problems=exc.problems)
+
+    entries = dict((name, NetnsEntry(name, netns_files.status(name))) for name in names)
+    if state == 'absent':
+        for name, processes in netns_files.processes_in(names).items():
+            entries[name].processes = processes
+
+    def plan(views, nsids):
+        return plan_netns(names, state, loopback, kill_processes, entries, views)
+
+    converge(module, 'namespaces', names, plan, lambda views: report_netns(names, views))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# Installs everything the demo and the tests need, and reuses what is already there:
+#  - Debian/Ubuntu packages (iproute2, iptables, ...), with apt-get, only when one is missing;
+#  - .venv: the pinned controller/test environment (requirements/dev.txt);
+#  - .venv/targets/pyroute2-0.7: a second target interpreter with Debian 12's pyroute2;
+#  - .venv/collections/ansible_collections/nslab/net: a symlink to this checkout, so Ansible
+#    and pytest import the collection from the working tree without copying it.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+packages=(iproute2 iptables iputils-ping curl procps util-linux python3-venv git)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) != 0 ]]; then
+        echo "bootstrap: missing packages ${missing[*]}; run as root to install them" >&2
+        exit 1
+    fi
+    echo "bootstrap: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# venv DIR REQUIREMENTS: (re)install only when the requirements file changed since last time.
+venv() {
+    local dir=$1 req=$2 stamp
+    stamp="$dir/.installed-$(sha256sum "$req" | cut -c1-16)"
+    [[ -e $stamp ]] && return 0
+    echo "bootstrap: installing $req into $dir"
+    [[ -x $dir/bin/python ]] || python3 -m venv "$dir"
+    # pip's output goes to a log: on success it is noise, on failure it is the story.
+    if ! "$dir/bin/python" -m pip install --disable-pip-version-check -r "$req" >"$dir/pip.log" 2>&1; then
+        cat "$dir/pip.log" >&2
+        echo "bootstrap: pip install -r $req failed (log above, kept in $dir/pip.log)" >&2
+        exit 1
+    fi
+    rm -f "$dir"/.installed-*
+    touch "$stamp"
+}
+venv .venv requirements/dev.txt
+venv .venv/targets/pyroute2-0.7 requirements/target-pyroute2-0.7.txt
+
+mkdir -p .venv/collections/ansible_collections/nslab
+ln -sfn "$root" .venv/collections/ansible_collections/nslab/net
