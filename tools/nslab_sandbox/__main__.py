@@ -1,0 +1,147 @@
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Command line of the sandbox world.
+
+    python -m nslab_sandbox run [--] CMD [ARG...]   run CMD in the host node of a new world
+    python -m nslab_sandbox shell                   interactive bash in the host node of a new world
+    python -m nslab_sandbox node NODE [--] CMD...   (inside a world) run CMD in another node
+
+``run`` and ``shell`` start a world, run the command in its host node with the
+terminal, the working directory and the environment passed through (plus
+``NSLAB_WORLD``, ``nslab-node`` on PATH and this package on PYTHONPATH), stop
+the world and exit with the command's status (128+N when killed by signal N).
+
+``node`` works only inside a world: NODE is router, other, internet, host or
+``netns:NAME``, e.g. ``python -m nslab_sandbox node other -- curl -s http://198.51.100.2:8000/``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from .world import NODES, WORLD_DIR, World, WorldError, world_env
+
+_PROG = "python -m nslab_sandbox"
+
+
+class _Terminated(Exception):
+    """This process was asked to stop (SIGTERM or SIGHUP)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _usage(message: str = "") -> int:
+    if message:
+        print(f"{_PROG}: {message}", file=sys.stderr)
+    print(__doc__.split("\n\n")[1], file=sys.stderr)
+    return 2
+
+
+def _strip_dashes(argv: Sequence[str]) -> list[str]:
+    return list(argv[1:]) if argv and argv[0] == "--" else list(argv)
+
+
+def _on_terminate(signum: int, _frame: FrameType | None) -> None:
+    raise _Terminated(signum)
+
+
+def _exit_status(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def run_in_world(argv: Sequence[str]) -> int:
+    """Start a world, run *argv* in its host node attached to our terminal, stop the world."""
+    if os.geteuid() != 0:
+        print(f"{_PROG}: the sandbox world needs root (it creates namespaces)", file=sys.stderr)
+        return 1
+    handled = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT)
+    previous = {signum: signal.getsignal(signum) for signum in handled}
+    signal.signal(signal.SIGTERM, _on_terminate)
+    signal.signal(signal.SIGHUP, _on_terminate)
+    world = World()
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        world.start()
+        # Ctrl-C and Ctrl-\ reach the command too (same foreground process
+        # group): let it decide, and stop the world only once it has exited.
+        # nsenter and the sh below inherit the ignored dispositions (so they
+        # survive to report the status), `env` gives the command the default
+        # ones back, and sh turns death by signal N into status 128+N, which
+        # nsenter, ignoring that signal, could not pass on.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+        wrapper = ["sh", "-c", 'env --default-signal=INT,QUIT -- "$@"; exit $?', "sh"]
+        command = world.command([*wrapper, *argv], "host")
+        # pylint: disable-next=consider-using-with  # waited for below or killed with the world
+        proc = subprocess.Popen(command, env=world_env())
+        return _exit_status(proc.wait())
+    except _Terminated as stop:
+        return 128 + stop.signum
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+    except WorldError as error:
+        print(f"{_PROG}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        world.stop()
+        if proc is not None and proc.poll() is None:
+            # The command died with the world; nsenter exits right after it.
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def run_in_node(node: str, argv: Sequence[str]) -> int:
+    """From inside a world, replace this process by *argv* running in *node*."""
+    if not os.path.isdir(WORLD_DIR):
+        print(f"{_PROG} node: not inside an nslab sandbox world ({WORLD_DIR} does not exist); "
+              f"start one with `{_PROG} run` or scripts/sandbox", file=sys.stderr)
+        return 2
+    if node.startswith("netns:"):
+        command = ["ip", "netns", "exec", node[len("netns:"):], *argv]
+    else:
+        path = os.path.join(WORLD_DIR, node)
+        if node not in NODES or not os.path.exists(path):
+            print(f"{_PROG} node: no node {node!r} in {WORLD_DIR} (nodes: {', '.join(NODES)}, "
+                  "netns:NAME)", file=sys.stderr)
+            return 2
+        command = ["nsenter", f"--net={path}", "--", *argv]
+    try:
+        os.execvp(command[0], command)
+    except OSError as error:
+        print(f"{_PROG} node: cannot run {command[0]}: {error}", file=sys.stderr)
+    return 127
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        return _usage() if args else _usage("missing command")
+    action, rest = args[0], args[1:]
+    if action == "run":
+        rest = _strip_dashes(rest)
+        return run_in_world(rest) if rest else _usage("run: missing command to run")
+    if action == "shell":
+        return run_in_world(["bash"]) if not rest else _usage("shell takes no arguments")
+    if action == "node":
+        if not rest:
+            return _usage("node: missing node name")
+        command = _strip_dashes(rest[1:])
+        return run_in_node(rest[0], command) if command else _usage("node: missing command to run")
+    return _usage(f"unknown command {action!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
