@@ -12,7 +12,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-packages=(iproute2 iptables iputils-ping curl procps util-linux python3-venv git)
+# ansible-test sanity skips its shell check when the shellcheck package is missing
+packages=(iproute2 iptables iputils-ping curl procps util-linux python3-venv git shellcheck)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

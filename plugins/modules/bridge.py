@@ -20,7 +20,7 @@ description:
   - Re-running repairs drift (a deleted address, a bridge set down) and reports C(changed);
     a run with nothing to do reports C(changed=false).
 author:
-  - nslab.net contributors
+  - nslab.net contributors (@nslab)
 requirements:
   - pyroute2 >= 0.7.2 on the managed host
   - root (CAP_NET_ADMIN) on the managed host

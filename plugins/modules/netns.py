@@ -20,7 +20,7 @@ description:
   - A leftover file in C(/run/netns) with no namespace behind it (a stale entry) is replaced
     when I(state=present) and removed when I(state=absent).
 author:
-  - nslab.net contributors
+  - nslab.net contributors (@nslab)
 requirements:
   - pyroute2 >= 0.7.2 on the managed host
   - root (CAP_SYS_ADMIN and CAP_NET_ADMIN) on the managed host

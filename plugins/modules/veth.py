@@ -14,7 +14,7 @@ short_description: Manage veth pairs between namespaces, with addresses, bridge 
 version_added: 0.1.0
 description:
   - Creates, configures and deletes veth pairs (C(ip link add A type veth peer name B)) whose
-    ends live in the namespaces you name: the virtual cable between a container's namespace
+    ends live in the namespaces you name, the virtual cable between a container's namespace
     and a bridge on the host.
   - Per end, sets addresses, attaches it to a bridge (I(master)) and, for an end inside a
     namespace, sets that namespace's default route (I(gateway)); per pair, MTU and link state.
@@ -25,7 +25,7 @@ description:
     bridge, a lost default route) and reports C(changed); a run with nothing to do reports
     C(changed=false).
 author:
-  - nslab.net contributors
+  - nslab.net contributors (@nslab)
 requirements:
   - pyroute2 >= 0.7.2 on the managed host
   - root (CAP_NET_ADMIN) on the managed host
