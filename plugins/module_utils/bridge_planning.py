@@ -7,13 +7,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.nslab.net.plugins.module_utils.ip_addresses import parse_interface_address
-from ansible_collections.nslab.net.plugins.module_utils.linux_names import interface_name_error, netns_name_error
-from ansible_collections.nslab.net.plugins.module_utils.link_model import Step, sorted_addresses
+from ansible_collections.nslab.net.plugins.module_utils.ip_addresses import parse_address_list
+from ansible_collections.nslab.net.plugins.module_utils.linux_limits import (
+    interface_name_error, mtu_error, netns_name_error)
+from ansible_collections.nslab.net.plugins.module_utils.link_model import Step
 from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, duplicates, where
 
 BRIDGE_KEYS = ('name', 'netns', 'addresses', 'mtu', 'stp', 'up')
-MIN_MTU, MAX_MTU = 68, 65535
 
 
 def parse_bridges(items):
@@ -22,23 +22,13 @@ def parse_bridges(items):
     for item in items:
         name, netns = item.get('name'), item.get('netns') or None
         label = 'bridge %r' % (name,)
-        for error in (interface_name_error(name), netns and netns_name_error(netns)):
-            if error:
-                problems.append('%s: %s' % (label, error))
+        errors = [interface_name_error(name), netns and netns_name_error(netns), mtu_error(item.get('mtu'))]
         addresses = None
         if item.get('addresses') is not None:
-            addresses = []
-            for text in item['addresses']:
-                try:
-                    addresses.append(parse_interface_address(text))
-                except ValueError as exc:
-                    problems.append('%s: %s' % (label, exc))
-            for repeated in duplicates(addresses):
-                problems.append('%s: address %s is listed twice' % (label, repeated))
-            addresses = sorted_addresses(addresses)
+            addresses, address_errors = parse_address_list(item['addresses'])
+            errors.extend(address_errors)
+        problems.extend('%s: %s' % (label, error) for error in errors if error)
         mtu = item.get('mtu')
-        if mtu is not None and not MIN_MTU <= mtu <= MAX_MTU:
-            problems.append('%s: mtu %d is outside %d..%d' % (label, mtu, MIN_MTU, MAX_MTU))
         specs.append(dict(name=name, netns=netns, addresses=addresses, mtu=mtu,
                           stp=bool(item.get('stp')), up=item.get('up') is not False))
     for netns, name in duplicates((s['netns'], s['name']) for s in specs):

@@ -34,6 +34,30 @@ def parse_interface_address(text):
     return iface.with_prefixlen
 
 
+def parse_address_list(texts):
+    """Normalise a task's address list: return ``(sorted addresses, problems)``."""
+    addresses, problems, seen = [], [], set()
+    for text in texts:
+        try:
+            address = parse_interface_address(text)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        if address in seen:
+            problems.append('address %s is listed twice' % address)
+        seen.add(address)
+        addresses.append(address)
+    return sorted_addresses(addresses), problems
+
+
+def sorted_addresses(addresses):
+    """Distinct normalised addresses in a stable order: IPv4 first, then by address."""
+    def key(address):
+        iface = ipaddress.ip_interface(address)
+        return (iface.version, iface.ip, iface.network.prefixlen)
+    return sorted(set(addresses), key=key)
+
+
 def parse_gateway(text, addresses):
     """Return the normalised gateway ``text``; it must lie in the subnet of one of ``addresses``.
 

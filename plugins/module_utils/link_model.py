@@ -14,19 +14,23 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import ipaddress
+
+from ansible_collections.nslab.net.plugins.module_utils.ip_addresses import sorted_addresses
 
 
-def address_sort_key(address):
-    iface = ipaddress.ip_interface(address)
-    return (iface.version, iface.ip, iface.network.prefixlen)
+class ValueObject(object):
+    """Equality by attributes, so plans and views compare as data in tests and checks."""
+
+    def __eq__(self, other):
+        return type(other) is type(self) and vars(self) == vars(other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = None
 
 
-def sorted_addresses(addresses):
-    return sorted(set(addresses), key=address_sort_key)
-
-
-class Link(object):
+class Link(ValueObject):
     """One interface as planning needs it. ``master`` is a name in the same namespace."""
 
     def __init__(self, name, index=0, kind=None, up=False, mtu=1500, master=None,
@@ -41,12 +45,6 @@ class Link(object):
         self.peer_index = peer_index
         self.peer_nsid = peer_nsid
         self.stp = stp
-
-    def __eq__(self, other):
-        return isinstance(other, Link) and vars(self) == vars(other)
-
-    def __ne__(self, other):
-        return not self == other
 
     def __repr__(self):
         return 'Link(%s)' % ', '.join('%s=%r' % kv for kv in sorted(vars(self).items()))
@@ -73,7 +71,7 @@ class NamespaceView(object):
         return self.links.get(name)
 
 
-class Step(object):
+class Step(ValueObject):
     """One change to the kernel: an operation on ``name`` in ``netns`` with its arguments.
 
     Operations: create_netns, delete_netns, create_bridge, create_veth, delete_link,
@@ -86,12 +84,6 @@ class Step(object):
         self.netns = netns
         self.name = name
         self.args = args
-
-    def __eq__(self, other):
-        return isinstance(other, Step) and vars(self) == vars(other)
-
-    def __ne__(self, other):
-        return not self == other
 
     def __repr__(self):
         return 'Step(%r, %r, %r, %r)' % (self.op, self.netns, self.name, self.args)

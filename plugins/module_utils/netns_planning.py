@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.nslab.net.plugins.module_utils.linux_names import netns_name_error
+from ansible_collections.nslab.net.plugins.module_utils.linux_limits import netns_name_error
 from ansible_collections.nslab.net.plugins.module_utils.link_model import Step
 from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, duplicates
 

@@ -11,14 +11,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.nslab.net.plugins.module_utils.ip_addresses import parse_gateway, parse_interface_address
-from ansible_collections.nslab.net.plugins.module_utils.linux_names import interface_name_error, netns_name_error
-from ansible_collections.nslab.net.plugins.module_utils.link_model import Step, sorted_addresses
+from ansible_collections.nslab.net.plugins.module_utils.ip_addresses import parse_address_list, parse_gateway
+from ansible_collections.nslab.net.plugins.module_utils.linux_limits import (
+    interface_name_error, mtu_error, netns_name_error)
+from ansible_collections.nslab.net.plugins.module_utils.link_model import Step
 from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, duplicates, where
 
 END_KEYS = ('name', 'netns', 'addresses', 'master', 'gateway')
 PAIR_KEYS = END_KEYS + ('peer', 'mtu', 'up')
-MIN_MTU, MAX_MTU = 68, 65535
 
 
 def _label(end):
@@ -37,15 +37,8 @@ def _parse_end(raw, problems):
     if end['master'] is not None and end['master'] == end['name']:
         problems.append('%s: an interface cannot be its own master' % label)
     if raw.get('addresses') is not None:
-        addresses = []
-        for text in raw['addresses']:
-            try:
-                addresses.append(parse_interface_address(text))
-            except ValueError as exc:
-                problems.append('%s: %s' % (label, exc))
-        for repeated in duplicates(addresses):
-            problems.append('%s: address %s is listed twice' % (label, repeated))
-        end['addresses'] = sorted_addresses(addresses)
+        end['addresses'], errors = parse_address_list(raw['addresses'])
+        problems.extend('%s: %s' % (label, error) for error in errors)
     if raw.get('gateway'):
         if not end['netns']:
             problems.append("%s: gateway is only for an end inside a namespace; refusing to change "
@@ -68,8 +61,8 @@ def parse_pairs(items):
         a = _parse_end(item, problems)
         b = _parse_end(item['peer'], problems)
         mtu = item.get('mtu')
-        if mtu is not None and not MIN_MTU <= mtu <= MAX_MTU:
-            problems.append('%s: mtu %d is outside %d..%d' % (_label(a), mtu, MIN_MTU, MAX_MTU))
+        if mtu_error(mtu):
+            problems.append('%s: %s' % (_label(a), mtu_error(mtu)))
         up = item.get('up') is not False
         if not up and (a['gateway'] or b['gateway']):
             problems.append('%s: a gateway needs the link up (up: true)' % _label(a))

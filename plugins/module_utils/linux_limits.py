@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The kernel's and iproute2's rules for interface and namespace names.
+"""The limits Linux and iproute2 put on interface names, namespace names and MTUs.
 
-Checked before anything is read or changed, so a bad name fails the task with a message that
+Checked before anything is read or changed, so a bad value fails the task with a message that
 names it instead of a netlink error halfway through a plan.
 """
 
@@ -15,6 +15,8 @@ __metaclass__ = type
 MAX_INTERFACE_NAME = 15
 # A named namespace is a file in /run/netns: NAME_MAX.
 MAX_NETNS_NAME = 255
+# 68 is the least an IPv4 link must carry (RFC 791); 65535 the most the kernel accepts here.
+MIN_MTU, MAX_MTU = 68, 65535
 
 
 def interface_name_error(name):
@@ -44,4 +46,11 @@ def netns_name_error(name):
         return "namespace name %r may not contain '/'" % (name,)
     if any(c.isspace() for c in name):
         return "namespace name %r may not contain white space" % (name,)
+    return None
+
+
+def mtu_error(mtu):
+    """Return why ``mtu`` cannot be set on a link, or None (also for None: not managed)."""
+    if mtu is not None and not MIN_MTU <= mtu <= MAX_MTU:
+        return "mtu %d is outside %d..%d" % (mtu, MIN_MTU, MAX_MTU)
     return None
