@@ -129,15 +129,18 @@ class Step(ValueObject):
         raise ValueError('unknown step %r' % (self.op,))
 
 
+def _drop_routes_via(view, name):
+    view.default_routes = dict((version, route) for version, route in view.default_routes.items()
+                               if route[1] != name)
+
+
 def _drop_link(view, name):
     """Remove a link from a view with the kernel's side effects on ports and routes."""
     view.links.pop(name, None)
     for other in view.links.values():
         if other.master == name:
             other.master = None
-    for version, (gateway, dev) in list(view.default_routes.items()):
-        if dev == name:
-            del view.default_routes[version]
+    _drop_routes_via(view, name)
 
 
 def simulate(views, steps):
@@ -179,9 +182,7 @@ def simulate(views, steps):
         elif step.op == 'set_up':
             link.up = a['up']
             if not a['up']:
-                for version, (gateway, dev) in list(view.default_routes.items()):
-                    if dev == step.name:
-                        del view.default_routes[version]
+                _drop_routes_via(view, step.name)
         elif step.op == 'set_master':
             link.master = a['master']
         elif step.op == 'set_stp':

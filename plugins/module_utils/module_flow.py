@@ -19,17 +19,17 @@ from ansible_collections.nslab.net.plugins.module_utils.netlink_adapter import (
     PYROUTE2_IMPORT_ERROR, Netlink, StepFailed)
 
 
-def converge(module, result_key, namespaces, plan, report, nsid_keys=()):
+def converge(module, result_key, namespaces, plan, report, nsid_keys=(), links_only=False):
     """Run the module against ``namespaces`` (names; None is the host's) and exit it.
 
     ``plan(views, nsids)`` returns ``(steps, problems)``; ``report(views)`` the managed
-    objects as a list of dicts.
+    objects as a list of dicts. ``links_only`` reads links but no addresses or routes.
     """
     if PYROUTE2_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
     namespaces = list(namespaces)
     with Netlink() as netlink:
-        views = netlink.read_views(namespaces)
+        views = netlink.read_views(namespaces, links_only)
         steps, problems = plan(views, netlink.nsids(nsid_keys))
         if problems:
             module.fail_json(msg='; '.join(problems), problems=problems, changed=False)
@@ -43,7 +43,7 @@ def converge(module, result_key, namespaces, plan, report, nsid_keys=()):
             except StepFailed as exc:
                 module.fail_json(msg=str(exc), changed=bool(exc.done), commands=commands,
                                  applied=[step.as_command() for step in exc.done])
-            after = report(netlink.read_views(namespaces))
+            after = report(netlink.read_views(namespaces, links_only))
     result = {
         'changed': bool(steps),
         'commands': commands,

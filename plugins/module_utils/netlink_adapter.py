@@ -94,8 +94,11 @@ class Netlink(object):
                     netns_files.setns(self._home)
         return self._sockets[netns]
 
-    def read_views(self, names):
-        """A NamespaceView for each of ``names`` (None: the module's own namespace)."""
+    def read_views(self, names, links_only=False):
+        """A NamespaceView for each of ``names`` (None: the module's own namespace).
+
+        ``links_only`` skips the address and route dumps, for callers that need neither.
+        """
         views = {}
         for netns in names:
             if netns in views:
@@ -103,15 +106,15 @@ class Netlink(object):
             if netns is not None and self.fd(netns) is None:
                 views[netns] = NamespaceView(netns, exists=False)
             else:
-                views[netns] = self._read_view(netns)
+                views[netns] = self._read_view(netns, links_only)
         return views
 
-    def _read_view(self, netns):
+    def _read_view(self, netns, links_only):
         ipr = self.socket(netns)
         messages = list(ipr.get_links())
         names = dict((msg['index'], msg.get_attr('IFLA_IFNAME')) for msg in messages)
         addresses = dict((index, []) for index in names)
-        for msg in ipr.get_addr():
+        for msg in [] if links_only else ipr.get_addr():
             address = msg.get_attr('IFA_LOCAL') or msg.get_attr('IFA_ADDRESS')
             if address is None or msg['index'] not in addresses:
                 continue
@@ -131,7 +134,7 @@ class Netlink(object):
                 peer_index=msg.get_attr('IFLA_LINK') if kind == 'veth' else None,
                 peer_nsid=msg.get_attr('IFLA_LINK_NETNSID') if kind == 'veth' else None, stp=stp))
         routes = {}
-        for version, family in VERSIONS:
+        for version, family in [] if links_only else VERSIONS:
             for msg in ipr.get_routes(family=family):
                 table = msg.get_attr('RTA_TABLE') or msg['table']
                 gateway = msg.get_attr('RTA_GATEWAY')
