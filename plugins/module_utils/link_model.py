@@ -34,7 +34,7 @@ class Link(ValueObject):
     """One interface as planning needs it. ``master`` is a name in the same namespace."""
 
     def __init__(self, name, index=0, kind=None, up=False, mtu=1500, master=None,
-                 addresses=(), peer_index=None, peer_nsid=None, stp=None):
+                 addresses=(), peer_index=None, peer_nsid=None, stp=None, hairpin=None):
         self.name = name
         self.index = index
         self.kind = kind
@@ -45,6 +45,7 @@ class Link(ValueObject):
         self.peer_index = peer_index
         self.peer_nsid = peer_nsid
         self.stp = stp
+        self.hairpin = hairpin
 
     def __repr__(self):
         return 'Link(%s)' % ', '.join('%s=%r' % kv for kv in sorted(vars(self).items()))
@@ -75,7 +76,7 @@ class Step(ValueObject):
     """One change to the kernel: an operation on ``name`` in ``netns`` with its arguments.
 
     Operations: create_netns, delete_netns, create_bridge, create_veth, delete_link,
-    set_mtu, set_up, set_master, set_stp, add_address, delete_address,
+    set_mtu, set_up, set_master, set_hairpin, set_stp, add_address, delete_address,
     replace_default_route.
     """
 
@@ -117,6 +118,8 @@ class Step(ValueObject):
             if a['master'] is None:
                 return '%s link set %s nomaster' % (ip, self.name)
             return '%s link set %s master %s' % (ip, self.name, a['master'])
+        if self.op == 'set_hairpin':
+            return '%s link set %s type bridge_slave hairpin %s' % (ip, self.name, 'on' if a['hairpin'] else 'off')
         if self.op == 'set_stp':
             return '%s link set %s type bridge stp_state %d' % (ip, self.name, int(a['stp']))
         if self.op == 'add_address':
@@ -185,6 +188,9 @@ def simulate(views, steps):
                 _drop_routes_via(view, step.name)
         elif step.op == 'set_master':
             link.master = a['master']
+            link.hairpin = False if a['master'] else None
+        elif step.op == 'set_hairpin':
+            link.hairpin = a['hairpin']
         elif step.op == 'set_stp':
             link.stp = a['stp']
         elif step.op == 'add_address':

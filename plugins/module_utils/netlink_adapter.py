@@ -127,12 +127,16 @@ class Netlink(object):
             stp = None
             if kind == 'bridge':
                 stp = bool(msg.get_nested('IFLA_LINKINFO', 'IFLA_INFO_DATA', 'IFLA_BR_STP_STATE'))
+            hairpin = None
+            if msg.get_nested('IFLA_LINKINFO', 'IFLA_INFO_SLAVE_KIND') == 'bridge':
+                hairpin = bool(msg.get_nested('IFLA_LINKINFO', 'IFLA_INFO_SLAVE_DATA', 'IFLA_BRPORT_MODE'))
             links.append(Link(
                 names[msg['index']], index=msg['index'], kind=kind, up=bool(msg['flags'] & IFF_UP),
                 mtu=msg.get_attr('IFLA_MTU'), master=names.get(msg.get_attr('IFLA_MASTER')),
                 addresses=addresses[msg['index']],
                 peer_index=msg.get_attr('IFLA_LINK') if kind == 'veth' else None,
-                peer_nsid=msg.get_attr('IFLA_LINK_NETNSID') if kind == 'veth' else None, stp=stp))
+                peer_nsid=msg.get_attr('IFLA_LINK_NETNSID') if kind == 'veth' else None, stp=stp,
+                hairpin=hairpin))
         routes = {}
         for version, family in [] if links_only else VERSIONS:
             for msg in ipr.get_routes(family=family):
@@ -197,6 +201,8 @@ class Netlink(object):
         elif step.op == 'set_master':
             master = self._index(step.netns, a['master']) if a['master'] else 0
             ipr.link('set', index=self._index(step.netns, step.name), master=master)
+        elif step.op == 'set_hairpin':
+            ipr.brport('set', index=self._index(step.netns, step.name), mode=int(a['hairpin']))
         elif step.op == 'set_stp':
             ipr.link('set', index=self._index(step.netns, step.name), kind='bridge', br_stp_state=int(a['stp']))
         elif step.op in ('add_address', 'delete_address'):

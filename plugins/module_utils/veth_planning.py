@@ -17,7 +17,7 @@ from ansible_collections.nslab.net.plugins.module_utils.linux_limits import (
 from ansible_collections.nslab.net.plugins.module_utils.link_model import Step
 from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, duplicates, where
 
-END_KEYS = ('name', 'netns', 'addresses', 'master', 'gateway')
+END_KEYS = ('name', 'netns', 'addresses', 'master', 'hairpin', 'gateway')
 PAIR_KEYS = END_KEYS + ('peer', 'mtu', 'up')
 
 
@@ -27,7 +27,7 @@ def _label(end):
 
 def _parse_end(raw, problems):
     end = dict(name=raw.get('name'), netns=raw.get('netns') or None, addresses=None,
-               master=raw.get('master') or None, gateway=None)
+               master=raw.get('master') or None, hairpin=raw.get('hairpin'), gateway=None)
     label = _label(end)
     for error in (interface_name_error(end['name']),
                   end['netns'] and netns_name_error(end['netns']),
@@ -36,6 +36,8 @@ def _parse_end(raw, problems):
             problems.append('%s: %s' % (label, error))
     if end['master'] is not None and end['master'] == end['name']:
         problems.append('%s: an interface cannot be its own master' % label)
+    if end['hairpin'] is not None and end['master'] is None:
+        problems.append('%s: hairpin is a setting of a bridge port; give master as well' % label)
     if raw.get('addresses') is not None:
         end['addresses'], errors = parse_address_list(raw['addresses'])
         problems.extend('%s: %s' % (label, error) for error in errors)
@@ -140,9 +142,10 @@ def plan_pairs(pairs, state, views, nsids, check_mode):
 def _converge_end(end, link, pair, view, check_mode, problems):
     name, netns = end['name'], end['netns']
     steps = []
-    current = dict(mtu=1500, up=False, master=None, addresses=())
+    current = dict(mtu=1500, up=False, master=None, addresses=(), hairpin=False)
     if link is not None:
-        current = dict(mtu=link.mtu, up=link.up, master=link.master, addresses=link.addresses)
+        current = dict(mtu=link.mtu, up=link.up, master=link.master, addresses=link.addresses,
+                       hairpin=bool(link.hairpin))
     if pair['mtu'] is not None and pair['mtu'] != current['mtu']:
         steps.append(Step('set_mtu', netns, name, mtu=pair['mtu']))
     if end['master'] is not None:
@@ -153,6 +156,10 @@ def _converge_end(end, link, pair, view, check_mode, problems):
             problems.append('%s: master bridge %s does not exist in %s' % (_label(end), end['master'], where(netns)))
         if end['master'] != current['master']:
             steps.append(Step('set_master', netns, name, master=end['master']))
+        # A new port starts with hairpin off, whatever the old port had.
+        hairpin = current['hairpin'] if end['master'] == current['master'] else False
+        if end['hairpin'] is not None and end['hairpin'] != hairpin:
+            steps.append(Step('set_hairpin', netns, name, hairpin=end['hairpin']))
     if end['addresses'] is not None:
         for address in current['addresses']:
             if address not in end['addresses']:
@@ -177,6 +184,7 @@ def _report_end(end, view):
         return None
     gateways = [gw for version, (gw, dev) in sorted(view.default_routes.items()) if dev == link.name]
     return dict(name=link.name, netns=end['netns'], mtu=link.mtu, up=link.up, master=link.master,
+                hairpin=bool(link.hairpin) if link.master else None,
                 addresses=list(link.addresses), gateway=gateways[0] if gateways else None)
 
 

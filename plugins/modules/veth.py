@@ -54,6 +54,13 @@ options:
   master:
     description: A bridge in the first end's namespace to attach the end to.
     type: str
+  hairpin:
+    description:
+      - Hairpin mode of the first end as a port of I(master) (C(bridge_slave hairpin)): the
+        bridge may send a frame back out of the port it came in by. A namespace needs it to
+        reach its own published port on the host's address when bridged traffic passes
+        iptables (br_netfilter), as Docker sets it for hairpin NAT. Omit to leave it alone.
+    type: bool
   gateway:
     description:
       - The default gateway of the first end's namespace, reached through this end. Only for an
@@ -106,6 +113,9 @@ options:
       master:
         description: The first end's bridge.
         type: str
+      hairpin:
+        description: Hairpin mode of the first end as a bridge port.
+        type: bool
       gateway:
         description: The default gateway through the first end.
         type: str
@@ -128,6 +138,9 @@ options:
           master:
             description: Its bridge.
             type: str
+          hairpin:
+            description: Its hairpin mode as a bridge port.
+            type: bool
           gateway:
             description: The default gateway through it.
             type: str
@@ -207,6 +220,10 @@ pairs:
       description: The bridge it is attached to, or null.
       type: str
       sample: br0
+    hairpin:
+      description: Its hairpin mode as a bridge port, null when it is not one.
+      type: bool
+      sample: false
     gateway:
       description: The default gateway of its namespace when the default route goes through it.
       type: str
@@ -243,6 +260,7 @@ END_OPTIONS = dict(
     netns=dict(type='str'),
     addresses=dict(type='list', elements='str'),
     master=dict(type='str'),
+    hairpin=dict(type='bool'),
     gateway=dict(type='str'),
 )
 PEER_OPTIONS = dict(END_OPTIONS, name=dict(type='str', required=True))

@@ -1,0 +1,189 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""From the rules the kernel holds and the rules a task wants, the change: pure data.
+
+A task manages a set of owners (comments such as ``nslab:publish:br0``). Their rules are
+compared with what the task wants as multisets, so the cost is linear in the number of
+rules and a rule that is already there is never written again. Rules of other owners in
+our chains, and rules without our comment anywhere, are never touched. The skeleton
+(our chains and the jumps into them) exists while any rule of ours does and goes away
+with the last one, except for chains in which somebody else keeps rules (the user hook).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from collections import Counter
+
+from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import (
+    CHAINS, SKELETON_COMMENT, TABLES, is_ours, jump_rules)
+
+
+class FirewallPlan:
+    """The changes, in the order a backend applies them within each table.
+
+    ``deletes`` are ``(rule, index)`` with ``index`` the rule's position in its chain as
+    read (legacy deletes that very entry); ``inserts`` go to the top of built-in chains.
+    """
+
+    def __init__(self):
+        self.new_chains = []
+        self.deletes = []
+        self.inserts = []
+        self.appends = []
+        self.old_chains = []
+
+    def __bool__(self):
+        return bool(self.new_chains or self.deletes or self.inserts or self.appends or self.old_chains)
+
+    __nonzero__ = __bool__
+
+    def tables(self):
+        """The tables the plan changes, in a fixed order."""
+        touched = set(table for table, unused in self.new_chains + self.old_chains)
+        touched.update(rule.table for rule, unused in self.deletes)
+        touched.update(rule.table for rule in self.inserts + self.appends)
+        return [table for table in TABLES if table in touched]
+
+    def restore_input(self):
+        """The plan as ``iptables-restore --noflush`` input: one transaction per table."""
+        lines = []
+        for table in self.tables():
+            lines.append('*%s' % table)
+            lines += ['-N %s' % chain for t, chain in self.new_chains if t == table]
+            lines += [rule.as_line('-D') for rule, unused in self.deletes if rule.table == table]
+            lines += [rule.as_line('-I') for rule in self.inserts if rule.table == table]
+            lines += [rule.as_line('-A') for rule in self.appends if rule.table == table]
+            lines += ['-X %s' % chain for t, chain in self.old_chains if t == table]
+            lines.append('COMMIT')
+        return '\n'.join(lines) + '\n' if lines else ''
+
+    def commands(self):
+        """The equivalent ``iptables`` commands, in the order they take effect."""
+        commands = []
+        for table in self.tables():
+            commands += ['iptables -t %s -N %s' % (table, chain) for t, chain in self.new_chains if t == table]
+            commands += [rule.as_command('-D') for rule, unused in self.deletes if rule.table == table]
+            commands += [rule.as_command('-I', 1) for rule in self.inserts if rule.table == table]
+            commands += [rule.as_command('-A') for rule in self.appends if rule.table == table]
+            commands += ['iptables -t %s -X %s' % (table, chain) for t, chain in self.old_chains if t == table]
+        return commands
+
+
+def _our_chains():
+    return [(table, chain) for table in TABLES for chain in CHAINS[table]]
+
+
+def _indexed(current, table, chain):
+    return list(enumerate(current.chain_rules(table, chain)))
+
+
+def plan_firewall(current, owners, wanted):
+    """The plan that makes the rules of ``owners`` (comments) exactly ``wanted``.
+
+    ``wanted`` is a list of rules, each in one of our chains and commented with one of
+    ``owners``; duplicates in it count once.
+    """
+    plan = FirewallPlan()
+    owners = set(owners)
+    wanted = list(dict.fromkeys(wanted))
+    wanted_left = Counter(wanted)
+    others = foreign = False
+    foreign_chains = set()
+    for table, chain in _our_chains():
+        for index, rule in _indexed(current, table, chain):
+            comment = rule.comment
+            if comment in owners:
+                if wanted_left[rule] > 0:
+                    wanted_left[rule] -= 1
+                else:
+                    plan.deletes.append((rule, index))
+            elif comment == SKELETON_COMMENT:
+                continue
+            elif is_ours(rule):
+                others = True
+            else:
+                foreign = True
+                foreign_chains.add((table, chain))
+    plan.appends += [rule for rule in wanted if wanted_left.pop(rule, 0) > 0]
+    if wanted or others:
+        _keep_skeleton(current, plan)
+    else:
+        _remove_skeleton(current, plan, foreign_chains if foreign else set())
+    return plan
+
+
+def _skeleton_rules(current, table, chain):
+    return [(index, rule) for index, rule in _indexed(current, table, chain)
+            if rule.comment == SKELETON_COMMENT]
+
+
+def _keep_skeleton(current, plan):
+    """Create what is missing of the skeleton and repair what is out of order."""
+    plan.new_chains += [(table, chain) for table, chain in _our_chains() if not current.has_chain(table, chain)]
+    jumps = jump_rules()
+    by_chain = {}
+    for rule in jumps:
+        by_chain.setdefault((rule.table, rule.chain), []).append(rule)
+    for (table, chain), expected in by_chain.items():
+        present = _skeleton_rules(current, table, chain)
+        if chain.startswith('NSLAB-'):
+            # Order matters here: if ours are not exactly the expected sequence, rewrite them.
+            if [rule for unused, rule in present] != expected:
+                plan.deletes += [(rule, index) for index, rule in present]
+                plan.appends[:0] = [rule for rule in expected]
+            continue
+        seen = Counter()
+        for index, rule in present:
+            seen[rule] += 1
+            if rule not in expected or seen[rule] > 1:
+                plan.deletes.append((rule, index))
+        # Inserted at the top one by one, so insert in reverse to keep the listed order.
+        plan.inserts += [rule for rule in reversed(expected) if not seen[rule]]
+
+
+def _remove_skeleton(current, plan, foreign_chains):
+    """Remove our chains and jumps, keeping chains (and their jumps) that hold others' rules."""
+    keep = set(chain for unused, chain in foreign_chains)
+    if keep & set(CHAINS['filter'][1:5]):
+        keep.add('NSLAB-FORWARD')
+    jumps = set(jump_rules())
+    for table in TABLES:
+        for chain in current.chains[table]:
+            for index, rule in _skeleton_rules(current, table, chain):
+                target = rule.args[-1]
+                if rule not in jumps or target not in keep or chain not in keep and chain.startswith('NSLAB-'):
+                    plan.deletes.append((rule, index))
+    plan.old_chains += [(table, chain) for table, chain in _our_chains()
+                        if current.has_chain(table, chain) and chain not in keep]
+
+
+def simulate(current, plan):
+    """The ruleset after ``plan``, computed without the kernel (for check mode)."""
+    after = current.copy()
+    for table, chain in plan.new_chains:
+        after.add_chain(table, chain)
+    doomed = {}
+    for rule, index in plan.deletes:
+        doomed.setdefault((rule.table, rule.chain), set()).add(index)
+    for (table, chain), indexes in doomed.items():
+        after.rules[table][chain] = [rule for index, rule in enumerate(after.rules[table][chain])
+                                     if index not in indexes]
+    for rule in plan.inserts:
+        after.add_chain(rule.table, rule.chain)
+        after.rules[rule.table][rule.chain].insert(0, rule)
+    for rule in plan.appends:
+        after.append(rule)
+    for table, chain in plan.old_chains:
+        after.chains[table].remove(chain)
+        del after.rules[table][chain]
+    return after
+
+
+def owned_rules(ruleset, owners):
+    """The rules of ``owners`` in ``ruleset`` as ``-t TABLE -A CHAIN ...`` lines, in order."""
+    owners = set(owners)
+    return ['-t %s %s' % (rule.table, rule.as_line()) for rule in ruleset.all_rules()
+            if rule.comment in owners]

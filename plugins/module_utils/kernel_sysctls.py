@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The few kernel settings the firewall modules need, read and written through /proc/sys.
+
+A setting is named as sysctl names it (``net.ipv4.conf.br0.route_localnet``). Interface
+names may contain dots, so a setting is built from its path components and only printed
+in dotted form, with dots inside a component written as ``/`` the way sysctl does.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+PROC_SYS = '/proc/sys'
+
+
+class Sysctl(tuple):
+    """A kernel setting by its path components, e.g. ``Sysctl('net', 'ipv4', 'ip_forward')``."""
+
+    __slots__ = ()
+
+    def __new__(cls, *parts):
+        return tuple.__new__(cls, parts)
+
+    @property
+    def name(self):
+        return '.'.join(part.replace('.', '/') for part in self)
+
+    @property
+    def path(self):
+        return os.path.join(PROC_SYS, *self)
+
+
+IP_FORWARD = Sysctl('net', 'ipv4', 'ip_forward')
+BRIDGE_NF_CALL_IPTABLES = Sysctl('net', 'bridge', 'bridge-nf-call-iptables')
+
+
+def route_localnet(interface):
+    return Sysctl('net', 'ipv4', 'conf', interface, 'route_localnet')
+
+
+def read_sysctl(setting):
+    """The setting's value as text, or None where the kernel does not have it."""
+    try:
+        with open(setting.path) as handle:
+            return handle.read().strip()
+    except (IOError, OSError):
+        return None
+
+
+def write_sysctl(setting, value):
+    with open(setting.path, 'w') as handle:
+        handle.write('%s\n' % value)
+
+
+def plan_sysctls(wanted):
+    """``(setting, before, after)`` for each ``(setting, value)`` whose value differs.
+
+    A setting the kernel does not have is left out: the caller checks for the ones it
+    cannot do without.
+    """
+    changes = []
+    for setting, value in wanted:
+        before = read_sysctl(setting)
+        if before is not None and before != str(value):
+            changes.append((setting, before, str(value)))
+    return changes

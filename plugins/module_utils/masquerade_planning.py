@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""nat_masquerade's planning: a lab network's outbound NAT and forwarding rules, as data.
+
+For a bridge and its subnet, Docker's bridge driver semantics:
+
+- MASQUERADE what the subnet sends out of any other interface (or out of ``out_interface``),
+  never what stays on the bridge and never multicast;
+- forward the bridge's traffic out, and only replies (conntrack) back in;
+- traffic between the bridge's own ports is accepted, or with ``icc: false`` dropped (that
+  needs bridged traffic to pass iptables: ``net.bridge.bridge-nf-call-iptables``);
+- nothing else may enter the bridge from outside: a neighbour that routes the subnet via
+  this host reaches no port that was not published.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+
+from ansible_collections.nslab.net.plugins.module_utils.firewall_flow import FirewallTask
+from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import build, owner_comment
+from ansible_collections.nslab.net.plugins.module_utils.kernel_sysctls import BRIDGE_NF_CALL_IPTABLES, IP_FORWARD
+from ansible_collections.nslab.net.plugins.module_utils.linux_limits import interface_name_error
+from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, duplicates
+
+NETWORK_KEYS = ('bridge', 'subnet', 'out_interface', 'icc')
+MULTICAST = '224.0.0.0/4'
+REPLIES = ('conntrack', ('--ctstate', 'RELATED,ESTABLISHED'))
+
+
+def firewall_interface_error(role, name):
+    """Why ``name`` cannot be used as an interface in iptables rules, or None."""
+    error = interface_name_error(name)
+    if error:
+        return '%s: %s' % (role, error)
+    if name.endswith('+'):
+        return "%s: interface name %r ends in '+', which iptables reads as a wildcard" % (role, name)
+    return None
+
+
+def parse_subnet(text, bridge):
+    """The IPv4 network ``text`` names; host bits are an error, so a typo is not widened."""
+    try:
+        network = ipaddress.ip_network(u'%s' % text, strict=False)
+    except ValueError:
+        raise InvalidInput(['bridge %s: subnet %r is not an IPv4 network in CIDR form' % (bridge, text)])
+    if network.version != 4:
+        raise InvalidInput(['bridge %s: subnet %s is IPv6; only IPv4 is supported' % (bridge, text)])
+    if str(network) != text and '/' in text:
+        raise InvalidInput(['bridge %s: subnet %s has host bits set; did you mean %s?' % (bridge, text, network)])
+    if '/' not in text:
+        raise InvalidInput(['bridge %s: subnet %s needs a prefix length, e.g. %s/24' % (bridge, text, text)])
+    return str(network)
+
+
+def parse_networks(items, state):
+    """Validated network dicts; raises InvalidInput listing every problem."""
+    problems, networks = [], []
+    for item in items:
+        bridge = item.get('bridge')
+        error = firewall_interface_error('bridge', bridge) if bridge is not None else 'bridge is required'
+        if error:
+            problems.append(error)
+            continue
+        network = dict(bridge=bridge, subnet=None, out_interface=item.get('out_interface'),
+                       icc=item.get('icc') is not False)
+        if network['out_interface'] is not None:
+            error = firewall_interface_error('bridge %s: out_interface' % bridge, network['out_interface'])
+            if error:
+                problems.append(error)
+            elif network['out_interface'] == bridge:
+                problems.append('bridge %s: out_interface must be another interface than the bridge' % bridge)
+        if item.get('subnet') is not None:
+            try:
+                network['subnet'] = parse_subnet(item['subnet'], bridge)
+            except InvalidInput as exc:
+                problems += exc.problems
+        elif state == 'present':
+            problems.append('bridge %s: subnet is required with state=present' % bridge)
+        networks.append(network)
+    problems += ['bridge %s is listed more than once' % name for name in duplicates(n['bridge'] for n in networks)]
+    if problems:
+        raise InvalidInput(problems)
+    return networks
+
+
+def network_rules(network):
+    """The rules one network needs, commented with its owner."""
+    bridge, out = network['bridge'], network['out_interface']
+    owner = owner_comment('masquerade', bridge)
+    rules = [
+        build('nat', 'NSLAB-POSTROUTING', 'MASQUERADE', src=network['subnet'], dst='!' + MULTICAST,
+              out_if=out or '!' + bridge, comment=owner),
+        build('filter', 'NSLAB-INBOUND', 'ACCEPT', out_if=bridge, matches=[REPLIES], comment=owner),
+        build('filter', 'NSLAB-ISOLATE', 'DROP', in_if='!' + bridge, out_if=bridge, comment=owner),
+        build('filter', 'NSLAB-OUTBOUND', 'ACCEPT', in_if=bridge, out_if=out or '!' + bridge, comment=owner),
+    ]
+    if network['icc']:
+        rules.append(build('filter', 'NSLAB-INBOUND', 'ACCEPT', in_if=bridge, out_if=bridge, comment=owner))
+    else:
+        rules.append(build('filter', 'NSLAB-ISOLATE', 'DROP', in_if=bridge, out_if=bridge, comment=owner))
+    return rules
+
+
+def masquerade_task(networks, state):
+    """The FirewallTask of a nat_masquerade run."""
+    owners = [owner_comment('masquerade', network['bridge']) for network in networks]
+    if state == 'absent':
+        return FirewallTask(owners=owners)
+    rules = []
+    for network in networks:
+        rules += network_rules(network)
+    sysctls = [(IP_FORWARD, 1)]
+    required = []
+    if not all(network['icc'] for network in networks):
+        sysctls.append((BRIDGE_NF_CALL_IPTABLES, 1))
+        required.append((BRIDGE_NF_CALL_IPTABLES,
+                         'icc=false needs bridged traffic to pass through iptables, which needs the'
+                         ' br_netfilter kernel module: load it (modprobe br_netfilter) and run again'))
+    return FirewallTask(owners=owners, rules=rules, sysctls=sysctls, required=required)

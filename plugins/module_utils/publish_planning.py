@@ -1,0 +1,297 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""port_publish's planning: Docker's ``-p`` for addresses on a bridge, as rules.
+
+A published port answers from the host itself (OUTPUT DNAT; 127.0.0.1 needs route_localnet
+on the bridge and a MASQUERADE of loopback sources), from other machines (PREROUTING DNAT)
+and from inside the lab via the host's address (hairpin: MASQUERADE of DNAT'ed traffic
+from the bridge's own subnet, so the reply comes back through the host). FORWARD accepts
+only connections that came through a published port (conntrack state DNAT) to its
+destination port; everything else that would enter the bridge from outside is dropped.
+A port published on a loopback address is DNAT'ed in OUTPUT only, so a neighbour that
+sends packets to 127.0.0.1 cannot reach it; and a non-loopback source may not reach the
+host's 127.0.0.0/8 through the bridge (route_localnet would otherwise allow it).
+
+Owners: the rules of one destination are commented ``nslab:publish:BRIDGE:ADDRESS``; the
+rules the bridge needs while any of its destinations publishes are ``nslab:publish:BRIDGE``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import re
+
+from ansible_collections.nslab.net.plugins.module_utils.firewall_flow import FirewallTask
+from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import build, owner_comment
+from ansible_collections.nslab.net.plugins.module_utils.kernel_sysctls import IP_FORWARD, route_localnet
+from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import (
+    REPLIES, firewall_interface_error)
+from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput
+
+PUBLISH_KEYS = ('bridge', 'destination', 'ports')
+LOOPBACK = ipaddress.ip_network(u'127.0.0.0/8')
+DNAT_CHAINS = {False: 'NSLAB-DNAT', True: 'NSLAB-DNAT-LOCAL'}
+_SPEC = re.compile(r'^(?:(?P<ip>[0-9.]*):)?(?P<host>[0-9]+(?:-[0-9]+)?):(?P<container>[0-9]+(?:-[0-9]+)?)'
+                   r'(?:/(?P<proto>[A-Za-z]+))?$')
+
+
+class Mapping(tuple):
+    """One published port: ``(proto, host_ip, host_port, destination, container_port)``.
+
+    ``host_ip`` None listens on every address of the host.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, proto, host_ip, host_port, destination, container_port):
+        return tuple.__new__(cls, (proto, host_ip, host_port, destination, container_port))
+
+    proto = property(lambda self: self[0])
+    host_ip = property(lambda self: self[1])
+    host_port = property(lambda self: self[2])
+    destination = property(lambda self: self[3])
+    container_port = property(lambda self: self[4])
+
+    @property
+    def loopback_only(self):
+        return self.host_ip is not None and ipaddress.ip_address(u'%s' % self.host_ip) in LOOPBACK
+
+    @property
+    def reaches_loopback(self):
+        """Whether the port answers on 127.0.0.1 (which needs route_localnet)."""
+        return self.host_ip is None or self.loopback_only
+
+    def overlaps(self, other):
+        return (self.proto, self.host_port) == (other.proto, other.host_port) and (
+            self.host_ip is None or other.host_ip is None or self.host_ip == other.host_ip)
+
+    def as_spec(self):
+        host = '%s:' % self.host_ip if self.host_ip else ''
+        return '%s%d:%d/%s -> %s' % (host, self.host_port, self.container_port, self.proto, self.destination)
+
+
+def _port_range(text):
+    first, unused, last = text.partition('-')
+    first = int(first)
+    last = int(last) if last else first
+    if not 1 <= first <= last <= 65535:
+        raise ValueError(text)
+    return list(range(first, last + 1))
+
+
+def parse_port_spec(spec, destination):
+    """Mappings from one Docker ``-p`` spec: ``[host_ip:]host_port[-end]:port[-end][/tcp|udp]``."""
+    match = _SPEC.match(spec.strip()) if isinstance(spec, str) else None
+    if not match:
+        raise InvalidInput(['port %r is not [host_ip:]host_port[-end]:container_port[-end][/tcp|udp]'
+                            ' (IPv4 only, host port required)' % (spec,)])
+    proto = (match.group('proto') or 'tcp').lower()
+    if proto not in ('tcp', 'udp'):
+        raise InvalidInput(['port %r: protocol %s is not tcp or udp' % (spec, proto)])
+    host_ip = match.group('ip') or None
+    if host_ip is not None:
+        try:
+            address = ipaddress.ip_address(u'%s' % host_ip)
+        except ValueError:
+            raise InvalidInput(['port %r: host address %r is not an IPv4 address' % (spec, host_ip)])
+        host_ip = None if address.is_unspecified else str(address)
+    try:
+        host_ports = _port_range(match.group('host'))
+        container_ports = _port_range(match.group('container'))
+    except ValueError:
+        raise InvalidInput(['port %r: ports must be 1..65535, ranges low-high' % (spec,)])
+    if len(host_ports) != len(container_ports):
+        raise InvalidInput(['port %r: the host range has %d ports and the container range %d; they must'
+                            ' be the same length' % (spec, len(host_ports), len(container_ports))])
+    return [Mapping(proto, host_ip, host, destination, container)
+            for host, container in zip(host_ports, container_ports)]
+
+
+def parse_destination(text, bridge):
+    try:
+        address = ipaddress.ip_address(u'%s' % text)
+    except ValueError:
+        raise InvalidInput(['bridge %s: destination %r is not an IPv4 address' % (bridge, text)])
+    if address.version != 4:
+        raise InvalidInput(['bridge %s: destination %s is IPv6; only IPv4 is supported' % (bridge, text)])
+    return str(address)
+
+
+def parse_publish(items, state):
+    """``{bridge: {destination: [Mapping]}}`` from the task's items; InvalidInput lists every problem.
+
+    With state=absent the ports are ignored: a destination's ports are removed, or all the
+    bridge's when no destination is named (then its dict is empty).
+    """
+    problems, wanted = [], {}
+    for item in items:
+        bridge, destination = item.get('bridge'), item.get('destination')
+        error = firewall_interface_error('bridge', bridge) if bridge is not None else 'bridge is required'
+        if error:
+            problems.append(error)
+            continue
+        per_bridge = wanted.setdefault(bridge, {})
+        if destination is None:
+            if state == 'present':
+                problems.append('bridge %s: destination is required with state=present' % bridge)
+            continue
+        try:
+            destination = parse_destination(destination, bridge)
+        except InvalidInput as exc:
+            problems += exc.problems
+            continue
+        mappings = per_bridge.setdefault(destination, [])
+        for spec in item.get('ports') or [] if state == 'present' else []:
+            try:
+                mappings += [m for m in parse_port_spec(spec, destination) if m not in mappings]
+            except InvalidInput as exc:
+                problems += ['bridge %s, destination %s: %s' % (bridge, destination, p) for p in exc.problems]
+    mine = [m for per_bridge in wanted.values() for mappings in per_bridge.values() for m in mappings]
+    problems += conflicts(mine, mine)
+    if problems:
+        raise InvalidInput(problems)
+    return wanted
+
+
+def conflicts(mappings, others, owner_of=None):
+    """Messages for every mapping that listens where one of ``others`` already does."""
+    messages = []
+    for index, mapping in enumerate(mappings):
+        for other in others[index + 1:] if others is mappings else others:
+            if mapping.overlaps(other) and mapping != other:
+                where = ' by %s' % owner_of(other) if owner_of else ''
+                messages.append('host port %d/%s is published twice: %s and %s%s' % (
+                    mapping.host_port, mapping.proto, mapping.as_spec(), other.as_spec(), where))
+    return messages
+
+
+def destination_owner(bridge, destination):
+    return owner_comment('publish', '%s:%s' % (bridge, destination))
+
+
+def bridge_owner(bridge):
+    return owner_comment('publish', bridge)
+
+
+def _split_owner(comment):
+    """``(bridge, destination or None)`` of a publish comment, or None for other comments."""
+    parts = (comment or '').split(':')
+    if parts[:2] != ['nslab', 'publish'] or len(parts) not in (3, 4):
+        return None
+    return parts[2], parts[3] if len(parts) == 4 else None
+
+
+def published(current):
+    """The mappings in the current rules, as ``{(bridge, destination): [Mapping]}``."""
+    found = {}
+    for chain in DNAT_CHAINS.values():
+        for rule in current.chain_rules('nat', chain):
+            owner = _split_owner(rule.comment)
+            if not owner or owner[1] is None:
+                continue
+            args = list(rule.args)
+            try:
+                host_ip = args[args.index('-d') + 1].split('/')[0] if '-d' in args else None
+                destination, unused, port = args[args.index('--to-destination') + 1].rpartition(':')
+                mapping = Mapping(args[args.index('-p') + 1], host_ip, int(args[args.index('--dport') + 1]),
+                                  destination, int(port))
+            except (ValueError, IndexError):
+                continue  # edited by hand: not a mapping this module can reason about
+            found.setdefault(owner, []).append(mapping)
+    return found
+
+
+def hairpin_subnets(current, bridge):
+    """The subnets the bridge's hairpin rules name now (used when the bridge is gone)."""
+    subnets = []
+    for rule in current.chain_rules('nat', 'NSLAB-POSTROUTING'):
+        if rule.comment == bridge_owner(bridge) and '-s' in rule.args:
+            subnet = rule.args[rule.args.index('-s') + 1]
+            if subnet != str(LOOPBACK):
+                subnets.append(subnet)
+    return subnets
+
+
+def destination_rules(bridge, destination, mappings):
+    owner = destination_owner(bridge, destination)
+    rules = []
+    for m in mappings:
+        rules.append(build('nat', DNAT_CHAINS[m.loopback_only], 'DNAT',
+                           dst='%s/32' % m.host_ip if m.host_ip else None, proto=m.proto,
+                           matches=[(m.proto, ('--dport', str(m.host_port)))],
+                           target_args=('--to-destination', '%s:%d' % (destination, m.container_port)),
+                           comment=owner))
+        rules.append(build('filter', 'NSLAB-INBOUND', 'ACCEPT', dst='%s/32' % destination, out_if=bridge,
+                           proto=m.proto, matches=[(m.proto, ('--dport', str(m.container_port))),
+                                                   ('conntrack', ('--ctstate', 'DNAT'))],
+                           comment=owner))
+    return rules
+
+
+def bridge_rules(bridge, subnets, loopback):
+    """What the bridge needs while any of its destinations publishes a port."""
+    owner = bridge_owner(bridge)
+    rules = [build('nat', 'NSLAB-POSTROUTING', 'MASQUERADE', src=subnet, out_if=bridge,
+                   matches=[('conntrack', ('--ctstate', 'DNAT'))], comment=owner) for subnet in subnets]
+    rules += [
+        build('filter', 'NSLAB-INBOUND', 'ACCEPT', out_if=bridge, matches=[REPLIES], comment=owner),
+        build('filter', 'NSLAB-ISOLATE', 'DROP', in_if='!' + bridge, out_if=bridge, comment=owner),
+        build('filter', 'NSLAB-OUTBOUND', 'ACCEPT', in_if=bridge, matches=[REPLIES], comment=owner),
+    ]
+    if loopback:
+        rules += [
+            build('nat', 'NSLAB-POSTROUTING', 'MASQUERADE', src=str(LOOPBACK), out_if=bridge, comment=owner),
+            build('filter', 'NSLAB-INPUT', 'DROP', src='!' + str(LOOPBACK), dst=str(LOOPBACK), in_if=bridge,
+                  matches=[('conntrack', ('!', '--ctstate', 'RELATED,ESTABLISHED,DNAT'))], comment=owner),
+        ]
+    return rules
+
+
+def publish_task(wanted, state, bridges, current, check_mode):
+    """The FirewallTask of a port_publish run.
+
+    ``bridges`` maps each bridge of the task to its IPv4 subnets, or None where the
+    bridge does not exist.
+    """
+    existing = published(current)
+    owners, rules, sysctls, problems, warnings = [], [], [], [], []
+    mine = []
+    for bridge, destinations in sorted(wanted.items()):
+        if state == 'absent' and not destinations:
+            destinations = dict((dest, []) for (b, dest) in existing if b == bridge and dest)
+        owners.append(bridge_owner(bridge))
+        owners += [destination_owner(bridge, dest) for dest in destinations]
+        mine += [m for mappings in destinations.values() for m in mappings]
+        remaining = [m for (b, dest), mappings in existing.items()
+                     if b == bridge and dest not in destinations for m in mappings]
+        remaining += [m for mappings in destinations.values() for m in mappings]
+        subnets = bridges.get(bridge)
+        if subnets is None:
+            if state == 'present' and not check_mode:
+                problems.append('bridge %s does not exist: create it (nslab.net.bridge) first' % bridge)
+            subnets = hairpin_subnets(current, bridge)
+            if state == 'present' and check_mode:
+                warnings.append('bridge %s does not exist yet; the check run leaves out its hairpin rule,'
+                                ' which needs the bridge\'s subnet' % bridge)
+        else:
+            for dest in destinations:
+                if not any(ipaddress.ip_address(u'%s' % dest) in ipaddress.ip_network(u'%s' % s) for s in subnets):
+                    problems.append('bridge %s: destination %s is in none of its subnets (%s)'
+                                    % (bridge, dest, ', '.join(subnets) or 'it has no IPv4 address'))
+        for dest, mappings in sorted(destinations.items()):
+            rules += destination_rules(bridge, dest, mappings)
+        loopback = any(m.reaches_loopback for m in remaining)
+        if remaining:
+            rules += bridge_rules(bridge, subnets, loopback)
+            sysctls.append((IP_FORWARD, 1))
+        if bridges.get(bridge) is not None:
+            sysctls.append((route_localnet(bridge), 1 if loopback else 0))
+    managed = set(owners)
+    others = [m for (b, dest), mappings in existing.items()
+              if destination_owner(b, dest) not in managed for m in mappings]
+    problems += conflicts(mine, others, owner_of=lambda m: 'destination %s' % m.destination)
+    return FirewallTask(owners=owners, rules=rules, sysctls=list(dict.fromkeys(sysctls)),
+                        problems=problems, warnings=warnings)

@@ -1,0 +1,196 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: nat_masquerade
+short_description: Outbound NAT and forwarding rules for a lab network behind a Linux bridge
+version_added: 0.1.0
+description:
+  - Gives the namespaces on a bridge the Internet access Docker's bridge networks have, with
+    iptables rules in the collection's own chains.
+  - MASQUERADE for traffic from the subnet that leaves by any other interface than the bridge
+    (or by I(out_interface) only); never for traffic that stays on the bridge, nor for multicast.
+  - FORWARD accepts the bridge's traffic out and only replies (conntrack RELATED,ESTABLISHED)
+    back in; nothing else may enter the bridge from outside, so a neighbour that routes the
+    subnet via this host reaches no port that was not published with M(nslab.net.port_publish).
+  - Traffic between namespaces on the same bridge is accepted, or dropped with I(icc=false).
+  - Turns on C(net.ipv4.ip_forward) (reported in C(sysctls)); it is not turned off again by
+    C(state=absent), since other networks may need it.
+  - Rules live in chains named C(NSLAB-*), reached by one jump each from the built-in chains;
+    each rule carries the comment C(nslab:masquerade:BRIDGE). Rules of Docker, firewalld or the
+    user are never flushed, reordered or touched. Rules in the chain C(NSLAB-USER), which is
+    evaluated first in FORWARD, are the user's and are kept.
+  - The rules are written where the host's own C(iptables) reads them (nf_tables or legacy),
+    in one transaction per table, under the xtables lock.
+author:
+  - nslab.net contributors (@nslab)
+requirements:
+  - iptables on the managed host; python-iptables on hosts whose iptables is the legacy flavour
+  - root (CAP_NET_ADMIN) on the managed host
+attributes:
+  check_mode:
+    support: full
+    description: Reports the rules and settings a real run would change, changing nothing.
+  diff_mode:
+    support: full
+    description: Shows the network's rules and the kernel settings before and after.
+options:
+  bridge:
+    description:
+      - The lab network's bridge. Required unless I(networks) is given.
+    type: str
+  subnet:
+    description:
+      - The lab subnet in CIDR form (C(10.0.0.0/24)), without host bits. Required with
+        C(state=present).
+    type: str
+  out_interface:
+    description:
+      - Masquerade and forward only traffic that leaves by this interface (the uplink). By
+        default, traffic leaving by any interface other than the bridge.
+    type: str
+  icc:
+    description:
+      - Whether namespaces on the bridge may reach each other (Docker's inter-container
+        communication). C(false) needs the br_netfilter kernel module and turns on
+        C(net.bridge.bridge-nf-call-iptables), so that bridged traffic passes the rules.
+    type: bool
+    default: true
+  networks:
+    description:
+      - Many networks in one task, each with the options above. Mutually exclusive with them.
+    type: list
+    elements: dict
+    suboptions:
+      bridge:
+        description: The network's bridge.
+        type: str
+        required: true
+      subnet:
+        description: Its subnet, required with C(state=present).
+        type: str
+      out_interface:
+        description: The only interface its traffic may leave by, as above.
+        type: str
+      icc:
+        description: Whether its namespaces may reach each other.
+        type: bool
+        default: true
+  backend:
+    description:
+      - Which iptables to write to. C(auto) uses what the host's C(iptables -V) names
+        (nf_tables or legacy); C(legacy) and C(nft) override the detection.
+    type: str
+    choices: [auto, legacy, nft]
+    default: auto
+  state:
+    description:
+      - C(present) makes the rules of each network exactly as described; C(absent) removes
+        every rule this module made for the bridges named.
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - IPv4 only.
+  - The task fails before changing anything when any network's options are invalid.
+  - The chains and jumps are removed with the last rule of the collection; C(NSLAB-USER) stays
+    while it holds rules of the user.
+seealso:
+  - module: nslab.net.port_publish
+  - module: nslab.net.bridge
+'''
+
+EXAMPLES = r'''
+- name: Internet access for the lab behind br0
+  nslab.net.nat_masquerade:
+    bridge: br0
+    subnet: 10.0.0.0/24
+
+- name: Two networks, one leaving only by eth0, one whose namespaces cannot talk to each other
+  nslab.net.nat_masquerade:
+    networks:
+      - bridge: br-front
+        subnet: 10.1.0.0/24
+        out_interface: eth0
+      - bridge: br-back
+        subnet: 10.2.0.0/24
+        icc: false
+
+- name: Remove the lab's NAT
+  nslab.net.nat_masquerade:
+    bridge: br0
+    state: absent
+'''
+
+RETURN = r'''
+backend:
+  description: The iptables backend the rules were read from and written to.
+  returned: always
+  type: str
+  sample: nft
+rules:
+  description:
+    - The rules of the task's networks after the run (predicted in check mode), as
+      C(-t TABLE -A CHAIN ...) lines in iptables-save order.
+  returned: success
+  type: list
+  elements: str
+  sample: ["-t nat -A NSLAB-POSTROUTING -s 10.0.0.0/24 ! -d 224.0.0.0/4 ! -o br0 -m comment --comment nslab:masquerade:br0 -j MASQUERADE"]
+sysctls:
+  description: The kernel settings the task needs, with their values after the run.
+  returned: success
+  type: dict
+  sample: {"net.ipv4.ip_forward": "1"}
+commands:
+  description: The equivalent C(iptables) and C(sysctl) commands of the changes, in order.
+  returned: success
+  type: list
+  elements: str
+  sample: ["iptables -t nat -A NSLAB-POSTROUTING -s 10.0.0.0/24 ! -d 224.0.0.0/4 ! -o br0 -m comment --comment nslab:masquerade:br0 -j MASQUERADE"]
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.nslab.net.plugins.module_utils.firewall_flow import BACKEND_OPTION, converge_firewall
+from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import (
+    NETWORK_KEYS, masquerade_task, parse_networks)
+from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, task_items
+
+NETWORK_OPTIONS = dict(
+    bridge=dict(type='str'),
+    subnet=dict(type='str'),
+    out_interface=dict(type='str'),
+    icc=dict(type='bool', default=True),
+)
+
+
+def main():
+    item_options = dict(NETWORK_OPTIONS, bridge=dict(type='str', required=True))
+    module = AnsibleModule(
+        argument_spec=dict(
+            NETWORK_OPTIONS,
+            networks=dict(type='list', elements='dict', options=item_options),
+            backend=BACKEND_OPTION,
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+        ),
+        required_one_of=[('bridge', 'networks')],
+        mutually_exclusive=[('networks', key) for key in ('bridge', 'subnet', 'out_interface')],
+        supports_check_mode=True,
+    )
+    state = module.params['state']
+    try:
+        networks = parse_networks(task_items(module.params, 'networks', NETWORK_KEYS), state)
+    except InvalidInput as exc:
+        module.fail_json(msg=str(exc), problems=exc.problems)
+    converge_firewall(module, lambda current: masquerade_task(networks, state))
+
+
+if __name__ == '__main__':
+    main()

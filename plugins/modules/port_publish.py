@@ -1,0 +1,223 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: port_publish
+short_description: Publish ports of namespaces on a Linux bridge, like docker run -p
+version_added: 0.1.0
+description:
+  - Makes ports of an address on a bridge reachable through the host, with Docker's C(-p)
+    syntax C([host_ip:]host_port[-end]:container_port[-end][/tcp|udp]).
+  - A published port answers on the host itself (127.0.0.1 and the host's addresses), from
+    other machines on the host's addresses, and from inside the lab on the host's addresses
+    (hairpin). With a I(host_ip) it answers only there; C(127.0.0.1:8000:80) is reachable
+    from the host alone.
+  - FORWARD accepts only connections that came through a published port, to its
+    destination port. Nothing else may enter the bridge from outside, even for a neighbour
+    that routes the lab subnet via this host.
+  - Answering on 127.0.0.1 needs C(net.ipv4.conf.BRIDGE.route_localnet=1); the module sets it
+    (and resets it when the bridge has no such port left) and drops traffic from
+    non-loopback sources to 127.0.0.0/8 arriving on the bridge, so the host's 127.0.0.1-only
+    services stay out of the namespaces' reach (CVE-2020-8558). It also turns on
+    C(net.ipv4.ip_forward), which is not turned off again.
+  - A task declares all the ports of each destination it names; ports of that destination
+    not listed are removed. Destinations of the same bridge not named are left alone.
+  - The same host port and protocol published twice where the listening addresses overlap,
+    in the task or by another destination, is an error before any change.
+  - Rules live in the collection's C(NSLAB-*) chains, commented C(nslab:publish:BRIDGE:ADDRESS)
+    (and C(nslab:publish:BRIDGE) for the bridge's shared rules); rules of others are never
+    touched. They are written where the host's own C(iptables) reads them, in one transaction
+    per table, under the xtables lock.
+author:
+  - nslab.net contributors (@nslab)
+requirements:
+  - iptables on the managed host; python-iptables on hosts whose iptables is the legacy flavour
+  - pyroute2 >= 0.7.2 on the managed host (to read the bridge's subnets)
+  - root (CAP_NET_ADMIN) on the managed host
+attributes:
+  check_mode:
+    support: full
+    description: >-
+      Reports the rules and settings a real run would change, changing nothing. A bridge
+      missing in check mode is taken as one an earlier task would create; its hairpin rule,
+      which needs the bridge's subnet, is then left out of the prediction, with a warning.
+  diff_mode:
+    support: full
+    description: Shows the rules and the kernel settings before and after.
+options:
+  bridge:
+    description:
+      - The bridge the destination is on. It must exist and have an IPv4 address in the
+        destination's subnet. Required unless I(publish) is given.
+    type: str
+  destination:
+    description:
+      - The IPv4 address the ports are published to (a namespace's address on the bridge).
+        Required with C(state=present).
+    type: str
+  ports:
+    description:
+      - Docker C(-p) specs, C([host_ip:]host_port[-end]:container_port[-end][/tcp|udp]); the
+        protocol defaults to tcp, ranges must have the same length.
+    type: list
+    elements: str
+    default: []
+  publish:
+    description:
+      - Many destinations in one task, each with the options above. Mutually exclusive with them.
+    type: list
+    elements: dict
+    suboptions:
+      bridge:
+        description: The bridge the destination is on.
+        type: str
+        required: true
+      destination:
+        description: The address the ports are published to.
+        type: str
+      ports:
+        description: Its Docker C(-p) specs.
+        type: list
+        elements: str
+        default: []
+  backend:
+    description:
+      - Which iptables to write to. C(auto) uses what the host's C(iptables -V) names
+        (nf_tables or legacy); C(legacy) and C(nft) override the detection.
+    type: str
+    choices: [auto, legacy, nft]
+    default: auto
+  state:
+    description:
+      - C(present) publishes exactly the listed ports to each destination; C(absent) removes
+        the destination's published ports (I(ports) is ignored), or every port of the bridge
+        when no I(destination) is given.
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - IPv4 only; a host port picked at random (C(-p 80)) is not supported.
+  - Replies to other machines leave through the host's routing; to reach the Internet the
+    namespaces need M(nslab.net.nat_masquerade) as well.
+seealso:
+  - module: nslab.net.nat_masquerade
+  - module: nslab.net.bridge
+'''
+
+EXAMPLES = r'''
+- name: docker run -p 8000:8000, for the namespace at 10.0.0.1 on br0
+  nslab.net.port_publish:
+    bridge: br0
+    destination: 10.0.0.1
+    ports: ["8000:8000"]
+
+- name: Several destinations, a UDP port and a port only the host itself can reach
+  nslab.net.port_publish:
+    publish:
+      - bridge: br0
+        destination: 10.0.0.1
+        ports: ["8000:80", "127.0.0.1:9000:9000"]
+      - bridge: br0
+        destination: 10.0.0.2
+        ports: ["5353:53/udp", "8100-8102:8100-8102"]
+
+- name: Unpublish everything on br0
+  nslab.net.port_publish:
+    bridge: br0
+    state: absent
+'''
+
+RETURN = r'''
+backend:
+  description: The iptables backend the rules were read from and written to.
+  returned: always
+  type: str
+  sample: nft
+rules:
+  description:
+    - The rules of the task's destinations and bridges after the run (predicted in check
+      mode), as C(-t TABLE -A CHAIN ...) lines in iptables-save order.
+  returned: success
+  type: list
+  elements: str
+  sample: ["-t nat -A NSLAB-DNAT -p tcp -m tcp --dport 8000 -m comment --comment nslab:publish:br0:10.0.0.1 -j DNAT --to-destination 10.0.0.1:8000"]
+sysctls:
+  description: The kernel settings the task needs, with their values after the run.
+  returned: success
+  type: dict
+  sample: {"net.ipv4.ip_forward": "1", "net.ipv4.conf.br0.route_localnet": "1"}
+commands:
+  description: The equivalent C(iptables) and C(sysctl) commands of the changes, in order.
+  returned: success
+  type: list
+  elements: str
+  sample: ["iptables -t nat -A NSLAB-DNAT -p tcp -m tcp --dport 8000 -m comment --comment nslab:publish:br0:10.0.0.1 -j DNAT --to-destination 10.0.0.1:8000"]
+'''
+
+import ipaddress
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.nslab.net.plugins.module_utils.firewall_flow import BACKEND_OPTION, converge_firewall
+from ansible_collections.nslab.net.plugins.module_utils.netlink_adapter import PYROUTE2_IMPORT_ERROR, Netlink
+from ansible_collections.nslab.net.plugins.module_utils.publish_planning import (
+    PUBLISH_KEYS, parse_publish, publish_task)
+from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, task_items
+
+PUBLISH_OPTIONS = dict(
+    bridge=dict(type='str'),
+    destination=dict(type='str'),
+    ports=dict(type='list', elements='str', default=[]),
+)
+
+
+def bridge_subnets(module, names):
+    """Each bridge's IPv4 subnets, None for a bridge that does not exist."""
+    if PYROUTE2_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
+    with Netlink() as netlink:
+        view = netlink.read_views([None])[None]
+    subnets = {}
+    for name in names:
+        link = view.link(name)
+        if link is None:
+            subnets[name] = None
+        elif link.kind != 'bridge':
+            module.fail_json(msg='%s is a %s link, not a bridge' % (name, link.kind or 'physical'))
+        else:
+            networks = [ipaddress.ip_interface(u'%s' % address).network for address in link.addresses]
+            subnets[name] = [str(network) for network in networks if network.version == 4]
+    return subnets
+
+
+def main():
+    item_options = dict(PUBLISH_OPTIONS, bridge=dict(type='str', required=True))
+    module = AnsibleModule(
+        argument_spec=dict(
+            PUBLISH_OPTIONS,
+            publish=dict(type='list', elements='dict', options=item_options),
+            backend=BACKEND_OPTION,
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+        ),
+        required_one_of=[('bridge', 'publish')],
+        mutually_exclusive=[('publish', key) for key in ('bridge', 'destination')],
+        supports_check_mode=True,
+    )
+    state = module.params['state']
+    try:
+        wanted = parse_publish(task_items(module.params, 'publish', PUBLISH_KEYS), state)
+    except InvalidInput as exc:
+        module.fail_json(msg=str(exc), problems=exc.problems)
+    subnets = bridge_subnets(module, sorted(wanted))
+    converge_firewall(module, lambda current: publish_task(wanted, state, subnets, current, module.check_mode))
+
+
+if __name__ == '__main__':
+    main()
