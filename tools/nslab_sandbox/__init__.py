@@ -11,11 +11,24 @@ ever touching the network of the machine it runs on::
         print(world.run(["curl", "-s", "http://203.0.113.10/"]).stdout)
 
 See ``world.py`` for the topology and ``host_snapshot.py`` for the check that
-the real machine stayed untouched.
+the real machine stayed untouched. ``iptables_flavour.py`` makes ``iptables``
+in a world the nft or the legacy flavour (``World(iptables="legacy")``),
+``docker_host.py`` gives the host the firewall that Docker 28 leaves, and
+``iptables_churn.py`` is another tool writing rules while the product runs.
 """
 
 from __future__ import annotations
 
+from .docker_host import DOCKER_LINES, docker_lines, make_docker_like
+from .iptables_churn import churn_command, churn_lines, expected_churn_lines
+from .iptables_flavour import (
+    FLAVOURS,
+    current_flavour,
+    iptables_save,
+    normalize_save,
+    ruleset_lines,
+    use_iptables,
+)
 from .world import (
     HOST_ADDRESS,
     INTERNET_ADDRESS,
@@ -32,6 +45,8 @@ from .world import (
 )
 
 __all__ = [
+    "DOCKER_LINES",
+    "FLAVOURS",
     "HOST_ADDRESS",
     "INTERNET_ADDRESS",
     "NODES",
@@ -44,4 +59,14 @@ __all__ = [
     "SandboxProcess",
     "World",
     "WorldError",
+    "churn_command",
+    "churn_lines",
+    "current_flavour",
+    "docker_lines",
+    "expected_churn_lines",
+    "iptables_save",
+    "make_docker_like",
+    "normalize_save",
+    "ruleset_lines",
+    "use_iptables",
 ]

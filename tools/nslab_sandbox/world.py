@@ -370,7 +370,17 @@ class World:
     WORLD_DIR = WORLD_DIR
     NODES = NODES
 
-    def __init__(self, start_timeout: float = 30.0, stop_timeout: float = 10.0) -> None:
+    def __init__(self, start_timeout: float = 30.0, stop_timeout: float = 10.0, *,
+                 iptables: str | None = None) -> None:
+        """*iptables*: "nft" or "legacy" makes ``iptables`` in the world that flavour from the
+        start (see :func:`nslab_sandbox.iptables_flavour.use_iptables`); None keeps this machine's.
+        The attribute ``iptables`` holds the flavour chosen last (None: never chosen).
+        """
+        if iptables is not None:
+            # pylint: disable-next=import-outside-toplevel,cyclic-import  # it imports this module
+            from .iptables_flavour import check_flavour
+            check_flavour(iptables)
+        self.iptables = iptables
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self._unshare: subprocess.Popen[bytes] | None = None
@@ -425,6 +435,10 @@ class World:
         try:
             self._wait_ready()
             self._init_pid = self._find_init_pid()
+            if self.iptables is not None:
+                # pylint: disable-next=import-outside-toplevel,cyclic-import  # it imports this module
+                from .iptables_flavour import use_iptables
+                use_iptables(self, self.iptables)
             self._start_echo_server()
         except BaseException:
             self.stop()

@@ -1,0 +1,311 @@
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""nat_masquerade and port_publish through ansible-playbook, with real traffic, on both backends.
+
+Every test runs once with the sandbox's ``iptables`` being iptables-nft and once with it
+being iptables-legacy, and the modules detect which. Each "cannot reach" check has a
+positive control: the same target reached from where it should be, so a missing lab
+cannot make a check pass.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+
+import pytest
+
+from ansible_runs import run_tasks
+from firewall_lab import (
+    PYTHON, http_get, lab_tasks, start_http, start_udp, stop, udp_ask)
+from nslab_sandbox import HOST_ADDRESS, INTERNET_ADDRESS, OTHER_ADDRESS, World
+from nslab_sandbox.docker_host import docker_lines, make_docker_like
+from nslab_sandbox.iptables_churn import churn_command, churn_lines, expected_churn_lines
+from nslab_sandbox.iptables_flavour import iptables_save, ruleset_lines
+
+pytestmark = pytest.mark.system
+
+FLAVOURS = ('nft', 'legacy')
+GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'golden')
+HOST_URL = 'http://%s:8000/' % HOST_ADDRESS
+# Rules of somebody else, present before the lab and expected untouched after it.
+USER_RULES = [
+    ['iptables', '-A', 'INPUT', '-s', '192.0.2.1/32', '-m', 'comment', '--comment', 'user', '-j', 'ACCEPT'],
+    ['iptables', '-A', 'FORWARD', '-s', '192.0.2.2/32', '-j', 'ACCEPT'],
+    ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-s', '192.0.2.0/24', '-j', 'RETURN'],
+]
+
+
+@pytest.fixture(params=FLAVOURS)
+def fw_world(request):
+    """A world whose ``iptables`` is the flavour under test, with some rules of a user."""
+    with World(iptables=request.param) as world:
+        for argv in USER_RULES:
+            world.run(argv)
+        yield world
+
+
+def succeeded(results):
+    failed = [r for r in results if r.get('failed')]
+    assert not failed, failed[0].get('msg')
+    return results
+
+
+def other_routes_lab_via_host(world):
+    """The neighbour that routes the lab subnet via the host, as an attacker would."""
+    world.run(['ip', 'route', 'add', '10.0.0.0/24', 'via', HOST_ADDRESS], node='other')
+
+
+def sysctl(world, name):
+    return world.run(['cat', '/proc/sys/' + name.replace('.', '/')]).stdout.strip()
+
+
+def test_lab_answers_everywhere_it_promises(fw_world):
+    world = fw_world
+    results = succeeded(run_tasks(world, lab_tasks()))
+    assert all(r['changed'] for r in results)
+    assert {r['backend'] for r in results[3:]} == {world.iptables}
+    servers = [start_http(world, 'netns:ns1', '10.0.0.1', 8000),
+               start_udp(world, 'netns:ns2', '10.0.0.2', 53, '/run/udp53.log')]
+    try:
+        # The host itself, on loopback and on its own address.
+        assert http_get(world, 'host', 'http://127.0.0.1:8000/') == '10.0.0.254'
+        assert http_get(world, 'host', HOST_URL) == HOST_ADDRESS
+        # Another machine, which keeps its own address (no masquerade of outside clients).
+        assert http_get(world, 'other', HOST_URL) == OTHER_ADDRESS
+        # Hairpin: a sibling, and the destination itself, via the host's address.
+        assert http_get(world, 'netns:ns2', HOST_URL) == '10.0.0.254'
+        assert http_get(world, 'netns:ns1', HOST_URL) == '10.0.0.254'
+        # UDP, from the host's loopback and from the other machine.
+        assert udp_ask(world, 'host', '127.0.0.1', 5353) == '10.0.0.254'
+        assert udp_ask(world, 'other', HOST_ADDRESS, 5353) == OTHER_ADDRESS
+        # Outbound: the internet sees the host's uplink address.
+        assert http_get(world, 'netns:ns2', 'http://%s/' % INTERNET_ADDRESS) == HOST_ADDRESS
+        assert sysctl(world, 'net.ipv4.ip_forward') == '1'
+        assert sysctl(world, 'net.ipv4.conf.br0.route_localnet') == '1'
+    finally:
+        stop(*servers)
+
+
+def test_neighbour_routing_the_subnet_reaches_only_published_ports(fw_world):
+    world = fw_world
+    succeeded(run_tasks(world, lab_tasks()))
+    other_routes_lab_via_host(world)
+    servers = [start_http(world, 'netns:ns1', '10.0.0.1', 8000),
+               start_http(world, 'netns:ns1', '10.0.0.1', 9000)]
+    try:
+        # Positive controls: the unpublished server runs and is reachable inside the lab,
+        # and the neighbour does reach the lab through the published port.
+        assert http_get(world, 'netns:ns2', 'http://10.0.0.1:9000/') == '10.0.0.2'
+        assert http_get(world, 'other', HOST_URL) == OTHER_ADDRESS
+        assert world.run(['ping', '-c1', '-W2', '10.0.0.254'], node='other', check=False).returncode == 0
+        # Routed straight at the namespace: neither the unpublished port nor the published
+        # one (only what comes through the host's published port may enter).
+        assert http_get(world, 'other', 'http://10.0.0.1:9000/', timeout=2) is None
+        assert http_get(world, 'other', 'http://10.0.0.1:8000/', timeout=2) is None
+    finally:
+        stop(*servers)
+
+
+def _forge_loopback_route(world, netns):
+    """Make ``netns`` send 127.0.0.1 to its gateway, as a hostile container can."""
+    world.sh('ip addr flush dev lo && ip route add 127.0.0.0/8 via 10.0.0.254 dev veth1'
+             ' && sysctl -qw net.ipv4.conf.veth1.route_localnet=1 net.ipv4.conf.all.route_localnet=1',
+             node='netns:%s' % netns)
+
+
+def test_route_localnet_does_not_expose_host_loopback_services(fw_world):
+    world = fw_world
+    succeeded(run_tasks(world, lab_tasks()))
+    log = '/run/udp7777.log'
+    server = start_udp(world, 'host', '127.0.0.1', 7777, log)
+    try:
+        _forge_loopback_route(world, 'ns1')
+        assert udp_ask(world, 'netns:ns1', '127.0.0.1', 7777, timeout=1) is None
+        # Positive control: without the guard rule the same datagram gets through, so the
+        # check above is about the guard and not about a broken probe.
+        guard = [line for line in iptables_save(world).splitlines() if line.startswith('-A NSLAB-INPUT ')]
+        assert len(guard) == 1
+        world.sh('iptables ' + guard[0].replace('-A ', '-D ', 1))
+        assert udp_ask(world, 'netns:ns1', '127.0.0.1', 7777) == '10.0.0.1'
+    finally:
+        stop(server)
+
+
+def test_loopback_only_publish_is_not_reachable_from_other_machines(fw_world):
+    world = fw_world
+    publish = [{'bridge': 'br0', 'destination': '10.0.0.1', 'ports': ['127.0.0.1:8080:8000', '8000:8000']}]
+    succeeded(run_tasks(world, lab_tasks(publish=publish)))
+    server = start_http(world, 'netns:ns1', '10.0.0.1', 8000)
+    try:
+        assert http_get(world, 'host', 'http://127.0.0.1:8080/') == '10.0.0.254'
+        assert http_get(world, 'other', HOST_URL) == OTHER_ADDRESS  # positive control
+        assert http_get(world, 'other', 'http://%s:8080/' % HOST_ADDRESS, timeout=2) is None
+        assert http_get(world, 'host', 'http://%s:8080/' % HOST_ADDRESS, timeout=2) is None
+        # A neighbour that sends to 127.0.0.1 on the host's link does not get in either.
+        world.sh('ip route add 127.0.0.2/32 via %s' % HOST_ADDRESS, node='other')
+        assert http_get(world, 'other', 'http://127.0.0.2:8080/', timeout=2) is None
+    finally:
+        stop(server)
+
+
+def test_icc_false_separates_namespaces_but_keeps_their_way_out(fw_world):
+    world = fw_world
+    succeeded(run_tasks(world, lab_tasks(masquerade={'icc': False})))
+    assert sysctl(world, 'net.bridge.bridge-nf-call-iptables') == '1'
+    assert world.run(['ping', '-c1', '-W2', '10.0.0.254'], node='netns:ns1', check=False).returncode == 0
+    assert http_get(world, 'netns:ns1', 'http://%s/' % INTERNET_ADDRESS) == HOST_ADDRESS
+    assert world.run(['ping', '-c1', '-W2', '10.0.0.2'], node='netns:ns1', check=False).returncode != 0
+    succeeded(run_tasks(world, lab_tasks(masquerade={'icc': True})[3:]))
+    assert world.run(['ping', '-c1', '-W2', '10.0.0.2'], node='netns:ns1', check=False).returncode == 0
+
+
+def test_rerun_check_mode_and_exact_teardown(fw_world):
+    world = fw_world
+    baseline = iptables_save(world)
+    forward = sysctl(world, 'net.ipv4.ip_forward')
+    # A check run on the empty host changes nothing and predicts changes.
+    predicted = succeeded(run_tasks(world, lab_tasks(), check=True))
+    assert all(r['changed'] for r in predicted)
+    assert iptables_save(world) == baseline
+    first = succeeded(run_tasks(world, lab_tasks()))
+    # The prediction is what the real run did: exactly for the first firewall task; the
+    # second one's rules, but for the hairpin rule, which needs the bridge's subnet and the
+    # check run had no bridge (it says so).
+    assert predicted[3]['commands'] == first[3]['commands'] and predicted[3]['rules'] == first[3]['rules']
+    hairpin = [rule for rule in first[4]['rules'] if '--ctstate DNAT -m comment' in rule and 'MASQUERADE' in rule]
+    assert len(hairpin) == 1
+    assert predicted[4]['rules'] == [rule for rule in first[4]['rules'] if rule not in hairpin]
+    assert any('hairpin' in warning for warning in predicted[4]['warnings'])
+    built = iptables_save(world)
+    again = succeeded(run_tasks(world, lab_tasks()))
+    assert [r['changed'] for r in again] == [False] * len(again)
+    checked = succeeded(run_tasks(world, lab_tasks(), check=True))
+    assert [r['changed'] for r in checked] == [False] * len(checked)
+    assert iptables_save(world) == built
+    down = succeeded(run_tasks(world, lab_tasks(state='absent')))
+    assert down[0]['changed'] and down[1]['changed']
+    assert down[0]['diff']['after']['rules'] == [] and down[0]['diff']['before']['rules']
+    assert iptables_save(world) == baseline
+    assert sysctl(world, 'net.ipv4.ip_forward') == '1' != forward  # turned on, deliberately left on
+    again = succeeded(run_tasks(world, lab_tasks(state='absent')))
+    assert not any(r['changed'] for r in again)
+
+
+def test_conflicting_ports_fail_before_any_change(fw_world):
+    world = fw_world
+    succeeded(run_tasks(world, lab_tasks()))
+    before = iptables_save(world)
+    clash = [{'bridge': 'br0', 'destination': '10.0.0.1', 'ports': ['9000:80']},
+             {'bridge': 'br0', 'destination': '10.0.0.2', 'ports': ['127.0.0.1:9000:80']}]
+    taken = [{'bridge': 'br0', 'destination': '10.0.0.2', 'ports': ['8000:8000']}]
+    results = run_tasks(world, [
+        {'nslab.net.port_publish': {'publish': clash}, 'ignore_errors': True},
+        {'nslab.net.port_publish': {'publish': taken}, 'ignore_errors': True},
+        {'nslab.net.port_publish': {'bridge': 'br0', 'destination': '10.9.0.1', 'ports': ['1:1']},
+         'ignore_errors': True},
+        {'nslab.net.nat_masquerade': {'bridge': 'br0', 'subnet': '10.0.0.1/24'}, 'ignore_errors': True},
+    ])
+    assert all(r.get('failed') for r in results)
+    assert 'host port 9000/tcp is published twice' in results[0]['msg']
+    assert '10.0.0.1' in results[0]['msg'] and '10.0.0.2' in results[0]['msg']
+    assert 'host port 8000/tcp is published twice' in results[1]['msg']
+    assert 'destination 10.9.0.1 is in none of its subnets (10.0.0.0/24)' in results[2]['msg']
+    assert 'did you mean 10.0.0.0/24' in results[3]['msg']
+    assert iptables_save(world) == before
+
+
+def test_writes_only_into_the_hosts_backend(fw_world):
+    world = fw_world
+    succeeded(run_tasks(world, lab_tasks()))
+    other = 'legacy' if world.iptables == 'nft' else 'nft'
+    assert '-j NSLAB-FORWARD' in iptables_save(world, world.iptables)
+    assert 'NSLAB' not in iptables_save(world, other)
+    # Positive control: a rule written into the other flavour does show in its save.
+    world.run(['iptables-%s' % other, '-A', 'INPUT', '-s', '192.0.2.9/32', '-j', 'ACCEPT'])
+    assert '192.0.2.9/32' in iptables_save(world, other)
+
+
+GOLDEN_CASES = {
+    'masquerade': [{'nslab.net.nat_masquerade': {'bridge': 'br0', 'subnet': '10.0.0.0/24'}}],
+    'masquerade-icc-off-uplink': [{'nslab.net.nat_masquerade': {
+        'bridge': 'br0', 'subnet': '10.0.0.0/24', 'icc': False, 'out_interface': 'eth0'}}],
+    'publish': [{'nslab.net.port_publish': {'publish': [
+        {'bridge': 'br0', 'destination': '10.0.0.1', 'ports': ['8000:8000', '8100-8101:9100-9101']},
+        {'bridge': 'br0', 'destination': '10.0.0.2', 'ports': ['198.51.100.2:5353:53/udp']}]}}],
+    'publish-loopback-only': [{'nslab.net.port_publish': {
+        'bridge': 'br0', 'destination': '10.0.0.1', 'ports': ['127.0.0.1:8080:80']}}],
+    'two-networks': [
+        {'nslab.net.bridge': {'name': 'br1', 'addresses': ['10.1.0.254/24']}},
+        {'nslab.net.nat_masquerade': {'networks': [{'bridge': 'br0', 'subnet': '10.0.0.0/24'},
+                                                   {'bridge': 'br1', 'subnet': '10.1.0.0/24'}]}},
+        {'nslab.net.port_publish': {'bridge': 'br1', 'destination': '10.1.0.1', 'ports': ['8000:80']}}],
+}
+
+
+def _ruleset_text(world):
+    """The filter and nat tables without the user's rules: what the golden files hold.
+
+    Per table, in a fixed order, since the two flavours print their tables in different orders.
+    """
+    user = re.compile(r'192\.0\.2\.')
+    tables = ruleset_lines(iptables_save(world))
+    lines = []
+    for table in ('filter', 'nat'):
+        lines += ['*' + table] + [line for line in tables.get(table, []) if not user.search(line)] + ['COMMIT']
+    return '\n'.join(lines) + '\n'
+
+
+@pytest.mark.parametrize('case', sorted(GOLDEN_CASES))
+def test_rules_match_the_golden_files(fw_world, case):
+    world = fw_world
+    succeeded(run_tasks(world, lab_tasks()[:3] + GOLDEN_CASES[case]))
+    path = os.path.join(GOLDEN, case + '.rules')
+    text = _ruleset_text(world)
+    if os.environ.get('NSLAB_UPDATE_GOLDEN'):
+        with open(path, 'w', encoding='utf-8') as handle:
+            handle.write(text)
+    with open(path, encoding='utf-8') as handle:
+        assert text == handle.read(), 'rules differ from %s (NSLAB_UPDATE_GOLDEN=1 rewrites it)' % path
+
+
+def test_concurrent_writer_loses_nothing(fw_world):
+    world = fw_world
+    iterations = 150
+    churn = world.popen(churn_command(iterations), stdout=subprocess.DEVNULL)
+    try:
+        for unused in range(2):
+            succeeded(run_tasks(world, lab_tasks()))
+            succeeded(run_tasks(world, [
+                {'nslab.net.port_publish': {'bridge': 'br0', 'state': 'absent'}},
+                {'nslab.net.nat_masquerade': {'bridge': 'br0', 'state': 'absent'}}]))
+        results = succeeded(run_tasks(world, lab_tasks()))
+    finally:
+        assert churn.wait(timeout=120) == 0
+    text = iptables_save(world)
+    assert churn_lines(text) == expected_churn_lines(iterations)
+    ours = [tuple(shlex.split(line)) for line in text.splitlines() if 'nslab:' in line]
+    assert len(ours) == len(set(ours))
+    wanted = set(tuple(shlex.split(rule)[2:]) for r in results[3:] for rule in r['rules'])
+    assert sorted(ours) == sorted(wanted)
+
+
+def test_docker_like_host_keeps_docker_rules_byte_for_byte(fw_world):
+    world = fw_world
+    make_docker_like(world)
+    docker_before = docker_lines(iptables_save(world))
+    assert docker_before and ':FORWARD DROP [0:0]' in iptables_save(world)
+    succeeded(run_tasks(world, lab_tasks()))
+    server = start_http(world, 'netns:ns1', '10.0.0.1', 8000)
+    try:
+        assert http_get(world, 'other', HOST_URL) == OTHER_ADDRESS
+        assert http_get(world, 'netns:ns2', 'http://%s/' % INTERNET_ADDRESS) == HOST_ADDRESS
+        assert world.run(['ping', '-c1', '-W2', '10.0.0.2'], node='netns:ns1', check=False).returncode == 0
+    finally:
+        stop(server)
+    assert docker_lines(iptables_save(world)) == docker_before
+    succeeded(run_tasks(world, lab_tasks(state='absent')))
+    assert docker_lines(iptables_save(world)) == docker_before
+    assert 'NSLAB' not in iptables_save(world)
