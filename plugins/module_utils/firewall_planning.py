@@ -183,7 +183,10 @@ def simulate(current, plan):
 
 
 def owned_rules(ruleset, owners):
-    """The rules of ``owners`` in ``ruleset`` as ``-t TABLE -A CHAIN ...`` lines, in order."""
+    """The rules of ``owners`` in ``ruleset`` as ``-t TABLE -A CHAIN ...`` lines.
+
+    Chains by name, rules in chain order: backends list chains in different orders.
+    """
     owners = set(owners)
-    return ['-t %s %s' % (rule.table, rule.as_line()) for rule in ruleset.all_rules()
-            if rule.comment in owners]
+    return ['-t %s %s' % (table, rule.as_line()) for table in TABLES for chain in sorted(ruleset.rules[table])
+            for rule in ruleset.rules[table][chain] if rule.comment in owners]

@@ -231,6 +231,12 @@ class LegacyTables:
         self.module = module
         self.tables = {}
         self.entries = {}
+        # To tell a jump to a chain from a target extension, python-iptables opens every
+        # table it knows, which creates the raw, mangle and security tables on a host that
+        # had none. Our jumps only lead to chains in the tables we write.
+        for name in iptc.Table.ALL:
+            if name not in TABLES:
+                iptc.Table.existing_table_names.setdefault(name, False)
 
     def read(self):
         ruleset = Ruleset()
