@@ -133,7 +133,7 @@ def _keep_skeleton(current, plan):
             # Order matters here: if ours are not exactly the expected sequence, rewrite them.
             if [rule for unused, rule in present] != expected:
                 plan.deletes += [(rule, index) for index, rule in present]
-                plan.appends[:0] = [rule for rule in expected]
+                plan.appends[:0] = list(expected)
             continue
         seen = Counter()
         for index, rule in present:

@@ -188,12 +188,6 @@ class Ruleset:
     def chain_rules(self, table, chain):
         return list(self.rules[table].get(chain, ()))
 
-    def all_rules(self):
-        for table in TABLES:
-            for chain in self.chains[table]:
-                for rule in self.rules[table][chain]:
-                    yield rule
-
     def copy(self):
         other = Ruleset()
         for table in TABLES:

@@ -56,7 +56,7 @@ options:
     type: str
   hairpin:
     description:
-      - Hairpin mode of the first end as a port of I(master) (C(bridge_slave hairpin)): the
+      - Hairpin mode of the first end as a port of I(master), C(bridge_slave hairpin); the
         bridge may send a frame back out of the port it came in by. A namespace needs it to
         reach its own published port on the host's address when bridged traffic passes
         iptables (br_netfilter), as Docker sets it for hairpin NAT. Omit to leave it alone.
@@ -85,6 +85,9 @@ options:
       master:
         description: A bridge in its namespace to attach it to.
         type: str
+      hairpin:
+        description: Its hairpin mode as a port of its I(master).
+        type: bool
       gateway:
         description: The default gateway of its namespace, through this end.
         type: str

@@ -19,7 +19,7 @@ import pytest
 
 from ansible_runs import run_tasks
 from firewall_lab import (
-    PYTHON, http_get, lab_tasks, start_http, start_udp, stop, udp_ask)
+    http_get, lab_tasks, start_http, start_udp, stop, udp_ask)
 from nslab_sandbox import HOST_ADDRESS, INTERNET_ADDRESS, OTHER_ADDRESS, World
 from nslab_sandbox.docker_host import docker_lines, make_docker_like
 from nslab_sandbox.iptables_churn import churn_command, churn_lines, expected_churn_lines

@@ -108,7 +108,7 @@ def test_switching_leaves_the_machine_alternatives_alone() -> None:
         assert current_flavour(world) == "legacy"
         # Only the links of the two groups changed in the world's copy.
         inside = world.run(["find", "/etc/alternatives", "-mindepth", "1", "-printf", "%f %l\n"]).stdout
-        changed = {name for name, _, target in (line.partition(" ") for line in inside.splitlines())
+        changed = {name for name, unused, target in (line.partition(" ") for line in inside.splitlines())
                    if before.get(name) != target}
         assert changed == {"iptables", "iptables-save", "iptables-restore",
                            "ip6tables", "ip6tables-save", "ip6tables-restore"}
@@ -227,7 +227,7 @@ def test_concurrent_churners_next_to_docker(flavour_world: World) -> None:
                             text=True) for first, iterations in ranges]
     for churner in churners:
         with churner:
-            output, _ = churner.communicate(timeout=60)
+            output, unused = churner.communicate(timeout=60)
             assert churner.returncode == 0, output
     final = iptables_save(world)
     assert docker_lines(final) == expected_docker

@@ -72,10 +72,10 @@ def _parse_query(name: str, text: str) -> _AlternativesGroup:
         slaves: dict[str, str] = {}
         for line in block.splitlines():
             if line.startswith(" "):
-                slave, _, path = line.strip().partition(" ")
+                slave, unused, path = line.strip().partition(" ")
                 slaves[slave] = path
             else:
-                key, _, value = line.partition(":")
+                key, unused, value = line.partition(":")
                 fields[key] = value.strip()
         if "Name" in fields:
             group.link = fields.get("Link", "")
