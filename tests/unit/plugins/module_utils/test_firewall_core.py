@@ -52,8 +52,9 @@ def test_second_plan_is_empty_and_the_user_rule_stays():
 
 def test_a_task_touches_only_its_owners_and_removing_the_last_removes_the_skeleton():
     current = parse_save(USER_TEXT)
-    other = [Rule(r.table, r.chain, [a.replace(OWNER, 'nslab:masquerade:br1').replace('br0', 'br1')
-                                      for a in r.args]) for r in masquerade_rules()]
+    renamed = [[a.replace(OWNER, 'nslab:masquerade:br1').replace('br0', 'br1') for a in r.args]
+               for r in masquerade_rules()]
+    other = [Rule(r.table, r.chain, args) for r, args in zip(masquerade_rules(), renamed)]
     both = simulate(current, plan_firewall(current, [OWNER, 'nslab:masquerade:br1'], masquerade_rules() + other))
     only_br1 = simulate(both, plan_firewall(both, [OWNER], []))
     assert owned_rules(only_br1, [OWNER]) == []
