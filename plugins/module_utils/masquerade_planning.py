@@ -38,6 +38,8 @@ def firewall_interface_error(role, name):
         return '%s: %s' % (role, error)
     if name.endswith('+'):
         return "%s: interface name %r ends in '+', which iptables reads as a wildcard" % (role, name)
+    if name.startswith('!'):
+        return "%s: interface name %r starts with '!', which iptables reads as a negation" % (role, name)
     return None
 
 

@@ -126,7 +126,7 @@ def parse_publish(items, state):
     With state=absent the ports are ignored: a destination's ports are removed, or all the
     bridge's when no destination is named (then its dict is empty).
     """
-    problems, wanted = [], {}
+    problems, wanted, whole = [], {}, set()
     for item in items:
         bridge, destination = item.get('bridge'), item.get('destination')
         error = firewall_interface_error('bridge', bridge) if bridge is not None else 'bridge is required'
@@ -137,6 +137,7 @@ def parse_publish(items, state):
         if destination is None:
             if state == 'present':
                 problems.append('bridge %s: destination is required with state=present' % bridge)
+            whole.add(bridge)
             continue
         try:
             destination = parse_destination(destination, bridge)
@@ -149,6 +150,8 @@ def parse_publish(items, state):
                 mappings += [m for m in parse_port_spec(spec, destination) if m not in mappings]
             except InvalidInput as exc:
                 problems += ['bridge %s, destination %s: %s' % (bridge, destination, p) for p in exc.problems]
+    for bridge in whole:
+        wanted[bridge] = {}  # absent without a destination: every destination of the bridge
     mine = [m for per_bridge in wanted.values() for mappings in per_bridge.values() for m in mappings]
     problems += conflicts(mine, mine)
     if problems:
@@ -161,7 +164,9 @@ def conflicts(mappings, others, owner_of=None):
     messages = []
     for index, mapping in enumerate(mappings):
         for other in others[index + 1:] if others is mappings else others:
-            if mapping.overlaps(other) and mapping != other:
+            # Identical mappings of one destination were merged before; any other overlap,
+            # even an identical mapping of the same address under another bridge, clashes.
+            if mapping.overlaps(other):
                 where = ' by %s' % owner_of(other) if owner_of else ''
                 messages.append('host port %d/%s is published twice: %s and %s%s' % (
                     mapping.host_port, mapping.proto, mapping.as_spec(), other.as_spec(), where))
@@ -273,7 +278,7 @@ def publish_task(wanted, state, bridges, current, check_mode):
             if state == 'present' and not check_mode:
                 problems.append('bridge %s does not exist: create it (nslab.net.bridge) first' % bridge)
             subnets = hairpin_subnets(current, bridge)
-            if state == 'present' and check_mode:
+            if state == 'present' and check_mode and not subnets:
                 warnings.append('bridge %s does not exist yet; the check run leaves out its hairpin rule,'
                                 ' which needs the bridge\'s subnet' % bridge)
         else:
