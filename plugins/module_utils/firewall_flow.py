@@ -18,7 +18,7 @@ from ansible_collections.nslab.net.plugins.module_utils.firewall_planning import
 from ansible_collections.nslab.net.plugins.module_utils.iptables_backends import (
     FirewallError, XtablesLock, detect_backend, open_backend)
 from ansible_collections.nslab.net.plugins.module_utils.kernel_sysctls import (
-    plan_sysctls, read_sysctl, write_sysctl)
+    plan_sysctls, write_sysctl)
 
 BACKEND_OPTION = dict(type='str', choices=['auto', 'legacy', 'nft'], default='auto')
 
@@ -26,8 +26,8 @@ BACKEND_OPTION = dict(type='str', choices=['auto', 'legacy', 'nft'], default='au
 class FirewallTask:
     """What a module wants: the rules of ``owners`` (comments), kernel settings, or problems.
 
-    ``sysctls`` are ``(Sysctl, value)`` pairs; ``required`` the settings the kernel must
-    have, each with the message to fail with where it has not.
+    ``sysctls`` are ``(Sysctl, value)`` pairs; ``required`` names those of them the kernel
+    must have, each with the message to fail with where it has not.
     """
 
     def __init__(self, owners=(), rules=(), sysctls=(), required=(), problems=(), warnings=()):
@@ -49,12 +49,13 @@ def converge_firewall(module, want):
         with XtablesLock():
             current = tables.read()
             task = want(current)
-            problems = task.problems + [message for setting, message in task.required
-                                        if read_sysctl(setting) is None]
+            settings = plan_sysctls(task.sysctls)
+            missing = set(setting for setting, before, unused in settings if before is None)
+            problems = task.problems + [message for setting, message in task.required if setting in missing]
             if problems:
                 module.fail_json(msg='; '.join(problems), problems=problems, changed=False, backend=backend)
             plan = plan_firewall(current, task.owners, task.rules)
-            settings = plan_sysctls(task.sysctls)
+            changes = [(setting, new) for setting, old, new in settings if old != new]
             before = owned_rules(current, task.owners)
             if module.check_mode or not plan:
                 after = owned_rules(simulate(current, plan), task.owners)
@@ -64,7 +65,7 @@ def converge_firewall(module, want):
     except FirewallError as exc:
         module.fail_json(msg=str(exc), backend=backend)
     if not module.check_mode:
-        for setting, unused, value in settings:
+        for setting, value in changes:
             try:
                 write_sysctl(setting, value)
             except (IOError, OSError) as exc:
@@ -72,17 +73,14 @@ def converge_firewall(module, want):
                                  changed=True, backend=backend)
     for warning in task.warnings:
         module.warn(warning)
-    changed_settings = dict((setting.name, (old, new)) for setting, old, new in settings)
-    values_before = dict((setting.name, changed_settings.get(setting.name, (read_sysctl(setting),))[0])
-                         for setting, unused in task.sysctls)
-    values_after = dict((setting.name, changed_settings.get(setting.name, (None, read_sysctl(setting)))[1])
-                        for setting, unused in task.sysctls)
+    values_before = dict((setting.name, old) for setting, old, unused in settings)
+    values_after = dict((setting.name, new) for setting, unused, new in settings)
     module.exit_json(
-        changed=bool(plan) or bool(settings),
+        changed=bool(plan) or bool(changes),
         backend=backend,
         rules=after,
         sysctls=values_after,
-        commands=plan.commands() + ['sysctl -w %s=%s' % (setting.name, new) for setting, unused, new in settings],
+        commands=plan.commands() + ['sysctl -w %s=%s' % (setting.name, value) for setting, value in changes],
         diff={'before': {'rules': before, 'sysctls': values_before},
               'after': {'rules': after, 'sysctls': values_after}},
     )

@@ -179,7 +179,7 @@ def iptc_rule_args(rule):
     return args
 
 
-def iptc_rule(table, args):
+def iptc_rule(args):
     """A python-iptables rule from canonical tokens (the ones :mod:`firewall_rules` builds)."""
     rule = iptc.Rule()
     setters = {'-s': 'src', '-d': 'dst', '-i': 'in_interface', '-o': 'out_interface', '-p': 'protocol'}
@@ -276,11 +276,11 @@ class LegacyTables:
                 for rule in plan.inserts:
                     if rule.table == name:
                         step = 'inserting %s' % rule.as_line('-I')
-                        iptc.Chain(table, rule.chain).insert_rule(iptc_rule(name, rule.args), 0)
+                        iptc.Chain(table, rule.chain).insert_rule(iptc_rule(rule.args), 0)
                 for rule in plan.appends:
                     if rule.table == name:
                         step = 'appending %s' % rule.as_line('-A')
-                        iptc.Chain(table, rule.chain).append_rule(iptc_rule(name, rule.args))
+                        iptc.Chain(table, rule.chain).append_rule(iptc_rule(rule.args))
                 for table_name, chain in plan.old_chains:
                     if table_name == name:
                         step = 'deleting chain %s' % chain

@@ -57,14 +57,13 @@ def write_sysctl(setting, value):
 
 
 def plan_sysctls(wanted):
-    """``(setting, before, after)`` for each ``(setting, value)`` whose value differs.
+    """``(setting, before, after)`` for each ``(setting, value)``, each setting read once.
 
-    A setting the kernel does not have is left out: the caller checks for the ones it
-    cannot do without.
+    A setting the kernel does not have reads None before and after: it is never written;
+    the caller checks for the ones it cannot do without.
     """
-    changes = []
+    plan = []
     for setting, value in wanted:
         before = read_sysctl(setting)
-        if before is not None and before != str(value):
-            changes.append((setting, before, str(value)))
-    return changes
+        plan.append((setting, before, None if before is None else str(value)))
+    return plan
