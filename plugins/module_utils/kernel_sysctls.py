@@ -25,6 +25,11 @@ class Sysctl(tuple):
     def __new__(cls, *parts):
         return tuple.__new__(cls, parts)
 
+    @classmethod
+    def from_name(cls, name):
+        """The setting a dotted name names (the inverse of :attr:`name`)."""
+        return cls(*[part.replace('/', '.') for part in name.split('.')])
+
     @property
     def name(self):
         return '.'.join(part.replace('.', '/') for part in self)
@@ -56,14 +61,10 @@ def write_sysctl(setting, value):
         handle.write('%s\n' % value)
 
 
-def plan_sysctls(wanted):
-    """``(setting, before, after)`` for each ``(setting, value)``, each setting read once.
-
-    A setting the kernel does not have reads None before and after: it is never written;
-    the caller checks for the ones it cannot do without.
-    """
-    plan = []
-    for setting, value in wanted:
-        before = read_sysctl(setting)
-        plan.append((setting, before, None if before is None else str(value)))
-    return plan
+def read_sysctls(settings):
+    """``{name: value}`` of each setting, read once; None where the kernel does not have it."""
+    values = {}
+    for setting in settings:
+        if setting.name not in values:
+            values[setting.name] = read_sysctl(setting)
+    return values

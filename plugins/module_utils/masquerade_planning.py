@@ -115,11 +115,15 @@ def masquerade_task(networks, state):
     rules = []
     for network in networks:
         rules += network_rules(network)
+    # Every network needs forwarding; bridged traffic through iptables only those with icc=false.
     sysctls = [(IP_FORWARD, 1)]
+    holders = {IP_FORWARD: owners}
     required = []
-    if not all(network['icc'] for network in networks):
+    isolated = [owner for owner, network in zip(owners, networks) if not network['icc']]
+    if isolated:
         sysctls.append((BRIDGE_NF_CALL_IPTABLES, 1))
+        holders[BRIDGE_NF_CALL_IPTABLES] = isolated
         required.append((BRIDGE_NF_CALL_IPTABLES,
                          'icc=false needs bridged traffic to pass through iptables, which needs the'
                          ' br_netfilter kernel module: load it (modprobe br_netfilter) and run again'))
-    return FirewallTask(owners=owners, rules=rules, sysctls=sysctls, required=required)
+    return FirewallTask(owners=owners, rules=rules, sysctls=sysctls, required=required, holders=holders)

@@ -259,10 +259,13 @@ def publish_task(wanted, state, bridges, current, check_mode):
     """The FirewallTask of a port_publish run.
 
     ``bridges`` maps each bridge of the task to its IPv4 subnets, or None where the
-    bridge does not exist.
+    bridge does not exist. Kernel settings are held by the bridge's owner
+    (``nslab:publish:BRIDGE``): ip_forward while the bridge publishes any port,
+    route_localnet while it publishes one that answers on 127.0.0.1.
     """
     existing = published(current)
     owners, rules, sysctls, problems, warnings = [], [], [], [], []
+    holders = {}
     mine = []
     for bridge, destinations in sorted(wanted.items()):
         if state == 'absent' and not destinations:
@@ -292,11 +295,15 @@ def publish_task(wanted, state, bridges, current, check_mode):
         if remaining:
             rules += bridge_rules(bridge, subnets, loopback)
             sysctls.append((IP_FORWARD, 1))
+            holders.setdefault(IP_FORWARD, []).append(bridge_owner(bridge))
         if bridges.get(bridge) is not None:
+            # Without loopback ports the bridge lets route_localnet go (no holders): it goes
+            # back to what it was before a loopback port turned it on.
             sysctls.append((route_localnet(bridge), 1 if loopback else 0))
+            holders[route_localnet(bridge)] = [bridge_owner(bridge)] if loopback else []
     managed = set(owners)
     others = [m for (b, dest), mappings in existing.items()
               if destination_owner(b, dest) not in managed for m in mappings]
     problems += conflicts(mine, others, owner_of=lambda m: 'destination %s' % m.destination)
     return FirewallTask(owners=owners, rules=rules, sysctls=list(dict.fromkeys(sysctls)),
-                        problems=problems, warnings=warnings)
+                        problems=problems, warnings=warnings, holders=holders)
