@@ -1,0 +1,408 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure planning for the netns_service module: validated services + what runs -> steps.
+
+Two managers run a service. ``systemd`` gets a runtime unit file per service; ``process``
+(where systemd is not init: containers, sandboxes) starts ``ip netns exec`` in a session of
+its own and keeps a JSON record per service. Both are observed into the value objects here,
+planned by the same code, and reported as the same dicts, so a check run's prediction and a
+real run's re-read compare as data.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+import shlex
+
+from ansible_collections.nslab.net.plugins.module_utils.link_model import ValueObject
+from ansible_collections.nslab.net.plugins.module_utils.linux_limits import netns_name_error
+from ansible_collections.nslab.net.plugins.module_utils.task_arguments import duplicates
+
+SERVICE_KEYS = ('netns', 'command', 'name', 'chdir')
+MANAGERS = ('systemd', 'process')
+STATE_DIR = '/run/nslab/services'
+UNIT_DIR = '/run/systemd/system'
+NETNS_DIR = '/run/netns'
+SHELL = '/bin/sh'
+MAX_NAME = 64
+# The name becomes a file name and part of a unit name: only characters both take as is.
+_NAME = re.compile(r'[A-Za-z0-9_.-]+\Z')
+_CONTROL = re.compile(r'[\x00-\x1f\x7f]')
+# Read back from a unit file to report what it runs; JSON keeps it on one line.
+UNIT_METADATA = '# nslab.net.netns_service: '
+
+
+def record_path(name):
+    return '%s/%s.json' % (STATE_DIR, name)
+
+
+def log_path(name):
+    return '%s/%s.log' % (STATE_DIR, name)
+
+
+def default_chdir(name):
+    """The default working directory: empty, so a file server started without chdir serves nothing."""
+    return '%s/%s.d' % (STATE_DIR, name)
+
+
+def unit_name(name):
+    return 'nslab-%s.service' % name
+
+
+def unit_path(name):
+    return '%s/%s' % (UNIT_DIR, unit_name(name))
+
+
+def choose_manager(requested, systemd_booted):
+    """The manager ``auto`` means here: systemd when it is init (sd_booted), else process."""
+    if requested == 'auto':
+        return 'systemd' if systemd_booted else 'process'
+    return requested
+
+
+def service_name_error(name):
+    """Return why ``name`` cannot name a service (a file and a unit name), or None."""
+    if not isinstance(name, str) or not name:
+        return 'service name %r is empty' % (name,)
+    if len(name) > MAX_NAME or not _NAME.match(name):
+        return ("service name %r may only contain letters, digits, '-', '_' and '.', at most %d "
+                "characters" % (name, MAX_NAME))
+    if name.startswith('.'):
+        return 'service name %r may not start with a dot' % (name,)
+    return None
+
+
+def parse_services(items, state):
+    """Validate the task's service items; return ``(specs, problems)``.
+
+    A spec is a dict with name, netns, command and chdir (the default filled in) and
+    ``own_chdir`` (True when chdir is the service's own directory, which the module creates).
+    Problems of every item are collected; the caller adds the host's before failing.
+    """
+    specs, problems = [], []
+    for number, item in enumerate(items, 1):
+        netns, command = item.get('netns') or None, item.get('command')
+        name = item.get('name') or netns
+        label = 'service %r' % (name,) if name else 'service #%d' % number
+        errors = []
+        if name is None:
+            errors.append('give netns (or, with state=absent, name)' if state == 'absent'
+                          else 'netns is required')
+        else:
+            errors.append(service_name_error(name))
+        if netns is None and state == 'present' and name is not None:
+            errors.append('netns is required with state=present')
+        elif netns is not None:
+            errors.append(netns_name_error(netns))
+        if state == 'present':
+            errors.append(_command_error(command))
+        chdir = item.get('chdir') or None
+        if chdir is not None:
+            errors.append(_chdir_error(chdir))
+        problems.extend('%s: %s' % (label, error) for error in errors if error)
+        specs.append(dict(name=name, netns=netns, command=command,
+                          chdir=chdir or (default_chdir(name) if name else None),
+                          own_chdir=chdir is None))
+    for repeated in duplicates(spec['name'] for spec in specs if spec['name']):
+        problems.append('service name %r is listed twice' % (repeated,))
+    return specs, problems
+
+
+def _command_error(command):
+    if command is None:
+        return 'command is required with state=present'
+    if not command.strip():
+        return 'command is empty'
+    if '\0' in command:
+        return 'command %r contains a NUL character' % (command,)
+    return None
+
+
+def _chdir_error(chdir):
+    if not chdir.startswith('/'):
+        return 'chdir %r is not an absolute path' % (chdir,)
+    if _CONTROL.search(chdir):
+        return 'chdir %r contains a control character' % (chdir,)
+    if chdir != chdir.strip():
+        # systemd strips it from WorkingDirectory=, so the two managers would disagree.
+        return 'chdir %r begins or ends with white space' % (chdir,)
+    return None
+
+
+def host_problems(specs, state, requested_manager, systemd_booted, namespaces, directories, check_mode):
+    """What the host says against the task: a missing namespace or directory, no systemd.
+
+    ``namespaces`` maps netns names to whether they exist, ``directories`` the explicit
+    chdirs to whether they are directories. In check mode missing ones are taken as made by
+    an earlier task of the play, as the other modules do.
+    """
+    problems = []
+    if requested_manager == 'systemd' and not systemd_booted:
+        problems.append('manager systemd: systemd is not the init system here (%s is not a '
+                        'directory); use manager: auto or process' % UNIT_DIR)
+    if state != 'present' or check_mode:
+        return problems
+    for spec in specs:
+        netns = spec['netns']
+        if netns in namespaces and not namespaces[netns]:
+            problems.append('service %r: namespace %s does not exist (create it first, e.g. with '
+                            'nslab.net.netns)' % (spec['name'], netns))
+        chdir = spec['chdir']
+        if not spec['own_chdir'] and chdir in directories and not directories[chdir]:
+            problems.append('service %r: chdir %s is not a directory' % (spec['name'], chdir))
+    return problems
+
+
+class ProcessRecord(ValueObject):
+    """A service of the process manager: its record and what became of its process.
+
+    ``alive``: the recorded pid runs with the recorded start time (so it is the process the
+    module started, not a reuse of its pid). ``in_netns``: it is inside the namespace now
+    mounted at /run/netns/NETNS (False once the namespace was deleted and made again).
+    ``leftovers``: the leader is gone but processes of its group (its children) remain.
+    """
+
+    def __init__(self, name, netns=None, command=None, chdir=None, pid=None, start_time=None,
+                 alive=False, in_netns=False, leftovers=False):
+        self.name = name
+        self.netns = netns
+        self.command = command
+        self.chdir = chdir
+        self.pid = pid
+        self.start_time = start_time
+        self.alive = alive
+        self.in_netns = in_netns
+        self.leftovers = leftovers
+
+    @property
+    def running(self):
+        return self.alive and self.in_netns
+
+    def __repr__(self):
+        return 'ProcessRecord(%s)' % ', '.join('%s=%r' % kv for kv in sorted(vars(self).items()))
+
+
+class UnitState(ValueObject):
+    """A service of the systemd manager: its unit file's text and the unit's state.
+
+    ``in_netns``: the unit's main process is inside the namespace now mounted for it.
+    """
+
+    def __init__(self, name, text, active_state='inactive', main_pid=0, in_netns=False):
+        self.name = name
+        self.text = text
+        self.active_state = active_state
+        self.main_pid = main_pid
+        self.in_netns = in_netns
+
+    @property
+    def running(self):
+        return self.active_state == 'active' and bool(self.main_pid) and self.in_netns
+
+    def described(self):
+        """The netns, command and chdir the unit runs, from its metadata line."""
+        return unit_metadata(self.text)
+
+    def __repr__(self):
+        return 'UnitState(%s)' % ', '.join('%s=%r' % kv for kv in sorted(vars(self).items()))
+
+
+class Observed(ValueObject):
+    """What one service name has on the host, under either manager (normally one of them)."""
+
+    def __init__(self, process=None, unit=None):
+        self.process = process
+        self.unit = unit
+
+
+def systemd_quote(argument):
+    """``argument`` as one word of a systemd command line, taken literally.
+
+    Double quotes with C escapes keep it one word; specifiers (``%``) are expanded even in
+    quotes and environment variables (``$``) after unquoting, so both are doubled.
+    """
+    out = []
+    for char in argument:
+        if char in '\\"':
+            out.append('\\' + char)
+        elif char == '\n':
+            out.append('\\n')
+        elif char == '\t':
+            out.append('\\t')
+        elif _CONTROL.match(char):
+            out.append('\\x%02x' % ord(char))
+        elif char in '%$':
+            out.append(char * 2)
+        else:
+            out.append(char)
+    return '"%s"' % ''.join(out)
+
+
+def _specifiers_escaped(value):
+    return value.replace('%', '%%')
+
+
+def unit_text(spec):
+    """The unit file of a service of the systemd manager."""
+    metadata = json.dumps(dict(netns=spec['netns'], command=spec['command'], chdir=spec['chdir']),
+                          sort_keys=True)
+    return '\n'.join([
+        '# Written by nslab.net.netns_service; removed by it with state=absent.',
+        '# A runtime unit: it is gone after a reboot, like the namespace it runs in.',
+        UNIT_METADATA + metadata,
+        '[Unit]',
+        'Description=%s' % _specifiers_escaped('nslab.net service %s in network namespace %s'
+                                               % (spec['name'], spec['netns'])),
+        'After=network.target',
+        '',
+        '[Service]',
+        'Type=simple',
+        'NetworkNamespacePath=%s' % _specifiers_escaped('%s/%s' % (NETNS_DIR, spec['netns'])),
+        'WorkingDirectory=%s' % _specifiers_escaped(spec['chdir']),
+        'ExecStart=%s -c %s' % (SHELL, systemd_quote(spec['command'])),
+        'Restart=on-failure',
+        'RestartSec=1s',
+        # The process manager's grace period, so both stop a service alike.
+        'TimeoutStopSec=5s',
+        '',
+    ])
+
+
+def unit_metadata(text):
+    """``dict(netns, command, chdir)`` from a unit file this module wrote; Nones otherwise."""
+    for line in (text or '').splitlines():
+        if line.startswith(UNIT_METADATA):
+            try:
+                found = json.loads(line[len(UNIT_METADATA):])
+            except ValueError:
+                break
+            if isinstance(found, dict):
+                return dict((key, found.get(key)) for key in ('netns', 'command', 'chdir'))
+            break
+    return dict(netns=None, command=None, chdir=None)
+
+
+class ServiceStep(ValueObject):
+    """One change: an operation on service ``name`` with its arguments.
+
+    Operations: stop_process, start_process, write_unit, remove_unit, stop_unit,
+    daemon_reload, reset_failed, restart_unit.
+    """
+
+    def __init__(self, op, name=None, **args):
+        self.op = op
+        self.name = name
+        self.args = args
+
+    def __repr__(self):
+        return 'ServiceStep(%r, %r, %r)' % (self.op, self.name, self.args)
+
+    def as_command(self):
+        """The shell command a person would type for this step: shown to users in results."""
+        a = self.args
+        if self.op == 'stop_process':
+            kill = 'kill -TERM -- -%d; ' % a['pid'] if a.get('pid') else ''
+            return '%srm -f %s' % (kill, record_path(self.name))
+        if self.op == 'start_process':
+            mkdir = 'mkdir -p %s && ' % shlex.quote(a['chdir']) if a['own_chdir'] else ''
+            return '%scd %s && ip netns exec %s setsid %s -c %s </dev/null >>%s 2>&1 &' % (
+                mkdir, shlex.quote(a['chdir']), shlex.quote(a['netns']), SHELL,
+                shlex.quote(a['command']), log_path(self.name))
+        if self.op == 'write_unit':
+            return "cat >%s <<'EOF'\n%sEOF" % (unit_path(self.name), a['text'])
+        if self.op == 'remove_unit':
+            return 'rm -f %s' % unit_path(self.name)
+        if self.op == 'daemon_reload':
+            return 'systemctl daemon-reload'
+        if self.op == 'restart_unit' and a.get('make_dir'):
+            return 'mkdir -p %s && systemctl restart %s' % (shlex.quote(a['make_dir']), unit_name(self.name))
+        verb = {'stop_unit': 'stop', 'reset_failed': 'reset-failed', 'restart_unit': 'restart'}[self.op]
+        return 'systemctl %s %s' % (verb, unit_name(self.name))
+
+
+def _same(record, spec):
+    return (record.netns, record.command, record.chdir) == (spec['netns'], spec['command'], spec['chdir'])
+
+
+def _stop_process(record):
+    # Only a process the module can prove is its own (or that process's group) is signalled.
+    pid = record.pid if record.alive or record.leftovers else None
+    return ServiceStep('stop_process', record.name, pid=pid)
+
+
+def plan_services(specs, state, manager, observed):
+    """Return the steps that bring the services of ``specs`` to ``state`` under ``manager``.
+
+    ``observed`` maps each name to an Observed. A service found under the other manager is
+    stopped and removed there, so it never runs twice. Stops come first, so a restarted or
+    moved service finds its port free; one daemon-reload covers every unit file changed.
+    """
+    process_stops, unit_stops, unit_files, restarts, starts = [], [], [], [], []
+    for spec in specs:
+        name = spec['name']
+        seen = observed.get(name) or Observed()
+        record, unit = seen.process, seen.unit
+        keep_process = state == 'present' and manager == 'process'
+        keep_unit = state == 'present' and manager == 'systemd'
+        if record is not None and not (keep_process and record.running and _same(record, spec)):
+            process_stops.append(_stop_process(record))
+            if keep_process:
+                starts.append(_start(spec))
+        elif record is None and keep_process:
+            starts.append(_start(spec))
+        if unit is not None and not keep_unit:
+            unit_stops.append(ServiceStep('stop_unit', name))
+            unit_files.append(ServiceStep('remove_unit', name))
+        elif keep_unit:
+            text = unit_text(spec)
+            if unit is None or unit.text != text:
+                unit_files.append(ServiceStep('write_unit', name, text=text))
+            if unit is None or unit.text != text or not unit.running:
+                if unit is not None and unit.active_state == 'failed':
+                    # A unit that hit its start limit refuses restart until this.
+                    restarts.append(ServiceStep('reset_failed', name))
+                restarts.append(ServiceStep('restart_unit', name,
+                                            make_dir=spec['chdir'] if spec['own_chdir'] else None))
+    reload = [ServiceStep('daemon_reload')] if unit_files else []
+    return process_stops + unit_stops + unit_files + reload + restarts + starts
+
+
+def _start(spec):
+    return ServiceStep('start_process', spec['name'], netns=spec['netns'], command=spec['command'],
+                       chdir=spec['chdir'], own_chdir=spec['own_chdir'])
+
+
+def simulate(specs, state, manager, observed):
+    """``observed`` as it is after the plan of the same arguments: what check mode reports."""
+    after = dict(observed)
+    for spec in specs:
+        name = spec['name']
+        if state == 'absent':
+            after[name] = Observed()
+        elif manager == 'process':
+            after[name] = Observed(process=ProcessRecord(
+                name, spec['netns'], spec['command'], spec['chdir'], alive=True, in_netns=True))
+        else:
+            after[name] = Observed(unit=UnitState(name, unit_text(spec), 'active', -1, in_netns=True))
+    return after
+
+
+def report_services(specs, observed):
+    """The services of ``specs`` that exist in ``observed``, one dict per manager holding one."""
+    report = []
+    for spec in specs:
+        seen = observed.get(spec['name']) or Observed()
+        if seen.process is not None:
+            record = seen.process
+            report.append(dict(name=record.name, netns=record.netns, command=record.command,
+                               chdir=record.chdir, manager='process', running=record.running))
+        if seen.unit is not None:
+            described = seen.unit.described()
+            report.append(dict(name=seen.unit.name, netns=described['netns'],
+                               command=described['command'], chdir=described['chdir'],
+                               manager='systemd', running=seen.unit.running))
+    return report

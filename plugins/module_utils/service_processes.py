@@ -1,0 +1,255 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The process manager of netns_service: detached ``ip netns exec`` and a record per service.
+
+Where systemd is not init nothing supervises the service, so this module proves ownership
+itself: a process counts as the service only while its pid runs with the start time recorded
+when it was started (/proc/PID/stat field 22), so a pid reused by another program is never
+signalled. The service leads a session and process group of its own (setsid): it survives
+the end of the play and of an ssh session, and stopping it reaches the children it forked.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import time
+
+from ansible_collections.nslab.net.plugins.module_utils.service_planning import (
+    NETNS_DIR, SHELL, STATE_DIR, ProcessRecord, log_path, record_path)
+
+STOP_GRACE_SECONDS = 5.0
+KILL_WAIT_SECONDS = 2.0
+POLL_SECONDS = 0.05
+LOG_TAIL_LINES = 15
+LOG_TAIL_BYTES = 8192
+# The service gets a clean environment, as a systemd unit does, not the module's (which
+# carries Ansible's variables and whatever the login shell of the connection set).
+SERVICE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+
+class ServiceError(Exception):
+    """A service could not be started or stopped."""
+
+
+def namespace_identity(path):
+    """``(st_dev, st_ino)`` of a network namespace file, None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def netns_identity(netns):
+    return namespace_identity('%s/%s' % (NETNS_DIR, netns)) if netns else None
+
+
+class ProcStat(object):
+    """The fields of /proc/PID/stat this module needs."""
+
+    def __init__(self, state, pgrp, start_time):
+        self.state = state
+        self.pgrp = pgrp
+        self.start_time = start_time
+
+    @property
+    def gone(self):
+        return self.state in 'ZXx'
+
+
+def proc_stat(pid):
+    """The ProcStat of ``pid``, or None when no such process exists."""
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            text = handle.read()
+    except (OSError, IOError):
+        return None
+    # "pid (comm) state ppid pgrp session ..."; comm may hold spaces and parentheses.
+    fields = text[text.rfind(')') + 2:].split()
+    return ProcStat(fields[0], int(fields[2]), int(fields[19]))
+
+
+def _live_groups():
+    """The process group ids that have a live (non-zombie) member, in one pass over /proc."""
+    groups = set()
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            stat = proc_stat(int(entry))
+            if stat is not None and not stat.gone:
+                groups.add(stat.pgrp)
+    return groups
+
+
+def _ours(pid, start_time):
+    """Whether signalling process group ``pid`` can only reach what the module started.
+
+    Yes while the pid runs (or is a zombie) with the recorded start time; yes when no process
+    has the pid, because the kernel keeps a pid from reuse while it names a live group, so
+    any member left is a child of our leader. No when another process now has the pid.
+    """
+    stat = proc_stat(pid)
+    return stat is None or stat.start_time == start_time
+
+
+def read_records(names):
+    """Map each name to its ProcessRecord, or None when it has no record."""
+    records = {}
+    orphaned = []
+    for name in names:
+        try:
+            with open(record_path(name)) as handle:
+                data = json.load(handle)
+        except (OSError, IOError) as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+            records[name] = None
+            continue
+        except ValueError:
+            data = {}  # a torn or foreign file: nothing in it is trusted, it gets replaced
+        if not isinstance(data, dict):
+            data = {}
+        pid, start_time = data.get('pid'), data.get('start_time')
+        record = ProcessRecord(name, data.get('netns'), data.get('command'), data.get('chdir'),
+                               pid, start_time)
+        if isinstance(pid, int) and isinstance(start_time, int) and pid > 0:
+            stat = proc_stat(pid)
+            if stat is not None and stat.start_time == start_time and not stat.gone:
+                record.alive = True
+                ns = namespace_identity('/proc/%d/ns/net' % pid)
+                record.in_netns = ns is not None and ns == netns_identity(record.netns)
+            elif _ours(pid, start_time):
+                orphaned.append(record)
+        else:
+            record.pid = record.start_time = None
+        records[name] = record
+    if orphaned:
+        groups = _live_groups()
+        for record in orphaned:
+            record.leftovers = record.pid in groups
+    return records
+
+
+def stop(steps, records):
+    """Stop the services of the ``stop_process`` steps and remove their records.
+
+    SIGTERM to every group at once, up to 5 s for all of them, then SIGKILL to what is left:
+    one grace period for the whole task, however many services it stops.
+    """
+    targets = []
+    for step in steps:
+        pid = step.args.get('pid')
+        record = records[step.name]
+        if pid and _ours(pid, record.start_time):
+            targets.append(pid)
+    remaining = _signal_groups(targets, signal.SIGTERM, STOP_GRACE_SECONDS)
+    if remaining:
+        remaining = _signal_groups(remaining, signal.SIGKILL, KILL_WAIT_SECONDS)
+    if remaining:
+        raise ServiceError('process groups %s did not end after SIGKILL'
+                           % ', '.join(str(pid) for pid in sorted(remaining)))
+    for step in steps:
+        try:
+            os.unlink(record_path(step.name))
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+
+
+def _signal_groups(pgids, sig, wait_seconds):
+    """Send ``sig`` to the groups, wait until they are gone; return those still alive."""
+    for pgid in pgids:
+        try:
+            os.killpg(pgid, sig)
+        except OSError as exc:
+            if exc.errno != errno.ESRCH:
+                raise
+    remaining = set(pgids)
+    deadline = time.monotonic() + wait_seconds
+    while remaining:
+        remaining &= _live_groups()
+        if not remaining or time.monotonic() >= deadline:
+            break
+        time.sleep(POLL_SECONDS)
+    return sorted(remaining)
+
+
+class Started(object):
+    """A service just started: its process, and where its output starts in the log."""
+
+    def __init__(self, name, process, log_offset):
+        self.name = name
+        self.process = process
+        self.log_offset = log_offset
+
+
+def start(step, ip_binary):
+    """Start the service of a ``start_process`` step detached; record it; return Started."""
+    name, a = step.name, step.args
+    if not os.path.isdir(STATE_DIR):
+        os.makedirs(STATE_DIR, 0o755)
+    if a['own_chdir'] and not os.path.isdir(a['chdir']):
+        os.mkdir(a['chdir'], 0o755)
+    log = log_path(name)
+    log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+    try:
+        offset = os.lseek(log_fd, 0, os.SEEK_END)
+        env = dict(PATH=SERVICE_PATH)
+        if os.environ.get('LANG'):
+            env['LANG'] = os.environ['LANG']
+        # ip execs the shell, so the pid (and its start time) stays the service's; the new
+        # session outlives this module, the playbook and the connection that ran it.
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
+            [ip_binary, 'netns', 'exec', a['netns'], SHELL, '-c', a['command']],
+            stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, cwd=a['chdir'], env=env,
+            close_fds=True, start_new_session=True)
+    finally:
+        os.close(log_fd)
+    stat = proc_stat(process.pid)
+    record = dict(pid=process.pid, start_time=stat.start_time if stat else None, netns=a['netns'],
+                  command=a['command'], chdir=a['chdir'], log=log)
+    _write_atomically(record_path(name), json.dumps(record, sort_keys=True) + '\n')
+    return Started(name, process, offset)
+
+
+def _write_atomically(path, text):
+    # A reader (a concurrent run) sees the old record or the new one, never half of one.
+    tmp = '%s.%d.tmp' % (path, os.getpid())
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as handle:
+        handle.write(text)
+    os.rename(tmp, path)
+
+
+def exited(started):
+    """For each Started whose process already ended: ``(name, message with the log's tail)``."""
+    failures = []
+    for item in started:
+        status = item.process.poll()
+        if status is None:
+            continue
+        how = 'exit status %d' % status if status >= 0 else 'signal %d' % -status
+        failures.append((item.name, 'service %s exited right after it started (%s); the end of '
+                         'its log %s:\n%s' % (item.name, how, log_path(item.name),
+                                              log_tail(log_path(item.name), item.log_offset))))
+    return failures
+
+
+def log_tail(path, offset=0):
+    """The last lines the service wrote to ``path`` since ``offset``."""
+    try:
+        with open(path, 'rb') as handle:
+            handle.seek(0, os.SEEK_END)
+            end = handle.tell()
+            handle.seek(max(offset, end - LOG_TAIL_BYTES))
+            data = handle.read()
+    except (OSError, IOError) as exc:
+        return '(cannot read it: %s)' % exc
+    lines = data.decode('utf-8', 'replace').splitlines()[-LOG_TAIL_LINES:]
+    return '\n'.join(lines) if lines else '(empty)'
+

@@ -1,0 +1,150 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The systemd manager of netns_service: runtime unit files and ``systemctl``.
+
+Units live in /run/systemd/system, so they vanish on reboot together with the namespaces
+they run in. systemd joins the namespace itself (``NetworkNamespacePath=``, systemd 242 or
+later), supervises and restarts the service, and keeps its output in the journal.
+
+Every systemctl call goes through the module's ``run_command`` with an argument list, never
+a shell. The state of all units of a task is read with one ``systemctl show``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import os
+
+from ansible_collections.nslab.net.plugins.module_utils.service_planning import (
+    UNIT_DIR, UnitState, unit_name, unit_path)
+from ansible_collections.nslab.net.plugins.module_utils.service_processes import (
+    ServiceError, namespace_identity, netns_identity)
+
+JOURNAL_TAIL_LINES = 15
+# One systemctl show per this many units keeps the argument list far below ARG_MAX.
+SHOW_BATCH = 256
+_SHOWN = ('Id', 'ActiveState', 'SubState', 'MainPID')
+
+
+def booted():
+    """Whether systemd is the init system, as sd_booted(3) decides it."""
+    return os.path.isdir(UNIT_DIR)
+
+
+class Systemd(object):
+    """systemctl and the unit files, for one module run."""
+
+    def __init__(self, run_command, systemctl, journalctl=None):
+        self._run_command = run_command
+        self.systemctl = systemctl
+        self.journalctl = journalctl
+        self.shown = {}
+
+    def _run(self, argv):
+        rc, out, err = self._run_command(argv)
+        if rc != 0:
+            raise ServiceError('%s failed (exit status %d): %s'
+                               % (' '.join(argv), rc, (err or out).strip()))
+        return out
+
+    def read_units(self, names):
+        """Map each name to its UnitState, or None when it has no unit file."""
+        texts = dict((name, _read_text(unit_path(name))) for name in names)
+        present = [name for name in names if texts[name] is not None]
+        shown = self.shown = self.show(present)
+        units = dict((name, None) for name in names)
+        for name in present:
+            props = shown.get(unit_name(name), {})
+            unit = UnitState(name, texts[name], props.get('ActiveState', 'inactive'),
+                             _int(props.get('MainPID')))
+            if unit.main_pid > 0:
+                netns = unit.described()['netns']
+                ns = namespace_identity('/proc/%d/ns/net' % unit.main_pid)
+                unit.in_netns = ns is not None and ns == netns_identity(netns)
+            units[name] = unit
+        return units
+
+    def show(self, names):
+        """``{unit name: {property: value}}`` of the services' units."""
+        found = {}
+        for first in range(0, len(names), SHOW_BATCH):
+            units = [unit_name(name) for name in names[first:first + SHOW_BATCH]]
+            out = self._run([self.systemctl, 'show', '--property=' + ','.join(_SHOWN), '--'] + units)
+            # One block of KEY=VALUE lines per unit, blocks separated by an empty line.
+            for block in out.strip().split('\n\n'):
+                props = dict(line.split('=', 1) for line in block.splitlines() if '=' in line)
+                if props.get('Id'):
+                    found[props['Id']] = props
+        return found
+
+    def apply(self, step):
+        """Carry out one systemd step (see service_planning.ServiceStep)."""
+        name = step.name
+        if step.op == 'write_unit':
+            _write_atomically(unit_path(name), step.args['text'])
+        elif step.op == 'remove_unit':
+            try:
+                os.unlink(unit_path(name))
+            except OSError as exc:
+                if exc.errno != errno.ENOENT:
+                    raise
+        elif step.op == 'daemon_reload':
+            self._run([self.systemctl, 'daemon-reload'])
+        else:
+            if step.args.get('make_dir') and not os.path.isdir(step.args['make_dir']):
+                os.makedirs(step.args['make_dir'], 0o755)
+            verb = {'stop_unit': 'stop', 'reset_failed': 'reset-failed', 'restart_unit': 'restart'}[step.op]
+            self._run([self.systemctl, verb, '--', unit_name(name)])
+
+    def not_running(self, names):
+        """For each service of ``names`` whose unit is not running: ``(name, message)``."""
+        failures = []
+        units = self.read_units(list(names))
+        for name in names:
+            unit = units[name]
+            if unit is not None and unit.running:
+                continue
+            props = self.shown.get(unit_name(name), {})
+            failures.append((name, 'service %s is not running right after it started (%s %s); the '
+                             'end of its journal:\n%s' % (name, props.get('ActiveState', '?'),
+                                                          props.get('SubState', '?'),
+                                                          self.journal_tail(name))))
+        return failures
+
+    def journal_tail(self, name):
+        if not self.journalctl:
+            return '(journalctl not found)'
+        rc, out, err = self._run_command([self.journalctl, '--no-pager', '-o', 'cat', '-n',
+                                          str(JOURNAL_TAIL_LINES), '-u', unit_name(name)])
+        if rc != 0:
+            return '(journalctl failed: %s)' % (err or out).strip()
+        return out.strip() or '(empty)'
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _read_text(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except (OSError, IOError) as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        raise
+
+
+def _write_atomically(path, text):
+    # systemd may read the directory at any moment (another daemon-reload): never half a unit.
+    # The temporary name is hidden, so systemd never takes it for a unit of its own.
+    tmp = os.path.join(os.path.dirname(path), '.%s.%d.tmp' % (os.path.basename(path), os.getpid()))
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), 'w') as handle:
+        handle.write(text)
+    os.rename(tmp, path)

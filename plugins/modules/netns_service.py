@@ -1,0 +1,321 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: netns_service
+short_description: Keep long-running commands running inside named network namespaces
+version_added: 0.1.0
+description:
+  - Runs a command inside a named network namespace (one made by M(nslab.net.netns) or
+    C(ip netns add)) and keeps it running after the play ends, like the process of a
+    container; for example a web server in C(ns1).
+  - Give one service with the top-level options, or many with I(services).
+  - Re-running with the same arguments reports C(changed=false) while the service runs. A
+    service that is not running, whose command, chdir or namespace changed, or whose
+    namespace was deleted and made again is (re)started and reported as changed.
+  - Where systemd is init each service is a runtime unit C(/run/systemd/system/nslab-NAME.service)
+    that joins the namespace with C(NetworkNamespacePath=) and restarts on failure; its output
+    goes to the journal (C(journalctl -u nslab-NAME.service)).
+  - Elsewhere (containers, sandboxes) the module starts C(ip netns exec NETNS /bin/sh -c COMMAND)
+    itself, in a session of its own (so it outlives the play and the connection), with stdin
+    from C(/dev/null) and stdout and stderr appended to C(/run/nslab/services/NAME.log). Its
+    record is C(/run/nslab/services/NAME.json). Nothing restarts such a service when it exits;
+    the next run of the task does.
+  - A service gets a clean environment (C(PATH), and C(LANG) when the module has it), as a
+    systemd unit does.
+  - Everything lives in C(/run), so services vanish on reboot together with the namespaces.
+author:
+  - nslab.net contributors (@nslab)
+requirements:
+  - root on the managed host
+  - C(ip) (iproute2) on the managed host for I(manager=process)
+  - systemd 242 or later for I(manager=systemd) (C(NetworkNamespacePath=))
+attributes:
+  check_mode:
+    support: full
+    description: >-
+      Reports exactly what a real run would change, changing nothing. A namespace missing in
+      check mode is taken as one an earlier task of the play would create.
+  diff_mode:
+    support: full
+    description: Shows the services before and after.
+options:
+  netns:
+    description:
+      - The named network namespace the command runs in (a file in C(/run/netns)). Required
+        unless I(services) is given; with I(state=absent) I(name) alone is enough.
+    type: str
+  command:
+    description:
+      - The command line, run by C(/bin/sh -c), so pipes, redirections and quoting work as in
+        a shell. Required with I(state=present).
+      - It must stay in the foreground; a command that forks into the background and exits
+        counts as exited.
+    type: str
+  name:
+    description:
+      - The service's name, unique within the task; letters, digits, C(-), C(_) and C(.), at
+        most 64 characters, not starting with a dot. Defaults to I(netns).
+    type: str
+  chdir:
+    description:
+      - The absolute path of the directory the command runs in. It must exist.
+      - Defaults to the service's own empty directory C(/run/nslab/services/NAME.d), so that a
+        file server started without I(chdir) (C(python3 -m http.server)) serves nothing
+        instead of the host's C(/).
+    type: path
+  services:
+    description:
+      - Many services in one task, each with the options above. Mutually exclusive with them.
+    type: list
+    elements: dict
+    suboptions:
+      netns:
+        description: The namespace it runs in; required with I(state=present).
+        type: str
+      command:
+        description: The command line for C(/bin/sh -c); required with I(state=present).
+        type: str
+      name:
+        description: The service's name; defaults to its I(netns).
+        type: str
+      chdir:
+        description: The directory it runs in; defaults to its own empty directory.
+        type: path
+  manager:
+    description:
+      - What runs the services. C(auto) is C(systemd) where systemd is init (C(/run/systemd/system)
+        is a directory), else C(process).
+      - A service found under the other manager is stopped and removed there, so it never runs
+        twice.
+    type: str
+    choices: [auto, systemd, process]
+    default: auto
+  state:
+    description:
+      - C(present) starts the services and keeps them running; C(absent) stops them and
+        removes their unit file or record (under either manager).
+      - Stopping sends SIGTERM to the service's process group (or lets systemd stop the unit)
+        and SIGKILL after 5 seconds. Only processes the module started are signalled, proven
+        by pid and start time. The log and the service's own directory stay until reboot.
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - The task fails before changing anything when any service's options are invalid, naming
+    every bad value, and in a real run when a namespace or I(chdir) does not exist.
+  - After starting services the module waits half a second, once per task, and fails with the
+    end of the service's log when one of them has already exited (a mistyped command).
+  - A service counts as running when its process (the unit's main process) is alive and
+    inside the namespace now mounted at C(/run/netns/NETNS).
+seealso:
+  - module: nslab.net.netns
+  - module: nslab.net.port_publish
+'''
+
+EXAMPLES = r'''
+- name: A web server inside ns1, serving /srv/www
+  nslab.net.netns_service:
+    netns: ns1
+    command: python3 -m http.server 8000
+    chdir: /srv/www
+
+- name: Many services in one task
+  nslab.net.netns_service:
+    services:
+      - netns: ns1
+        name: web
+        command: python3 -m http.server 8000 --bind 10.0.0.1
+      - netns: ns2
+        command: nc -lk -p 9000
+
+- name: Stop them
+  nslab.net.netns_service:
+    services:
+      - name: web
+      - netns: ns2
+    state: absent
+'''
+
+RETURN = r'''
+services:
+  description: The services of the task that exist after the run (predicted in check mode).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The service's name.
+      type: str
+      sample: web
+    netns:
+      description: The namespace it runs in.
+      type: str
+      sample: ns1
+    command:
+      description: Its command line.
+      type: str
+      sample: python3 -m http.server 8000
+    chdir:
+      description: The directory it runs in.
+      type: str
+      sample: /run/nslab/services/web.d
+    manager:
+      description: What runs it, C(systemd) or C(process).
+      type: str
+      sample: process
+    running:
+      description: Whether it runs, inside its namespace.
+      type: bool
+      sample: true
+manager:
+  description: The manager the task used for I(state=present), C(systemd) or C(process).
+  returned: always
+  type: str
+  sample: process
+commands:
+  description: The equivalent shell commands of the changes, in order (planned in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - >-
+      mkdir -p /run/nslab/services/web.d && cd /run/nslab/services/web.d && ip netns exec ns1
+      setsid /bin/sh -c 'python3 -m http.server 8000' </dev/null >>/run/nslab/services/web.log 2>&1 &
+'''
+
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.nslab.net.plugins.module_utils import netns_files, service_processes
+from ansible_collections.nslab.net.plugins.module_utils.linux_limits import netns_name_error
+from ansible_collections.nslab.net.plugins.module_utils.service_planning import (
+    SERVICE_KEYS, Observed, choose_manager, host_problems, parse_services, plan_services,
+    report_services, simulate)
+from ansible_collections.nslab.net.plugins.module_utils.service_processes import ServiceError
+from ansible_collections.nslab.net.plugins.module_utils.service_systemd import Systemd, booted
+from ansible_collections.nslab.net.plugins.module_utils.task_arguments import task_items
+
+SERVICE_OPTIONS = dict(
+    netns=dict(type='str'),
+    command=dict(type='str'),
+    name=dict(type='str'),
+    chdir=dict(type='path'),
+)
+# Long enough for a mistyped command to fail, short enough to pay once per task.
+SETTLE_SECONDS = 0.5
+
+
+def _host_facts(specs):
+    """Whether the namespaces and explicit directories of ``specs`` exist."""
+    namespaces = dict((spec['netns'], netns_files.status(spec['netns']) == 'present')
+                      for spec in specs if spec['netns'] and not netns_name_error(spec['netns']))
+    directories = dict((spec['chdir'], os.path.isdir(spec['chdir'])) for spec in specs
+                       if not spec['own_chdir'] and spec['chdir'].startswith('/'))
+    return namespaces, directories
+
+
+def _read(names, systemd):
+    records = service_processes.read_records(names)
+    units = systemd.read_units(names) if systemd else {}
+    return dict((name, Observed(records[name], units.get(name))) for name in names)
+
+
+def _apply(module, steps, records, systemd):
+    """Apply ``steps`` in order; return the processes started. Stops are one batch."""
+    done, started = [], []
+    step = None
+    try:
+        stops = [s for s in steps if s.op == 'stop_process']
+        if stops:
+            step = stops[0]
+            service_processes.stop(stops, records)
+            done.extend(stops)
+        ip = None
+        for step in steps:
+            if step.op == 'stop_process':
+                continue
+            if step.op == 'start_process':
+                ip = ip or module.get_bin_path('ip', required=True)
+                started.append(service_processes.start(step, ip))
+            else:
+                systemd.apply(step)
+            done.append(step)
+    except (ServiceError, OSError, IOError) as exc:
+        module.fail_json(msg='%s: %s' % (step.as_command(), exc), changed=bool(done),
+                         commands=[s.as_command() for s in steps],
+                         applied=[s.as_command() for s in done])
+    return started
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            SERVICE_OPTIONS,
+            services=dict(type='list', elements='dict', options=SERVICE_OPTIONS),
+            manager=dict(type='str', choices=['auto', 'systemd', 'process'], default='auto'),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+        ),
+        required_one_of=[('services', 'netns', 'name')],
+        mutually_exclusive=[('services', key) for key in SERVICE_KEYS],
+        supports_check_mode=True,
+    )
+    state, requested = module.params['state'], module.params['manager']
+    specs, problems = parse_services(task_items(module.params, 'services', SERVICE_KEYS), state)
+    systemd_booted = booted()
+    manager = choose_manager(requested, systemd_booted)
+    namespaces, directories = _host_facts(specs)
+    problems.extend(host_problems(specs, state, requested, systemd_booted, namespaces, directories,
+                                  module.check_mode))
+    if problems:
+        module.fail_json(msg='; '.join(problems), problems=problems, changed=False)
+
+    systemd = None
+    if systemd_booted:
+        systemd = Systemd(module.run_command, module.get_bin_path('systemctl', required=True),
+                          module.get_bin_path('journalctl'))
+    names = [spec['name'] for spec in specs]
+    try:
+        observed = _read(names, systemd)
+    except (ServiceError, OSError, IOError) as exc:
+        module.fail_json(msg='reading the services: %s' % exc, changed=False)
+    steps = plan_services(specs, state, manager, observed)
+    commands = [step.as_command() for step in steps]
+    before = report_services(specs, observed)
+    failures = []
+    if module.check_mode or not steps:
+        after = report_services(specs, simulate(specs, state, manager, observed) if steps else observed)
+    else:
+        records = dict((name, seen.process) for name, seen in observed.items())
+        started = _apply(module, steps, records, systemd)
+        restarted = [step.name for step in steps if step.op == 'restart_unit']
+        if started or restarted:
+            time.sleep(SETTLE_SECONDS)
+        failures = service_processes.exited(started)
+        if restarted:
+            failures.extend(systemd.not_running(restarted))
+        after = report_services(specs, _read(names, systemd))
+    result = dict(
+        changed=bool(steps),
+        manager=manager,
+        commands=commands,
+        diff=dict(before=dict(services=before), after=dict(services=after)),
+        services=after,
+    )
+    if failures:
+        module.fail_json(msg='\n'.join(message for name, message in failures),
+                         failed_services=[name for name, message in failures], **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
