@@ -1,0 +1,150 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: netns_info
+short_description: Read the links, addresses and default routes of the host and its named network namespaces
+version_added: 0.1.0
+description:
+  - Reports, for the host's own network namespace and for named namespaces (C(ip netns)),
+    each link with its kind, state, MTU, bridge, hairpin mode and addresses, and the default
+    routes; the data C(ip -j link), C(ip -j address) and C(ip -j route) would give, from one
+    process and one netlink socket per namespace.
+  - The role M(nslab.net.lab) reads a host with it before allocating addresses, so that an
+    address in use is never handed out twice.
+author:
+  - nslab.net contributors (@nslab)
+requirements:
+  - pyroute2 0.7.2 or later on the managed host
+  - root (CAP_SYS_ADMIN) on the managed host, to enter the namespaces
+extends_documentation_fragment:
+  - action_common_attributes
+  - action_common_attributes.info_module
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+options:
+  netns:
+    description:
+      - The named namespaces to read. By default every namespace in C(/run/netns).
+      - A name that does not exist is reported with C(exists=false).
+    type: list
+    elements: str
+  host:
+    description:
+      - Whether to read the host's own network namespace too.
+    type: bool
+    default: true
+notes:
+  - IPv6 link-local addresses are left out, as the other modules of the collection ignore them.
+seealso:
+  - module: nslab.net.netns
+'''
+
+EXAMPLES = r'''
+- name: Read every namespace and the host
+  nslab.net.netns_info:
+  register: lab_state
+
+- name: The interface of the host's default route
+  ansible.builtin.debug:
+    msg: "{{ lab_state.host.default_routes['4'].interface | default('none') }}"
+
+- name: Read two namespaces only
+  nslab.net.netns_info:
+    netns: [ns1, ns2]
+    host: false
+'''
+
+RETURN = r'''
+namespaces:
+  description: Each namespace read, by name.
+  returned: always
+  type: dict
+  sample:
+    ns1:
+      exists: true
+      links:
+        - {name: lo, kind: null, up: true, mtu: 65536, master: null, hairpin: null, addresses: [127.0.0.1/8]}
+        - {name: eth0, kind: veth, up: true, mtu: 1500, master: null, hairpin: null, addresses: [10.0.0.1/24]}
+      default_routes:
+        '4': {gateway: 10.0.0.254, interface: eth0}
+host:
+  description: The host's own namespace, in the same form as one of C(namespaces). Empty with C(host=false).
+  returned: always
+  type: dict
+  sample:
+    exists: true
+    links:
+      - {name: eth0, kind: null, up: true, mtu: 1500, master: null, hairpin: null, addresses: [198.51.100.2/24]}
+    default_routes:
+      '4': {gateway: 198.51.100.1, interface: eth0}
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.nslab.net.plugins.module_utils import netns_files
+from ansible_collections.nslab.net.plugins.module_utils.linux_limits import netns_name_error
+from ansible_collections.nslab.net.plugins.module_utils.netlink_adapter import PYROUTE2_IMPORT_ERROR, Netlink
+
+
+def describe(view):
+    """A NamespaceView as plain data, links in kernel (index) order."""
+    links = sorted(view.links.values(), key=lambda link: link.index)
+    return {
+        'exists': view.exists,
+        'links': [dict(name=link.name, kind=link.kind, up=link.up, mtu=link.mtu, master=link.master,
+                       hairpin=link.hairpin, addresses=list(link.addresses)) for link in links],
+        'default_routes': dict((str(version), dict(gateway=gateway, interface=interface))
+                               for version, (gateway, interface) in view.default_routes.items()),
+    }
+
+
+def listed_namespaces():
+    try:
+        names = os.listdir(netns_files.RUN_DIR)
+    except OSError:
+        return []
+    return sorted(name for name in names if netns_files.status(name) == 'present')
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            netns=dict(type='list', elements='str'),
+            host=dict(type='bool', default=True),
+        ),
+        supports_check_mode=True,
+    )
+    names = module.params['netns']
+    problems = [netns_name_error(name) for name in names or []]
+    problems = [problem for problem in problems if problem]
+    if problems:
+        module.fail_json(msg='; '.join(problems), problems=problems)
+    if PYROUTE2_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
+    if names is None:
+        names = listed_namespaces()
+    wanted = ([None] if module.params['host'] else []) + list(names)
+    with Netlink() as netlink:
+        views = netlink.read_views(wanted)
+    module.exit_json(
+        changed=False,
+        namespaces=dict((name, describe(views[name])) for name in names),
+        host=describe(views[None]) if module.params['host'] else {},
+    )
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,421 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The role nslab.net.lab's planning, on the controller: its variables into module inputs.
+
+Two pure steps, both run before the role changes anything:
+
+- :func:`lab_spec` checks the role's variables as a whole (what an argument spec cannot:
+  subnets that overlap, an address outside its subnet or given twice, a host port published
+  twice, a derived link name longer than Linux allows) and normalises them;
+- :func:`lab_plan` allocates the omitted addresses against what the host holds now (read by
+  nslab.net.netns_info) and turns the spec into the list arguments of the collection's
+  modules, so the role needs one task per module however many namespaces there are.
+
+Address allocation is stable: a namespace that already holds an address of its network
+keeps it, whatever was added or removed around it; a new one gets the lowest address that
+no interface on the host holds, that is not the gateway and that no entry asks for.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+
+from ansible_collections.nslab.net.plugins.module_utils.linux_limits import interface_name_error, netns_name_error
+from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import (
+    firewall_interface_error, parse_subnet)
+from ansible_collections.nslab.net.plugins.module_utils.publish_planning import conflicts, parse_port_spec
+from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, duplicates
+
+NETWORK_KEYS = ('name', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc')
+MEMBER_KEYS = ('network', 'address', 'publish', 'interface', 'host_interface')
+NAMESPACE_KEYS = ('name', 'state', 'address', 'publish', 'networks', 'command', 'chdir')
+
+
+def _unknown_keys(item, allowed, what):
+    return ['%s: unknown option %s (expected one of %s)' % (what, key, ', '.join(allowed))
+            for key in sorted(set(item) - set(allowed))]
+
+
+def _networks(variables):
+    """The lab's networks: ``lab_networks``, or the single network of the shorthand variables."""
+    if variables.get('networks'):
+        return [dict(item) for item in variables['networks']]
+    return [dict((key, variables.get(key)) for key in NETWORK_KEYS if key != 'name')]
+
+
+def _parse_network(item, label):
+    problems = _unknown_keys(item, NETWORK_KEYS, label)
+    bridge = item.get('bridge') or item.get('name')
+    name = item.get('name') or bridge
+    if not bridge:
+        return None, problems + ['%s: a network needs a name or a bridge' % label]
+    label = 'network %s' % name
+    error = firewall_interface_error('%s: bridge' % label, bridge)
+    if error:
+        problems.append(error)
+    network = dict(name=name, bridge=bridge, subnet=None, gateway=None, uplink=item.get('uplink'),
+                   masquerade=item.get('masquerade') is not False, icc=item.get('icc') is not False)
+    try:
+        network['subnet'] = parse_subnet(item.get('subnet') or '', bridge) if item.get('subnet') else None
+    except InvalidInput as exc:
+        problems += ['%s: %s' % (label, problem) for problem in exc.problems]
+    if network['subnet'] is None:
+        if not item.get('subnet'):
+            problems.append('%s: subnet is required' % label)
+        return network, problems
+    subnet = ipaddress.ip_network(u'%s' % network['subnet'])
+    if subnet.prefixlen > 30:
+        problems.append('%s: subnet %s is too small for a gateway and a namespace (at most /30)' % (label, subnet))
+        return network, problems
+    gateway = item.get('gateway')
+    if gateway is None:
+        network['gateway'] = str(subnet.network_address + 1)
+    else:
+        error = _host_address_error(gateway, subnet)
+        if error:
+            problems.append('%s: gateway %s' % (label, error))
+        else:
+            network['gateway'] = str(ipaddress.ip_address(u'%s' % gateway))
+    if network['uplink'] is not None:
+        error = firewall_interface_error('%s: uplink' % label, network['uplink'])
+        if error:
+            problems.append(error)
+    return network, problems
+
+
+def _host_address_error(text, subnet):
+    """Why ``text`` cannot be a host's address in ``subnet``, or None."""
+    try:
+        address = ipaddress.ip_address(u'%s' % text)
+    except ValueError:
+        return '%r is not an IPv4 address' % (text,)
+    if address.version != 4:
+        return '%s is IPv6; only IPv4 is supported' % text
+    if address not in subnet:
+        return '%s is outside the subnet %s' % (address, subnet)
+    if address in (subnet.network_address, subnet.broadcast_address):
+        return '%s is the %s address of %s' % (
+            address, 'network' if address == subnet.network_address else 'broadcast', subnet)
+    return None
+
+
+def _check_networks(networks):
+    problems = ['network %s is listed more than once' % name for name in duplicates(n['name'] for n in networks)]
+    problems += ['bridge %s is used by more than one network' % name
+                 for name in duplicates(n['bridge'] for n in networks)]
+    bridges = set(n['bridge'] for n in networks)
+    for network in networks:
+        if network['uplink'] in bridges:
+            problems.append('network %s: uplink %s is a bridge of the lab' % (network['name'], network['uplink']))
+    subnets = [(n['name'], ipaddress.ip_network(u'%s' % n['subnet'])) for n in networks if n['subnet']]
+    for index, (name, subnet) in enumerate(subnets):
+        for other_name, other in subnets[index + 1:]:
+            if subnet.overlaps(other):
+                problems.append('networks %s (%s) and %s (%s) overlap' % (name, subnet, other_name, other))
+    return problems
+
+
+def _memberships(entry, networks_by_name, first_network):
+    """The networks a namespace joins, as member dicts; the first one holds its default route."""
+    label = 'namespace %s' % entry['name']
+    problems = []
+    items = entry.get('networks')
+    if items is None:
+        items = [first_network] if first_network else []
+    if not isinstance(items, list):
+        return [], ['%s: networks must be a list of network names or dicts' % label]
+    members = []
+    for index, item in enumerate(items):
+        if isinstance(item, str):
+            item = {'network': item}
+        if not isinstance(item, dict):
+            problems.append('%s: networks[%d] must be a network name or a dict' % (label, index))
+            continue
+        problems += _unknown_keys(item, MEMBER_KEYS, '%s: networks[%d]' % (label, index))
+        network = item.get('network')
+        if network not in networks_by_name:
+            problems.append('%s: network %r is not one of the lab networks (%s)' % (
+                label, network, ', '.join(networks_by_name) or 'none'))
+            continue
+        members.append(dict(
+            network=network,
+            address=item.get('address'),
+            publish=list(item.get('publish') or []),
+            interface=item.get('interface') or 'eth%d' % index,
+            host_interface=item.get('host_interface') or '%s-eth%d' % (entry['name'], index),
+            primary=index == 0))
+    problems += ['%s: joins network %s more than once' % (label, name)
+                 for name in duplicates(m['network'] for m in members)]
+    if members:
+        for key in ('address', 'publish'):
+            if entry.get(key):
+                if members[0][key]:
+                    problems.append('%s: %s is given both for the namespace and for its first network'
+                                    % (label, key))
+                else:
+                    members[0][key] = entry[key] if key == 'address' else list(entry[key])
+    elif entry.get('address') or entry.get('publish'):
+        problems.append('%s: address and publish need a network' % label)
+    return members, problems
+
+
+def _parse_namespace(entry, index, networks_by_name, first_network):
+    if not isinstance(entry, dict):
+        return None, ['lab_namespaces[%d] must be a dict with at least a name' % index]
+    name = entry.get('name')
+    error = netns_name_error(name) if name else 'lab_namespaces[%d] needs a name' % index
+    if error:
+        return None, [error]
+    problems = _unknown_keys(entry, NAMESPACE_KEYS, 'namespace %s' % name)
+    state = entry.get('state') or 'present'
+    if state not in ('present', 'absent'):
+        problems.append('namespace %s: state %r is not present or absent' % (name, state))
+    members, more = _memberships(entry, networks_by_name, first_network)
+    problems += more
+    command = entry.get('command')
+    if command is not None and (not isinstance(command, str) or not command.strip()):
+        problems.append('namespace %s: command must be a non-empty string' % name)
+    chdir = entry.get('chdir')
+    if chdir is not None and (not isinstance(chdir, str) or not chdir.startswith('/')):
+        problems.append('namespace %s: chdir %r must be an absolute path' % (name, chdir))
+    for member in members:
+        for key in ('interface', 'host_interface'):
+            error = interface_name_error(member[key])
+            if error:
+                hint = '' if entry.get('networks') else (
+                    '; use a shorter namespace name, or give its network as a dict with %s' % key)
+                problems.append('namespace %s: %s %s%s' % (name, key.replace('_', ' '), error, hint))
+    return dict(name=name, state=state, command=command, chdir=chdir, members=members), problems
+
+
+def _check_members(namespaces, networks_by_name):
+    """Problems across namespaces: link names, addresses and host ports given twice."""
+    problems = []
+    present = [ns for ns in namespaces if ns['state'] == 'present']
+    host_links = [m['host_interface'] for ns in namespaces for m in ns['members']]
+    problems += ['link name %s is used by more than one namespace' % name for name in duplicates(host_links)]
+    for name in set(host_links) & set(n['bridge'] for n in networks_by_name.values()):
+        problems.append('link name %s is also the name of a lab bridge' % name)
+    for ns in namespaces:
+        problems += ['namespace %s: interface %s is used twice' % (ns['name'], name)
+                     for name in duplicates(m['interface'] for m in ns['members'])]
+    claimed = {}
+    mappings = []
+    for ns in present:
+        for member in ns['members']:
+            network = networks_by_name[member['network']]
+            label = 'namespace %s' % ns['name']
+            if member['address'] is not None and network['subnet']:
+                subnet = ipaddress.ip_network(u'%s' % network['subnet'])
+                error = _host_address_error(member['address'], subnet)
+                if error:
+                    problems.append('%s: address %s' % (label, error))
+                    member['address'] = None
+                else:
+                    address = str(ipaddress.ip_address(u'%s' % member['address']))
+                    member['address'] = address
+                    if address == network['gateway']:
+                        problems.append('%s: address %s is the gateway of network %s' % (
+                            label, address, network['name']))
+                    elif (network['name'], address) in claimed:
+                        problems.append('address %s is given to both namespace %s and namespace %s' % (
+                            address, claimed[(network['name'], address)], ns['name']))
+                    claimed[(network['name'], address)] = ns['name']
+            own = []
+            for spec in member['publish']:
+                try:
+                    own += parse_port_spec(spec, ns['name'])
+                except InvalidInput as exc:
+                    problems += ['%s: %s' % (label, problem) for problem in exc.problems]
+            mappings += list(dict.fromkeys(own))
+    problems += conflicts(mappings, mappings)
+    return problems
+
+
+def lab_spec(variables):
+    """The role's variables, checked as a whole and normalised; raises InvalidInput.
+
+    ``variables`` has the role's variables without their ``lab_`` prefix: ``networks`` (the
+    multi-network form) or ``bridge``, ``subnet``, ``gateway``, ``uplink``, ``masquerade``,
+    ``icc`` (the shorthand for one network), ``namespaces`` and ``state``.
+    """
+    problems, networks = [], []
+    for index, item in enumerate(_networks(variables)):
+        label = 'lab_networks[%d]' % index if variables.get('networks') else 'lab_bridge'
+        network, more = _parse_network(item, label)
+        problems += more
+        if network:
+            networks.append(network)
+    problems += _check_networks(networks)
+    networks_by_name = dict((n['name'], n) for n in networks)
+    first = networks[0]['name'] if networks else None
+    namespaces = []
+    for index, entry in enumerate(variables.get('namespaces') or []):
+        namespace, more = _parse_namespace(entry, index, networks_by_name, first)
+        problems += more
+        if namespace:
+            namespaces.append(namespace)
+    problems += ['namespace %s is listed more than once' % name for name in duplicates(n['name'] for n in namespaces)]
+    problems += _check_members(namespaces, networks_by_name)
+    state = variables.get('state') or 'present'
+    if state not in ('present', 'absent'):
+        problems.append('lab_state %r is not present or absent' % (state,))
+    if problems:
+        raise InvalidInput(problems)
+    return dict(state=state, networks=networks, namespaces=namespaces)
+
+
+def _held_addresses(info, subnet):
+    """``{address: (namespace or None, link)}`` for the addresses in ``subnet`` the host holds now."""
+    held = {}
+    views = [(None, info.get('host') or {})] + sorted((info.get('namespaces') or {}).items())
+    for netns, view in views:
+        for link in view.get('links') or []:
+            for text in link.get('addresses') or []:
+                address = ipaddress.ip_interface(u'%s' % text).ip
+                if address in subnet:
+                    held.setdefault(str(address), (netns, link['name']))
+    return held
+
+
+def _allocate(spec, info):
+    """Give every present member an address: its own, the one it holds, or the lowest free one."""
+    problems = []
+    for network in spec['networks']:
+        subnet = ipaddress.ip_network(u'%s' % network['subnet'])
+        members = [(ns, m) for ns in spec['namespaces'] for m in ns['members']
+                   if m['network'] == network['name']]
+        ours = set((ns['name'], m['interface']) for ns, m in members)
+        held = _held_addresses(info, subnet)
+        taken = set([network['gateway']])
+        for ns, member in members:
+            if ns['state'] == 'present' and member['address']:
+                holder = held.get(member['address'])
+                if holder and holder not in ours and holder != (None, network['bridge']):
+                    problems.append('namespace %s: address %s is in use by %s on the host' % (
+                        ns['name'], member['address'], _holder_text(holder)))
+                taken.add(member['address'])
+        # Addresses held by anything but the members being planned are in use; so are those
+        # of members being removed in this run, until the run has removed them.
+        for address, holder in held.items():
+            if holder not in ours or any(ns['state'] == 'absent' and (ns['name'], m['interface']) == holder
+                                         for ns, m in members):
+                if holder != (None, network['bridge']):
+                    taken.add(address)
+        current = dict((holder, address) for address, holder in held.items())
+        for ns, member in members:
+            if ns['state'] != 'present' or member['address']:
+                continue
+            address = current.get((ns['name'], member['interface']))
+            if address and address not in taken:
+                member['address'] = address
+                taken.add(address)
+        free = (str(host) for host in subnet.hosts() if str(host) not in taken)
+        for ns, member in members:
+            if ns['state'] == 'present' and not member['address']:
+                member['address'] = next(free, None)
+                if member['address'] is None:
+                    problems.append('network %s: no free address left in %s for namespace %s' % (
+                        network['name'], subnet, ns['name']))
+                else:
+                    taken.add(member['address'])
+    if problems:
+        raise InvalidInput(problems)
+
+
+def _holder_text(holder):
+    netns, link = holder
+    return '%s in %s' % (link, 'namespace %s' % netns if netns else 'the host namespace')
+
+
+def _current_address(info, netns, interface, subnet):
+    view = (info.get('namespaces') or {}).get(netns) or {}
+    for link in view.get('links') or []:
+        if link['name'] == interface:
+            for text in link.get('addresses') or []:
+                if ipaddress.ip_interface(u'%s' % text).ip in subnet:
+                    return str(ipaddress.ip_interface(u'%s' % text).ip)
+    return None
+
+
+def lab_plan(spec, info):
+    """The module arguments that build (or tear down) ``spec`` on a host that holds ``info``.
+
+    ``info`` is what nslab.net.netns_info returned for the host. Raises InvalidInput when an
+    address is taken or a network has run out of addresses.
+    """
+    spec = _copy(spec)
+    networks = dict((n['name'], n) for n in spec['networks'])
+    default_route = ((info.get('host') or {}).get('default_routes') or {}).get('4') or {}
+    for network in spec['networks']:
+        if network['uplink'] is None:
+            network['uplink'] = default_route.get('interface')
+    everything_goes = spec['state'] == 'absent'
+    if not everything_goes:
+        _allocate(spec, info)
+    plan = dict(state=spec['state'], netns=[], bridges=[], pairs=[], masquerade=[], publish=[], services=[],
+                namespaces=[],
+                remove=dict(services=[], publish=[], pairs=[], netns=[], masquerade=[], bridges=[]))
+    remove = plan['remove']
+    if everything_goes:
+        remove['masquerade'] = [dict(bridge=n['bridge']) for n in spec['networks']]
+        remove['publish'] = [dict(bridge=n['bridge']) for n in spec['networks']]
+        remove['bridges'] = [n['bridge'] for n in spec['networks']]
+    else:
+        for network in spec['networks']:
+            prefix = network['subnet'].split('/')[1]
+            plan['bridges'].append(dict(name=network['bridge'], addresses=['%s/%s' % (network['gateway'], prefix)],
+                                        up=True))
+            plan['masquerade'].append(dict(bridge=network['bridge'], subnet=network['subnet'],
+                                           out_interface=network['uplink'], icc=network['icc'],
+                                           masquerade=network['masquerade']))
+    for ns in spec['namespaces']:
+        if everything_goes or ns['state'] == 'absent':
+            remove['services'].append(dict(name=ns['name'], netns=ns['name']))
+            remove['pairs'] += [dict(name=m['host_interface'], peer=dict(name=m['interface'], netns=ns['name']))
+                                for m in ns['members']]
+            remove['netns'].append(ns['name'])
+            if not everything_goes:
+                for member in ns['members']:
+                    network = networks[member['network']]
+                    address = _current_address(info, ns['name'], member['interface'],
+                                               ipaddress.ip_network(u'%s' % network['subnet']))
+                    if address:
+                        remove['publish'].append(dict(bridge=network['bridge'], destination=address))
+            continue
+        plan['netns'].append(ns['name'])
+        for member in ns['members']:
+            network = networks[member['network']]
+            prefix = network['subnet'].split('/')[1]
+            peer = dict(name=member['interface'], netns=ns['name'], addresses=['%s/%s' % (member['address'], prefix)])
+            if member['primary']:
+                peer['gateway'] = network['gateway']
+            plan['pairs'].append(dict(name=member['host_interface'], master=network['bridge'], hairpin=True,
+                                      peer=peer))
+            # Every member, even without ports: a port dropped from the list is unpublished.
+            plan['publish'].append(dict(bridge=network['bridge'], destination=member['address'],
+                                        ports=list(member['publish'])))
+        if ns['command']:
+            service = dict(name=ns['name'], netns=ns['name'], command=ns['command'])
+            if ns['chdir']:
+                service['chdir'] = ns['chdir']
+            plan['services'].append(service)
+        plan['namespaces'].append(dict(
+            name=ns['name'], command=ns['command'],
+            networks=[dict(network=m['network'], bridge=networks[m['network']]['bridge'],
+                           interface=m['interface'], host_interface=m['host_interface'],
+                           address=m['address'], publish=list(m['publish'])) for m in ns['members']]))
+    plan['networks'] = [dict((key, n[key]) for key in NETWORK_KEYS) for n in spec['networks']]
+    return plan
+
+
+def _copy(spec):
+    """A deep copy of the plain data ``spec`` is made of; planning fills in addresses."""
+    if isinstance(spec, dict):
+        return dict((key, _copy(value)) for key, value in spec.items())
+    if isinstance(spec, list):
+        return [_copy(value) for value in spec]
+    return spec

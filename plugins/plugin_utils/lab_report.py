@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the role nslab.net.lab tells its user at the end: the lab as data, and as a diagram.
+
+The summary names every namespace with its addresses and every published port with the
+URLs that reach it; the diagram is Mermaid (a flowchart that GitHub and most Markdown
+viewers draw), written as a Markdown file so it can be opened as it is.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import re
+
+from ansible_collections.nslab.net.plugins.module_utils.publish_planning import parse_port_spec
+
+LOOPBACK = '127.0.0.1'
+MEMBER_FIELDS = ('network', 'bridge', 'address', 'interface', 'host_interface')
+
+
+def host_addresses(info, bridges):
+    """The host's IPv4 addresses a neighbour can reach: not loopback, not on a lab bridge."""
+    found = []
+    for link in (info.get('host') or {}).get('links') or []:
+        if link['name'] == 'lo' or link['name'] in bridges or link.get('master') in bridges:
+            continue
+        for text in link.get('addresses') or []:
+            address = ipaddress.ip_interface(u'%s' % text)
+            if address.version == 4 and not address.ip.is_loopback:
+                found.append(str(address.ip))
+    return found
+
+
+def _endpoints(mapping, addresses):
+    if mapping.host_ip is not None:
+        return [mapping.host_ip]
+    return [LOOPBACK] + list(addresses)
+
+
+def lab_summary(plan, info, backend=None):
+    """The lab as its user wants to see it after a run (``plan`` from lab_plan)."""
+    bridges = set(n['bridge'] for n in plan['networks'])
+    addresses = host_addresses(info, bridges)
+    published, namespaces = [], []
+    for ns in plan['namespaces']:
+        namespaces.append(dict(name=ns['name'], command=ns['command'],
+                               addresses=[m['address'] for m in ns['networks']],
+                               networks=[dict((key, m[key]) for key in MEMBER_FIELDS) for m in ns['networks']]))
+        for member in ns['networks']:
+            for spec in member['publish']:
+                for mapping in parse_port_spec(spec, member['address']):
+                    where = ['%s:%d' % (host, mapping.host_port) for host in _endpoints(mapping, addresses)]
+                    published.append(dict(
+                        namespace=ns['name'], network=member['network'], proto=mapping.proto,
+                        host_port=mapping.host_port, host_ip=mapping.host_ip or '0.0.0.0',
+                        destination='%s:%d' % (mapping.destination, mapping.container_port),
+                        urls=['http://%s/' % hostport if mapping.proto == 'tcp' else 'udp://%s' % hostport
+                              for hostport in where]))
+    networks = [dict(name=n['name'], bridge=n['bridge'], subnet=n['subnet'], gateway=n['gateway'],
+                     uplink=n['uplink'], masquerade=n['masquerade'], icc=n['icc']) for n in plan['networks']]
+    summary = dict(state=plan['state'], backend=backend, host_addresses=addresses, networks=networks,
+                   namespaces=namespaces, published=published)
+    summary['text'] = _text(summary)
+    return summary
+
+
+def _text(summary):
+    """The summary as the lines a person reads in the play's output."""
+    lines = []
+    for network in summary['networks']:
+        lines.append('network %s: bridge %s, %s, gateway %s, %s' % (
+            network['name'], network['bridge'], network['subnet'], network['gateway'],
+            'NAT out of %s' % (network['uplink'] or 'any other interface') if network['masquerade'] else 'no NAT'))
+    for ns in summary['namespaces']:
+        where = ', '.join('%s %s on %s' % (m['interface'], m['address'], m['bridge']) for m in ns['networks'])
+        lines.append('namespace %s: %s%s' % (ns['name'], where, '; runs: %s' % ns['command'] if ns['command'] else ''))
+    for port in summary['published']:
+        lines.append('port %s:%d/%s -> %s (%s): %s' % (port['host_ip'], port['host_port'], port['proto'],
+                                                     port['destination'], port['namespace'], ' '.join(port['urls'])))
+    lines.append('firewall: iptables %s' % (summary['backend'] or 'not used'))
+    return lines
+
+
+def _node(text):
+    """A Mermaid node id: letters, digits and underscores only."""
+    return re.sub(r'[^A-Za-z0-9_]', '_', text)
+
+
+def _label(text):
+    return '"%s"' % text.replace('"', "'")
+
+
+def lab_diagram(summary, host='host'):
+    """A Markdown document holding a Mermaid flowchart of the lab ``summary`` describes."""
+    lines = ['flowchart LR']
+    uplinks = sorted(set(n['uplink'] for n in summary['networks'] if n['uplink']))
+    lines.append('  outside((%s))' % _label('other machines / internet'))
+    lines.append('  subgraph host_%s[%s]' % (_node(host), _label('host %s' % host)))
+    for uplink in uplinks:
+        lines.append('    up_%s[%s]' % (_node(uplink), _label('%s %s' % (uplink, ', '.join(summary['host_addresses'])))))
+    for network in summary['networks']:
+        lines.append('    br_%s[%s]' % (_node(network['bridge']), _label('%s %s/%s' % (
+            network['bridge'], network['gateway'], network['subnet'].split('/')[1]))))
+    lines.append('  end')
+    for uplink in uplinks:
+        lines.append('  up_%s --- outside' % _node(uplink))
+    for network in summary['networks']:
+        if network['masquerade']:
+            target = 'up_%s' % _node(network['uplink']) if network['uplink'] else 'outside'
+            lines.append('  br_%s -- %s --> %s' % (_node(network['bridge']), _label('NAT'), target))
+    for ns in summary['namespaces']:
+        label = '<br/>'.join([ns['name']] + ['%s %s' % (m['interface'], m['address']) for m in ns['networks']])
+        if ns['command']:
+            label += '<br/><i>%s</i>' % ns['command']
+        lines.append('  ns_%s[%s]' % (_node(ns['name']), _label(label)))
+        for member in ns['networks']:
+            lines.append('  ns_%s --- br_%s' % (_node(ns['name']), _node(member['bridge'])))
+    for index, port in enumerate(summary['published']):
+        lines.append('  port_%d>%s] --> ns_%s' % (index, _label('%s:%d/%s -> %s' % (
+            port['host_ip'], port['host_port'], port['proto'], port['destination'])), _node(port['namespace'])))
+    return '# Lab on %s\n\n```mermaid\n%s\n```\n' % (host, '\n'.join(lines))
