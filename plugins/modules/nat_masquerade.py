@@ -21,8 +21,10 @@ description:
     back in; nothing else may enter the bridge from outside, so a neighbour that routes the
     subnet via this host reaches no port that was not published with M(nslab.net.port_publish).
   - Traffic between namespaces on the same bridge is accepted, or dropped with I(icc=false).
-  - Turns on C(net.ipv4.ip_forward) (reported in C(sysctls)); it is not turned off again by
-    C(state=absent), since other networks may need it.
+  - Turns on C(net.ipv4.ip_forward) (reported in C(sysctls)). The value it had before is
+    recorded in C(/run/nslab/sysctls.json), with the networks of this module and of
+    M(nslab.net.port_publish) that need it; C(state=absent) of the last of them puts it back.
+    Where forwarding was already on, it is not the module's and stays on.
   - Rules live in chains named C(NSLAB-*), reached by one jump each from the built-in chains;
     each rule carries the comment C(nslab:masquerade:BRIDGE). Rules of Docker, firewalld or the
     user are never flushed, reordered or touched. Rules in the chain C(NSLAB-USER), which is
@@ -37,7 +39,9 @@ requirements:
 attributes:
   check_mode:
     support: full
-    description: Reports the rules and settings a real run would change, changing nothing.
+    description: >-
+      Reports the rules and settings a real run would change or put back, changing nothing
+      (neither settings nor their record).
   diff_mode:
     support: full
     description: Shows the network's rules and the kernel settings before and after.
@@ -60,7 +64,8 @@ options:
     description:
       - Whether namespaces on the bridge may reach each other (Docker's inter-container
         communication). C(false) needs the br_netfilter kernel module and turns on
-        C(net.bridge.bridge-nf-call-iptables), so that bridged traffic passes the rules.
+        C(net.bridge.bridge-nf-call-iptables), so that bridged traffic passes the rules; it
+        is put back as it was when no network with C(icc=false) is left.
     type: bool
     default: true
   networks:
@@ -102,6 +107,9 @@ notes:
   - The task fails before changing anything when any network's options are invalid.
   - The chains and jumps are removed with the last rule of the collection; C(NSLAB-USER) stays
     while it holds rules of the user.
+  - A kernel setting is put back only if it still has the value the module set; if somebody
+    changed it since, it is left as it is, with a warning. Settings an earlier version of
+    the collection changed, without a record, are not put back.
 seealso:
   - module: nslab.net.port_publish
   - module: nslab.net.bridge
@@ -144,7 +152,9 @@ rules:
   elements: str
   sample: ["-t nat -A NSLAB-POSTROUTING -s 10.0.0.0/24 ! -d 224.0.0.0/4 ! -o br0 -m comment --comment nslab:masquerade:br0 -j MASQUERADE"]
 sysctls:
-  description: The kernel settings the task needs, with their values after the run.
+  description:
+    - The kernel settings the task needs, and those it put back (or let go), with their
+      values after the run (predicted in check mode).
   returned: success
   type: dict
   sample: {"net.ipv4.ip_forward": "1"}

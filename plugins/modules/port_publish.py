@@ -23,10 +23,14 @@ description:
     destination port. Nothing else may enter the bridge from outside, even for a neighbour
     that routes the lab subnet via this host.
   - Answering on 127.0.0.1 needs C(net.ipv4.conf.BRIDGE.route_localnet=1); the module sets it
-    (and resets it when the bridge has no such port left) and drops traffic from
-    non-loopback sources to 127.0.0.0/8 arriving on the bridge, so the host's 127.0.0.1-only
-    services stay out of the namespaces' reach (CVE-2020-8558). It also turns on
-    C(net.ipv4.ip_forward), which is not turned off again.
+    (and puts it back as it was when the bridge has no such port left) and drops traffic
+    from non-loopback sources to 127.0.0.0/8 arriving on the bridge, so the host's
+    127.0.0.1-only services stay out of the namespaces' reach (CVE-2020-8558). It also
+    turns on C(net.ipv4.ip_forward) while the bridge publishes any port.
+  - The value each setting had before is recorded in C(/run/nslab/sysctls.json), with the
+    bridges of this module and of M(nslab.net.nat_masquerade) that need it; when the last
+    of them lets it go (C(state=absent)), it is put back. A setting that already had the
+    wanted value is not the module's and stays as it is.
   - A task declares all the ports of each destination it names; ports of that destination
     not listed are removed. Destinations of the same bridge not named are left alone.
   - The same host port and protocol published twice where the listening addresses overlap,
@@ -45,7 +49,8 @@ attributes:
   check_mode:
     support: full
     description: >-
-      Reports the rules and settings a real run would change, changing nothing. A bridge
+      Reports the rules and settings a real run would change or put back, changing
+      nothing (neither settings nor their record). A bridge
       missing in check mode is taken as one an earlier task would create; its hairpin rule,
       which needs the bridge's subnet, is then left out of the prediction, with a warning.
   diff_mode:
@@ -106,6 +111,9 @@ notes:
   - IPv4 only; a host port picked at random (C(-p 80)) is not supported.
   - Replies to other machines leave through the host's routing; to reach the Internet the
     namespaces need M(nslab.net.nat_masquerade) as well.
+  - A kernel setting is put back only if it still has the value the module set; if somebody
+    changed it since, it is left as it is, with a warning. Settings an earlier version of
+    the collection changed, without a record, are not put back.
 seealso:
   - module: nslab.net.nat_masquerade
   - module: nslab.net.bridge
@@ -149,7 +157,9 @@ rules:
   elements: str
   sample: ["-t nat -A NSLAB-DNAT -p tcp -m tcp --dport 8000 -m comment --comment nslab:publish:br0:10.0.0.1 -j DNAT --to-destination 10.0.0.1:8000"]
 sysctls:
-  description: The kernel settings the task needs, with their values after the run.
+  description:
+    - The kernel settings the task needs, and those it put back (or let go), with their
+      values after the run (predicted in check mode).
   returned: success
   type: dict
   sample: {"net.ipv4.ip_forward": "1", "net.ipv4.conf.br0.route_localnet": "1"}

@@ -10,6 +10,8 @@ cannot make a check pass.
 
 from __future__ import annotations
 
+import concurrent.futures
+import json
 import os
 import re
 import shlex
@@ -189,9 +191,109 @@ def test_rerun_check_mode_and_exact_teardown(fw_world):
     assert down[0]['changed'] and down[1]['changed']
     assert down[0]['diff']['after']['rules'] == [] and down[0]['diff']['before']['rules']
     assert iptables_save(world) == baseline
-    assert sysctl(world, 'net.ipv4.ip_forward') == '1' != forward  # turned on, deliberately left on
+    assert sysctl(world, 'net.ipv4.ip_forward') == forward  # put back by the last owner
     again = succeeded(run_tasks(world, lab_tasks(state='absent')))
     assert not any(r['changed'] for r in again)
+
+
+LEDGER = '/run/nslab/sysctls.json'
+FORWARD = 'net.ipv4.ip_forward'
+LOCALNET = 'net.ipv4.conf.br0.route_localnet'
+NAT_ABSENT = {'nslab.net.nat_masquerade': {'bridge': 'br0', 'state': 'absent'}}
+PUBLISH_ABSENT = {'nslab.net.port_publish': {'bridge': 'br0', 'state': 'absent'}}
+
+
+def ledger(world):
+    """The world's ledger of kernel settings (its /run is the world's own), or None."""
+    text = world.run(['cat', LEDGER], check=False).stdout
+    return json.loads(text) if text else None
+
+
+def sysctl_commands(result):
+    return [command for command in result['commands'] if command.startswith('sysctl ')]
+
+
+def test_settings_go_back_when_the_last_owner_goes(fw_world):
+    world = fw_world
+    world.run(['sysctl', '-w', FORWARD + '=0'])
+    built = succeeded(run_tasks(world, lab_tasks()))
+    nat, publish = built[3], built[4]
+    assert sysctl(world, FORWARD) == '1' and sysctl(world, LOCALNET) == '1'
+    assert sysctl_commands(nat) == ['sysctl -w %s=1' % FORWARD]
+    assert nat['diff']['before']['sysctls'] == {FORWARD: '0'} and nat['diff']['after']['sysctls'] == {FORWARD: '1'}
+    assert sysctl_commands(publish) == ['sysctl -w %s=1' % LOCALNET]  # forwarding is on already
+    assert ledger(world) == {
+        FORWARD: {'before': '0', 'set': '1', 'owners': ['nslab:masquerade:br0', 'nslab:publish:br0']},
+        LOCALNET: {'before': '0', 'set': '1', 'owners': ['nslab:publish:br0']}}
+    modes = world.run(['stat', '-c', '%a %U', '/run/nslab', LEDGER]).stdout.split('\n')
+    assert modes[:2] == ['755 root', '644 root']
+
+    # The published ports go: route_localnet goes back, forwarding stays for the NAT.
+    first = succeeded(run_tasks(world, [PUBLISH_ABSENT]))[0]
+    assert first['changed'] and sysctl_commands(first) == ['sysctl -w %s=0' % LOCALNET]
+    assert first['diff']['after']['sysctls'] == {LOCALNET: '0'}
+    assert sysctl(world, FORWARD) == '1' and sysctl(world, LOCALNET) == '0'
+    assert list(ledger(world)) == [FORWARD]
+    recorded = world.run(['cat', LEDGER]).stdout
+
+    # A check run of the last owner's removal predicts putting forwarding back, and does nothing.
+    predicted = succeeded(run_tasks(world, [NAT_ABSENT], check=True))[0]
+    assert predicted['changed'] and sysctl_commands(predicted) == ['sysctl -w %s=0' % FORWARD]
+    assert predicted['sysctls'] == {FORWARD: '0'}
+    assert predicted['diff']['before']['sysctls'] == {FORWARD: '1'}
+    assert sysctl(world, FORWARD) == '1' and world.run(['cat', LEDGER]).stdout == recorded
+
+    last = succeeded(run_tasks(world, [NAT_ABSENT]))[0]
+    assert sysctl_commands(last) == sysctl_commands(predicted) and last['sysctls'] == predicted['sysctls']
+    assert last['diff'] == predicted['diff']
+    assert sysctl(world, FORWARD) == '0'
+    assert world.run(['test', '-e', '/run/nslab'], check=False).returncode != 0  # no trace left
+    again = succeeded(run_tasks(world, [PUBLISH_ABSENT, NAT_ABSENT]))
+    assert not any(r['changed'] for r in again)
+
+
+def test_forwarding_the_host_had_on_stays_on(fw_world):
+    world = fw_world
+    world.run(['sysctl', '-w', FORWARD + '=1'])
+    built = succeeded(run_tasks(world, lab_tasks()))
+    assert sysctl_commands(built[3]) == [] and built[3]['sysctls'] == {FORWARD: '1'}
+    assert FORWARD not in ledger(world)  # not ours
+    down = succeeded(run_tasks(world, lab_tasks(state='absent')))
+    assert sysctl_commands(down[0]) == ['sysctl -w %s=0' % LOCALNET] and sysctl_commands(down[1]) == []
+    assert sysctl(world, FORWARD) == '1'
+    assert ledger(world) is None
+
+
+def test_an_owner_of_a_deleted_bridge_is_dropped_and_the_rest_put_back(fw_world):
+    world = fw_world
+    world.run(['sysctl', '-w', FORWARD + '=0'])
+    succeeded(run_tasks(world, lab_tasks()))
+    assert sorted(ledger(world)) == [LOCALNET, FORWARD]
+    world.run(['ip', 'link', 'del', 'br0'])
+    down = succeeded(run_tasks(world, [PUBLISH_ABSENT, NAT_ABSENT]))
+    assert sysctl_commands(down[0]) == [] and sysctl_commands(down[1]) == ['sysctl -w %s=0' % FORWARD]
+    assert sysctl(world, FORWARD) == '0' and ledger(world) is None
+
+
+def test_two_owners_at_once_keep_one_record(fw_world):
+    """Both modules' playbooks at the same time, twice: the ledger serializes them."""
+    world = fw_world
+    world.run(['sysctl', '-w', FORWARD + '=0'])
+    lab = lab_tasks()
+    succeeded(run_tasks(world, lab[:3]))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        for unused in range(2):
+            up = [pool.submit(run_tasks, world, [task]) for task in lab[3:]]
+            for future in up:
+                succeeded(future.result(timeout=300))
+            assert sysctl(world, FORWARD) == '1'
+            assert ledger(world)[FORWARD]['owners'] == ['nslab:masquerade:br0', 'nslab:publish:br0']
+            down = [pool.submit(run_tasks, world, [task]) for task in (NAT_ABSENT, PUBLISH_ABSENT)]
+            results = [succeeded(future.result(timeout=300))[0] for future in down]
+            # Exactly one of the two was the last owner and put forwarding back.
+            assert sorted(len(sysctl_commands(r)) for r in results) in ([0, 2], [1, 1])
+            assert sum('sysctl -w %s=0' % FORWARD in r['commands'] for r in results) == 1
+            assert sysctl(world, FORWARD) == '0' and ledger(world) is None
 
 
 def test_conflicting_ports_fail_before_any_change(fw_world):
