@@ -252,4 +252,3 @@ def log_tail(path, offset=0):
         return '(cannot read it: %s)' % exc
     lines = data.decode('utf-8', 'replace').splitlines()[-LOG_TAIL_LINES:]
     return '\n'.join(lines) if lines else '(empty)'
-

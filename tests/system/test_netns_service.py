@@ -41,7 +41,7 @@ def fetch(world, netns, port, path='/'):
     """``(status, body)`` of an HTTP GET from inside ``netns``; status 0 when nothing answers."""
     proc = world.run(['ip', 'netns', 'exec', netns, 'curl', '-s', '--max-time', '3', '-o', '/dev/stdout',
                       '-w', '\n%{http_code}', 'http://127.0.0.1:%d%s' % (port, path)], check=False, timeout=20)
-    body, _, status = proc.stdout.rpartition('\n')
+    body, status = proc.stdout.rsplit('\n', 1) if '\n' in proc.stdout else ('', proc.stdout)
     return (int(status) if status.isdigit() else 0), body
 
 
@@ -129,7 +129,8 @@ def test_service_lifecycle(world):
     assert third['pid'] != second['pid'] and wait_dead(world, second['pid'], timeout=1)
 
     # A changed command restarts it: new pid, new port, the old one closed.
-    changed = run_tasks(world, [service_task(**dict(web, command=SERVER % 8001))])[0]
+    web['command'] = SERVER % 8001
+    changed = run_tasks(world, [service_task(**web)])[0]
     assert changed['changed'] and changed['commands'][0] == (
         'kill -TERM -- -%d; rm -f /run/nslab/services/web.json' % third['pid'])
     fourth = record(world, 'web')
