@@ -355,7 +355,12 @@ def plan_services(specs, state, manager, observed):
         elif record is None and keep_process:
             starts.append(_start(spec))
         if unit is not None and not keep_unit:
-            unit_stops.append(ServiceStep('stop_unit', name))
+            # systemctl stop fails on a unit systemd has not loaded: only stop what runs. A
+            # failed unit would stay listed as failed after its file is gone.
+            if unit.active_state not in ('inactive', 'failed'):
+                unit_stops.append(ServiceStep('stop_unit', name))
+            if unit.active_state == 'failed':
+                unit_stops.append(ServiceStep('reset_failed', name))
             unit_files.append(ServiceStep('remove_unit', name))
         elif keep_unit:
             text = unit_text(spec)

@@ -216,6 +216,12 @@ def test_absent_stops_removes_and_reloads_and_a_service_moves_between_managers()
     assert [step.as_command() for step in steps] == [
         'systemctl stop nslab-web.service', 'rm -f /run/systemd/system/nslab-web.service',
         'systemctl daemon-reload']
+    for state, commands in (('inactive', []), ('failed', ['systemctl reset-failed nslab-web.service'])):
+        stopped = unit_of(specs[0], active_state=state, main_pid=0)
+        steps = plan_services(specs_of(dict(name='web'), state='absent'), 'absent', 'systemd',
+                              {'web': Observed(unit=stopped)})
+        assert [step.as_command() for step in steps] == commands + [
+            'rm -f /run/systemd/system/nslab-web.service', 'systemctl daemon-reload']
     both = {'web': Observed(process=running_record(specs[0]), unit=unit)}
     assert ops(plan_services(specs, 'present', 'process', both)) == [
         ('stop_unit', 'web'), ('remove_unit', 'web'), ('daemon_reload', None)]
@@ -286,3 +292,67 @@ def test_systemd_parses_the_unit_and_unquotes_to_the_original(tmp_path):
     unit.write_text('[Service]\nExecStart=%s\n' % systemd_quote(name))
     proc = subprocess.run(verify, capture_output=True, text=True, timeout=30, check=False)
     assert 'special characters: %s\n' % name in proc.stderr, proc.stderr
+
+
+# -- the systemd adapter, against a recorded systemctl (no systemd runs here) ---------------
+
+class FakeSystemctl:
+    """``run_command`` that records argv and answers ``systemctl show`` from ``states``."""
+
+    def __init__(self, states):
+        self.states = states
+        self.calls = []
+
+    def __call__(self, argv):
+        self.calls.append(list(argv))
+        if argv[1] == 'show':
+            units = argv[argv.index('--') + 1:]
+            blocks = ['Id=%s\nActiveState=%s\nSubState=%s\nMainPID=%d' % ((unit,) + self.states.get(unit, ('inactive', 'dead', 0)))
+                      for unit in units]
+            return 0, '\n\n'.join(blocks) + '\n', ''
+        if argv[0] == 'journalctl':
+            return 0, 'line 1\nNo module named http.servr\n', ''
+        return 0, '', ''
+
+
+@pytest.fixture
+def unit_dir(tmp_path, monkeypatch):
+    from ansible_collections.nslab.net.plugins.module_utils import service_planning
+    monkeypatch.setattr(service_planning, 'UNIT_DIR', str(tmp_path))
+    return tmp_path
+
+
+def test_systemd_adapter_reads_applies_and_reports_failures(unit_dir):
+    from ansible_collections.nslab.net.plugins.module_utils.service_systemd import Systemd
+    spec = specs_of(WEB)[0]
+    fake = FakeSystemctl({'nslab-web.service': ('failed', 'failed', 0)})
+    systemd = Systemd(fake, 'systemctl', 'journalctl')
+    assert systemd.read_units(['web']) == {'web': None}
+    assert fake.calls == []  # no unit file: nothing to ask systemd
+    steps = plan_services([spec], 'present', 'systemd', {'web': Observed()})
+    for step in steps:
+        if step.op == 'restart_unit':
+            step.args['make_dir'] = None  # the real one is under /run
+        systemd.apply(step)
+    assert (unit_dir / 'nslab-web.service').read_text() == unit_text(spec)
+    assert [p.name for p in unit_dir.iterdir()] == ['nslab-web.service']
+    assert fake.calls == [['systemctl', 'daemon-reload'], ['systemctl', 'restart', '--', 'nslab-web.service']]
+    units = systemd.read_units(['web'])
+    assert units['web'] == UnitState('web', unit_text(spec), 'failed', 0, False)
+    assert fake.calls[-1] == ['systemctl', 'show', '--property=Id,ActiveState,SubState,MainPID', '--',
+                              'nslab-web.service']
+    ((name, message),) = systemd.not_running(['web'])
+    assert name == 'web' and message == (
+        'service web is not running right after it started (failed failed); the end of its '
+        'journal:\nline 1\nNo module named http.servr')
+    systemd.apply(ServiceStep('remove_unit', 'web'))
+    systemd.apply(ServiceStep('remove_unit', 'web'))  # already gone: fine
+    assert list(unit_dir.iterdir()) == []
+
+
+def test_systemd_adapter_fails_naming_the_command():
+    from ansible_collections.nslab.net.plugins.module_utils.service_processes import ServiceError
+    from ansible_collections.nslab.net.plugins.module_utils.service_systemd import Systemd
+    systemd = Systemd(lambda argv: (1, '', 'Access denied\n'), 'systemctl')
+    with pytest.raises(ServiceError, match='^systemctl daemon-reload failed .exit status 1.: Access denied$'):
+        systemd.apply(ServiceStep('daemon_reload'))
