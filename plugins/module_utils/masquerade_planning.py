@@ -26,7 +26,7 @@ from ansible_collections.nslab.net.plugins.module_utils.kernel_sysctls import BR
 from ansible_collections.nslab.net.plugins.module_utils.linux_limits import interface_name_error
 from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, duplicates
 
-NETWORK_KEYS = ('bridge', 'subnet', 'out_interface', 'icc')
+NETWORK_KEYS = ('bridge', 'subnet', 'out_interface', 'icc', 'masquerade')
 MULTICAST = '224.0.0.0/4'
 REPLIES = ('conntrack', ('--ctstate', 'RELATED,ESTABLISHED'))
 
@@ -68,7 +68,7 @@ def parse_networks(items, state):
             problems.append(error)
             continue
         network = dict(bridge=bridge, subnet=None, out_interface=item.get('out_interface'),
-                       icc=item.get('icc') is not False)
+                       icc=item.get('icc') is not False, masquerade=item.get('masquerade') is not False)
         if network['out_interface'] is not None:
             error = firewall_interface_error('bridge %s: out_interface' % bridge, network['out_interface'])
             if error:
@@ -93,9 +93,11 @@ def network_rules(network):
     """The rules one network needs, commented with its owner."""
     bridge, out = network['bridge'], network['out_interface']
     owner = owner_comment('masquerade', bridge)
-    rules = [
-        build('nat', 'NSLAB-POSTROUTING', 'MASQUERADE', src=network['subnet'], dst='!' + MULTICAST,
-              out_if=out or '!' + bridge, comment=owner),
+    rules = []
+    if network.get('masquerade', True):
+        rules.append(build('nat', 'NSLAB-POSTROUTING', 'MASQUERADE', src=network['subnet'], dst='!' + MULTICAST,
+                           out_if=out or '!' + bridge, comment=owner))
+    rules += [
         build('filter', 'NSLAB-INBOUND', 'ACCEPT', out_if=bridge, matches=[REPLIES], comment=owner),
         build('filter', 'NSLAB-ISOLATE', 'DROP', in_if='!' + bridge, out_if=bridge, comment=owner),
         build('filter', 'NSLAB-OUTBOUND', 'ACCEPT', in_if=bridge, out_if=out or '!' + bridge, comment=owner),

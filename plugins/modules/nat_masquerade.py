@@ -68,6 +68,14 @@ options:
         is put back as it was when no network with C(icc=false) is left.
     type: bool
     default: true
+  masquerade:
+    description:
+      - Whether the subnet's traffic to the outside is masqueraded. C(false) keeps every
+        forwarding and isolation rule and leaves out only the NAT rule, like Docker's
+        C(com.docker.network.bridge.enable_ip_masquerade=false), for a network whose
+        addresses are routed or that must not reach the outside.
+    type: bool
+    default: true
   networks:
     description:
       - Many networks in one task, each with the options above. Mutually exclusive with them.
@@ -86,6 +94,10 @@ options:
         type: str
       icc:
         description: Whether its namespaces may reach each other.
+        type: bool
+        default: true
+      masquerade:
+        description: Whether its traffic to the outside is masqueraded.
         type: bool
         default: true
   backend:
@@ -178,6 +190,7 @@ NETWORK_OPTIONS = dict(
     subnet=dict(type='str'),
     out_interface=dict(type='str'),
     icc=dict(type='bool', default=True),
+    masquerade=dict(type='bool', default=True),
 )
 
 

@@ -442,10 +442,19 @@ def test_every_problem_is_reported_at_once():
 
 def test_networks_are_normalised_and_absent_needs_no_subnet():
     assert parse_networks([dict(bridge='br0', subnet='10.0.0.0/24')], 'present') == [
-        dict(bridge='br0', subnet='10.0.0.0/24', out_interface=None, icc=True)]
+        dict(bridge='br0', subnet='10.0.0.0/24', out_interface=None, icc=True, masquerade=True)]
     assert parse_networks([dict(bridge='br0', icc=None), dict(bridge='br1', icc=False)], 'absent') == [
-        dict(bridge='br0', subnet=None, out_interface=None, icc=True),
-        dict(bridge='br1', subnet=None, out_interface=None, icc=False)]
+        dict(bridge='br0', subnet=None, out_interface=None, icc=True, masquerade=True),
+        dict(bridge='br1', subnet=None, out_interface=None, icc=False, masquerade=True)]
+
+
+def test_masquerade_false_keeps_the_isolation_and_drops_only_the_nat_rule():
+    with_nat = network_rules(dict(bridge='br0', subnet='10.0.0.0/24', out_interface=None, icc=True))
+    without = network_rules(dict(bridge='br0', subnet='10.0.0.0/24', out_interface=None, icc=True,
+                                 masquerade=False))
+    assert [rule for rule in with_nat if rule not in without] == [
+        rule for rule in with_nat if rule.table == 'nat' and rule.chain == 'NSLAB-POSTROUTING']
+    assert all(rule in with_nat for rule in without) and len(without) == len(with_nat) - 1
 
 
 def test_a_bridge_name_starting_with_bang_is_refused():
