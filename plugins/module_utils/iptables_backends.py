@@ -233,10 +233,12 @@ class LegacyTables:
         self.entries = {}
         # To tell a jump to a chain from a target extension, python-iptables opens every
         # table it knows, which creates the raw, mangle and security tables on a host that
-        # had none. Our jumps only lead to chains in the tables we write.
-        for name in iptc.Table.ALL:
+        # had none. Our jumps only lead to chains in the tables we write. Releases before
+        # 1.1 (Debian 12 packages 1.0.1) have no such cache: there those tables appear, empty.
+        known = getattr(iptc.Table, 'existing_table_names', None)
+        for name in iptc.Table.ALL if known is not None else ():
             if name not in TABLES:
-                iptc.Table.existing_table_names.setdefault(name, False)
+                known.setdefault(name, False)
 
     def read(self):
         ruleset = Ruleset()
