@@ -13,7 +13,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 # ansible-test sanity skips its shell check when the shellcheck package is missing
-packages=(iproute2 iptables iputils-ping curl procps util-linux python3-venv git shellcheck)
+# python3-pyroute2 and python3-iptables: the system python3 is a target too, as the role makes it.
+packages=(iproute2 iptables iputils-ping curl procps util-linux python3-venv git shellcheck
+          python3-pyroute2 python3-iptables)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -24,14 +24,13 @@ author:
 requirements:
   - pyroute2 0.7.2 or later on the managed host
   - root (CAP_SYS_ADMIN) on the managed host, to enter the namespaces
-extends_documentation_fragment:
-  - action_common_attributes
-  - action_common_attributes.info_module
 attributes:
   check_mode:
     support: full
+    description: Reads only, in check mode as in a real run.
   diff_mode:
     support: none
+    description: Changes nothing, so has nothing to show.
 options:
   netns:
     description:

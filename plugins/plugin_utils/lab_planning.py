@@ -27,6 +27,7 @@ from ansible_collections.nslab.net.plugins.module_utils.linux_limits import inte
 from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import (
     firewall_interface_error, parse_subnet)
 from ansible_collections.nslab.net.plugins.module_utils.publish_planning import conflicts, parse_port_spec
+from ansible_collections.nslab.net.plugins.module_utils.service_planning import service_name_error
 from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, duplicates
 
 NETWORK_KEYS = ('name', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc')
@@ -178,6 +179,9 @@ def _parse_namespace(entry, index, networks_by_name, first_network):
     command = entry.get('command')
     if command is not None and (not isinstance(command, str) or not command.strip()):
         problems.append('namespace %s: command must be a non-empty string' % name)
+    elif command is not None and service_name_error(name):
+        # The service is named after its namespace.
+        problems.append('namespace %s: %s, so it cannot run a command' % (name, service_name_error(name)))
     chdir = entry.get('chdir')
     if chdir is not None and (not isinstance(chdir, str) or not chdir.startswith('/')):
         problems.append('namespace %s: chdir %r must be an absolute path' % (name, chdir))
@@ -363,7 +367,7 @@ def lab_plan(spec, info):
     if everything_goes:
         remove['masquerade'] = [dict(bridge=n['bridge']) for n in spec['networks']]
         remove['publish'] = [dict(bridge=n['bridge']) for n in spec['networks']]
-        remove['bridges'] = [n['bridge'] for n in spec['networks']]
+        remove['bridges'] = [dict(name=n['bridge']) for n in spec['networks']]
     else:
         for network in spec['networks']:
             prefix = network['subnet'].split('/')[1]

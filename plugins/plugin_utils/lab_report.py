@@ -78,8 +78,9 @@ def _text(summary):
         where = ', '.join('%s %s on %s' % (m['interface'], m['address'], m['bridge']) for m in ns['networks'])
         lines.append('namespace %s: %s%s' % (ns['name'], where, '; runs: %s' % ns['command'] if ns['command'] else ''))
     for port in summary['published']:
-        lines.append('port %s:%d/%s -> %s (%s): %s' % (port['host_ip'], port['host_port'], port['proto'],
-                                                     port['destination'], port['namespace'], ' '.join(port['urls'])))
+        lines.append('port %s:%d/%s -> %s (%s): %s' % (
+            port['host_ip'], port['host_port'], port['proto'], port['destination'], port['namespace'],
+            ' '.join(port['urls'])))
     lines.append('firewall: iptables %s' % (summary['backend'] or 'not used'))
     return lines
 

@@ -163,7 +163,7 @@ def test_teardown_removes_every_namespace_link_port_rule_and_service():
     assert [p['name'] for p in remove['pairs']] == ['web-eth0', 'api-eth0', 'api-eth1', 'db-eth0']
     assert remove['publish'] == [dict(bridge='br-front'), dict(bridge='br-back')]
     assert remove['masquerade'] == [dict(bridge='br-front'), dict(bridge='br-back')]
-    assert remove['bridges'] == ['br-front', 'br-back']
+    assert remove['bridges'] == [dict(name='br-front'), dict(name='br-back')]
 
 
 def test_one_namespace_can_go_while_the_lab_stays():
