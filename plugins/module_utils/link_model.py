@@ -24,6 +24,9 @@ class ValueObject(object):
     def __eq__(self, other):
         return type(other) is type(self) and vars(self) == vars(other)
 
+    def __repr__(self):
+        return '%s(%s)' % (type(self).__name__, ', '.join('%s=%r' % kv for kv in sorted(vars(self).items())))
+
     def __ne__(self, other):
         return not self == other
 
@@ -46,9 +49,6 @@ class Link(ValueObject):
         self.peer_nsid = peer_nsid
         self.stp = stp
         self.hairpin = hairpin
-
-    def __repr__(self):
-        return 'Link(%s)' % ', '.join('%s=%r' % kv for kv in sorted(vars(self).items()))
 
 
 class NamespaceView(object):

@@ -182,9 +182,6 @@ class ProcessRecord(ValueObject):
     def running(self):
         return self.alive and self.in_netns
 
-    def __repr__(self):
-        return 'ProcessRecord(%s)' % ', '.join('%s=%r' % kv for kv in sorted(vars(self).items()))
-
 
 class UnitState(ValueObject):
     """A service of the systemd manager: its unit file's text and the unit's state.
@@ -206,9 +203,6 @@ class UnitState(ValueObject):
     def described(self):
         """The netns, command and chdir the unit runs, from its metadata line."""
         return unit_metadata(self.text)
-
-    def __repr__(self):
-        return 'UnitState(%s)' % ', '.join('%s=%r' % kv for kv in sorted(vars(self).items()))
 
 
 class Observed(ValueObject):
