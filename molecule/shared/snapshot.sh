@@ -1,0 +1,32 @@
+#!/bin/sh
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# snapshot.sh FILE: the VM's network state, one fact per line, so that `diff -u` of the
+# snapshots before the lab and after its teardown names exactly what was left behind.
+set -eu
+out=$1
+mkdir -p "$(dirname "$out")"
+{
+    echo '## links'
+    ip -j -p link show
+    echo '## addresses'
+    ip -j -p addr show
+    echo '## routes'
+    ip -j -p route show table all
+    echo '## namespaces'
+    ls -A /run/netns 2>/dev/null || true
+    echo '## kernel settings'
+    grep -H . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/route_localnet \
+        /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || true
+    echo '## nslab units'
+    systemctl list-units --all --plain --no-legend 'nslab-*'
+    ls -A /run/systemd/system | grep '^nslab-' || true
+    # Counters change with every packet; a table that iptables created and that holds nothing
+    # but empty built-in chains is the documented residue of teardown (see the role's README).
+    echo '## iptables rules'
+    iptables-save | sed -e '/^#/d' -e 's/ \[[0-9]*:[0-9]*\]$//' | awk '
+        /^\*/ { table = $0; body = ""; rules = 0; next }
+        /^COMMIT/ { if (rules) printf "%s\n%sCOMMIT\n", table, body; next }
+        { body = body $0 "\n"; if ($0 !~ /^:(INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) ACCEPT$/) rules = 1 }'
+} >"$out"
