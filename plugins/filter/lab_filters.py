@@ -10,7 +10,8 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput
-from ansible_collections.nslab.net.plugins.plugin_utils import lab_planning, lab_report
+from ansible_collections.nslab.net.plugins.module_utils import lab_planning
+from ansible_collections.nslab.net.plugins.plugin_utils import lab_report
 
 
 def _checked(function):

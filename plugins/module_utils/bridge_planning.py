@@ -97,3 +97,23 @@ def report_bridges(specs, views):
         bridges.append(dict(name=link.name, netns=spec['netns'], mtu=link.mtu, stp=bool(link.stp),
                             up=link.up, addresses=list(link.addresses), ports=ports))
     return bridges
+
+
+_BRIDGE_OPTIONS = dict(
+    name=dict(type='str'),
+    netns=dict(type='str'),
+    addresses=dict(type='list', elements='str'),
+    mtu=dict(type='int'),
+    stp=dict(type='bool'),
+    up=dict(type='bool'),
+)
+#: The module's arguments (AnsibleModule keyword arguments), shared with lab_network.
+BRIDGE_ARGS = dict(
+    argument_spec=dict(
+        _BRIDGE_OPTIONS,
+        bridges=dict(type='list', elements='dict', options=dict(_BRIDGE_OPTIONS, name=dict(type='str', required=True))),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+    ),
+    required_one_of=[('name', 'bridges')],
+    mutually_exclusive=[('bridges', key) for key in BRIDGE_KEYS],
+)

@@ -9,11 +9,17 @@ with ports another bridge already publishes. Kernel settings are written after t
 so forwarding is never turned on before the rules that guard it are in place; what they
 were before is kept in the ledger (:mod:`sysctl_ledger`), and the last owner that lets a
 setting go puts it back.
+
+Each module's work is a function from validated parameters to its result
+(``nat_masquerade_task``, ``port_publish_task``), shared by the module and by
+nslab.net.lab_network; failures raise :class:`module_flow.TaskFailed`.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import ipaddress
 
 from ansible_collections.nslab.net.plugins.module_utils.firewall_planning import (
     owned_rules, plan_firewall, simulate)
@@ -21,41 +27,55 @@ from ansible_collections.nslab.net.plugins.module_utils.iptables_backends import
     FirewallError, XtablesLock, detect_backend, open_backend)
 from ansible_collections.nslab.net.plugins.module_utils.kernel_sysctls import (
     Sysctl, read_sysctls, write_sysctl)
+from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import (
+    NETWORK_KEYS, masquerade_task, parse_networks)
+from ansible_collections.nslab.net.plugins.module_utils.module_flow import TaskFailed, invalid
+from ansible_collections.nslab.net.plugins.module_utils.publish_planning import (
+    PUBLISH_KEYS, parse_publish, publish_task)
 from ansible_collections.nslab.net.plugins.module_utils.sysctl_ledger import (
     LedgerError, load_ledger, plan_ledger, save_ledger)
-
-BACKEND_OPTION = dict(type='str', choices=['auto', 'legacy', 'nft'], default='auto')
-
-
-class FirewallTask:
-    """What a module wants: the rules of ``owners`` (comments), kernel settings, or problems.
-
-    ``sysctls`` are ``(Sysctl, value)`` pairs; ``holders`` maps a setting to those of
-    ``owners`` that need it (all of them where it is not named). A setting listed without
-    holders is one none of them needs any more (port_publish lists route_localnet=0 for a
-    bridge without loopback ports): it is not written but let go, and goes back to what it
-    was before nslab changed it. ``required`` names settings the kernel must have, each with
-    the message to fail with where it has not.
-    """
-
-    def __init__(self, owners=(), rules=(), sysctls=(), required=(), problems=(), warnings=(), holders=None):
-        self.owners = list(owners)
-        self.rules = list(rules)
-        self.sysctls = list(sysctls)
-        self.required = list(required)
-        self.problems = list(problems)
-        self.warnings = list(warnings)
-        self.holders = dict(holders or {})
-
-    def wanted_sysctls(self):
-        """``(name, value, holders)`` per setting, as :func:`sysctl_ledger.plan_ledger` takes them."""
-        return [(setting.name, value, list(self.holders.get(setting, self.owners)))
-                for setting, value in self.sysctls]
+from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, task_items
 
 
-def converge_firewall(module, want):
-    """Run the module and exit it; ``want(current_ruleset)`` returns a :class:`FirewallTask`."""
-    backend = module.params['backend']
+def nat_masquerade_task(module, params):
+    state = params['state']
+    try:
+        networks = parse_networks(task_items(params, 'networks', NETWORK_KEYS), state)
+    except InvalidInput as exc:
+        raise invalid(exc)
+    return run_firewall(module, params['backend'], lambda current: masquerade_task(networks, state))
+
+
+def port_publish_task(module, netlink, params):
+    state = params['state']
+    try:
+        wanted = parse_publish(task_items(params, 'publish', PUBLISH_KEYS), state)
+    except InvalidInput as exc:
+        raise invalid(exc)
+    subnets = bridge_subnets(netlink, sorted(wanted))
+    return run_firewall(module, params['backend'],
+                        lambda current: publish_task(wanted, state, subnets, current, module.check_mode))
+
+
+def bridge_subnets(netlink, names):
+    """Each bridge's IPv4 subnets, None for a bridge that does not exist."""
+    view = netlink.read_views([None])[None]
+    subnets = {}
+    for name in names:
+        link = view.link(name)
+        if link is None:
+            subnets[name] = None
+        elif link.kind != 'bridge':
+            raise TaskFailed('%s is a %s link, not a bridge' % (name, link.kind or 'physical'))
+        else:
+            networks = [ipaddress.ip_interface(u'%s' % address).network for address in link.addresses]
+            subnets[name] = [str(network) for network in networks if network.version == 4]
+    return subnets
+
+
+def run_firewall(module, backend, want):
+    """Lock, read, plan, apply, report: the result dict. ``want(current_ruleset)`` returns a
+    :class:`firewall_planning.FirewallTask`."""
     try:
         if backend == 'auto':
             backend = detect_backend(module)
@@ -75,7 +95,7 @@ def converge_firewall(module, want):
             missing = set(setting for setting, unused in task.sysctls if values[setting.name] is None)
             problems = task.problems + [message for setting, message in task.required if setting in missing]
             if problems:
-                module.fail_json(msg='; '.join(problems), problems=problems, changed=False, backend=backend)
+                raise TaskFailed('; '.join(problems), problems=problems, changed=False, backend=backend)
             plan = plan_firewall(current, task.owners, task.rules)
             kernel = plan_ledger(ledger, values, task.owners, task.wanted_sysctls())
             before = owned_rules(current, task.owners)
@@ -85,16 +105,16 @@ def converge_firewall(module, want):
                 tables.apply(plan)
                 after = owned_rules(tables.read(), task.owners)
             if not module.check_mode:
-                _write_settings(module, backend, ledger, kernel)
+                _write_settings(backend, ledger, kernel)
     except (FirewallError, LedgerError) as exc:
-        module.fail_json(msg=str(exc), backend=backend)
+        raise TaskFailed(str(exc), backend=backend)
     for warning in task.warnings + kernel.warnings:
         module.warn(warning)
     names = list(dict.fromkeys([setting.name for setting, unused in task.sysctls] + kernel.released))
     values_before = dict((name, values[name]) for name in names)
     values_after = dict(values_before)
     values_after.update(kernel.writes)
-    module.exit_json(
+    return dict(
         changed=bool(plan) or bool(kernel.writes),
         backend=backend,
         rules=after,
@@ -105,7 +125,7 @@ def converge_firewall(module, want):
     )
 
 
-def _write_settings(module, backend, ledger, kernel):
+def _write_settings(backend, ledger, kernel):
     """The ledger first, then the settings: a setting is never changed without its record."""
     if kernel.ledger != ledger:
         save_ledger(kernel.ledger)
@@ -113,5 +133,4 @@ def _write_settings(module, backend, ledger, kernel):
         try:
             write_sysctl(Sysctl.from_name(name), value)
         except (IOError, OSError) as exc:
-            module.fail_json(msg='could not set %s to %s: %s' % (name, value, exc),
-                             changed=True, backend=backend)
+            raise TaskFailed('could not set %s to %s: %s' % (name, value, exc), changed=True, backend=backend)

@@ -21,6 +21,10 @@ from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import (
     CHAINS, SKELETON_COMMENT, TABLES, is_ours, jump_rules)
 
 
+#: The backend option of both firewall modules: which iptables flavour the rules go to.
+BACKEND_OPTION = dict(type='str', choices=['auto', 'legacy', 'nft'], default='auto')
+
+
 class FirewallPlan:
     """The changes, in the order a backend applies them within each table.
 
@@ -190,3 +194,29 @@ def owned_rules(ruleset, owners):
     owners = set(owners)
     return ['-t %s %s' % (table, rule.as_line()) for table in TABLES for chain in sorted(ruleset.rules[table])
             for rule in ruleset.rules[table][chain] if rule.comment in owners]
+
+
+class FirewallTask:
+    """What a module wants: the rules of ``owners`` (comments), kernel settings, or problems.
+
+    ``sysctls`` are ``(Sysctl, value)`` pairs; ``holders`` maps a setting to those of
+    ``owners`` that need it (all of them where it is not named). A setting listed without
+    holders is one none of them needs any more (port_publish lists route_localnet=0 for a
+    bridge without loopback ports): it is not written but let go, and goes back to what it
+    was before nslab changed it. ``required`` names settings the kernel must have, each with
+    the message to fail with where it has not.
+    """
+
+    def __init__(self, owners=(), rules=(), sysctls=(), required=(), problems=(), warnings=(), holders=None):
+        self.owners = list(owners)
+        self.rules = list(rules)
+        self.sysctls = list(sysctls)
+        self.required = list(required)
+        self.problems = list(problems)
+        self.warnings = list(warnings)
+        self.holders = dict(holders or {})
+
+    def wanted_sysctls(self):
+        """``(name, value, holders)`` per setting, as :func:`sysctl_ledger.plan_ledger` takes them."""
+        return [(setting.name, value, list(self.holders.get(setting, self.owners)))
+                for setting, value in self.sysctls]

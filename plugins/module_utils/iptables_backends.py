@@ -28,13 +28,10 @@ import traceback
 from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import (
     BUILTIN_CHAINS, CHAINS, TABLES, Rule, Ruleset, parse_save)
 
-try:
-    import iptc
-except Exception:  # pylint: disable=broad-except  # a missing libxtables raises more than ImportError
-    iptc = None
-    IPTC_IMPORT_ERROR = traceback.format_exc()
-else:
-    IPTC_IMPORT_ERROR = None
+# python-iptables is imported by the legacy backend when it opens (load_iptc): the import
+# costs 0.13 s, which a host on the nft flavour, most of them, never needs to pay.
+iptc = None
+IPTC_IMPORT_ERROR = None
 
 BACKENDS = ('legacy', 'nft')
 LOCK_WAIT_SECONDS = 30
@@ -42,6 +39,19 @@ LOCK_WAIT_SECONDS = 30
 
 class FirewallError(Exception):
     """The backend could not read or write the rules; the message says what and why."""
+
+
+def load_iptc():
+    """python-iptables, imported once; None (and IPTC_IMPORT_ERROR set) where it cannot be."""
+    global iptc, IPTC_IMPORT_ERROR  # pylint: disable=global-statement
+    if iptc is None and IPTC_IMPORT_ERROR is None:
+        try:
+            import iptc as loaded  # pylint: disable=import-outside-toplevel
+        except Exception:  # pylint: disable=broad-except  # a missing libxtables raises more than ImportError
+            IPTC_IMPORT_ERROR = traceback.format_exc()
+        else:
+            iptc = loaded
+    return iptc
 
 
 def detect_backend(module):
@@ -225,9 +235,9 @@ class LegacyTables:
     name = 'legacy'
 
     def __init__(self, module):
-        if iptc is None:
-            from ansible.module_utils.basic import missing_required_lib
-            module.fail_json(msg=missing_required_lib('python-iptables'), exception=IPTC_IMPORT_ERROR)
+        if load_iptc() is None:
+            from ansible.module_utils.basic import missing_required_lib  # pylint: disable=import-outside-toplevel
+            raise FirewallError(missing_required_lib('python-iptables'))
         self.module = module
         self.tables = {}
         self.entries = {}

@@ -203,3 +203,16 @@ def simulate(views, steps):
         else:
             raise ValueError('unknown step %r' % (step.op,))
     return result
+
+
+def describe(view):
+    """A NamespaceView as plain data (what netns_info returns), links in kernel (index) order."""
+    links = sorted(view.links.values(), key=lambda link: link.index)
+    return {
+        'exists': view.exists,
+        'links': [dict(name=link.name, kind=link.kind, up=link.up, mtu=link.mtu, master=link.master,
+                       hairpin=link.hairpin, addresses=list(link.addresses)) for link in links],
+        'default_routes': dict((str(version), dict(gateway=gateway, interface=interface))
+                               for version, (gateway, interface) in view.default_routes.items()),
+    }
+

@@ -20,7 +20,7 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.nslab.net.plugins.module_utils.firewall_flow import FirewallTask
+from ansible_collections.nslab.net.plugins.module_utils.firewall_planning import BACKEND_OPTION, FirewallTask
 from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import build, owner_comment
 from ansible_collections.nslab.net.plugins.module_utils.kernel_sysctls import BRIDGE_NF_CALL_IPTABLES, IP_FORWARD
 from ansible_collections.nslab.net.plugins.module_utils.linux_limits import interface_name_error
@@ -129,3 +129,23 @@ def masquerade_task(networks, state):
                          'icc=false needs bridged traffic to pass through iptables, which needs the'
                          ' br_netfilter kernel module: load it (modprobe br_netfilter) and run again'))
     return FirewallTask(owners=owners, rules=rules, sysctls=sysctls, required=required, holders=holders)
+
+
+_NETWORK_OPTIONS = dict(
+    bridge=dict(type='str'),
+    subnet=dict(type='str'),
+    out_interface=dict(type='str'),
+    icc=dict(type='bool', default=True),
+    masquerade=dict(type='bool', default=True),
+)
+#: The module's arguments (AnsibleModule keyword arguments), shared with lab_network.
+NETWORK_ARGS = dict(
+    argument_spec=dict(
+        _NETWORK_OPTIONS,
+        networks=dict(type='list', elements='dict', options=dict(_NETWORK_OPTIONS, bridge=dict(type='str', required=True))),
+        backend=BACKEND_OPTION,
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+    ),
+    required_one_of=[('bridge', 'networks')],
+    mutually_exclusive=[('networks', key) for key in ('bridge', 'subnet', 'out_interface')],
+)

@@ -1,12 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reading namespaces into NamespaceViews and applying Steps, with pyroute2.
+"""Reading namespaces into NamespaceViews (netlink_dump) and applying Steps (pyroute2).
 
 A netlink socket belongs to the namespace it was opened in. Instead of pyroute2's
 ``IPRoute(netns=...)``, which forks a helper per namespace, this thread enters each namespace
-with setns(), opens a plain IPRoute there and comes back at once: one process, one socket per
-namespace, kept for the whole module run. Works with pyroute2 0.7 and 0.9.
+with setns(), opens its sockets there and comes back at once: one process, a reading and
+(only once something is to change) a writing socket per namespace, kept for the whole module
+run. pyroute2 itself is imported on the first write. Works with pyroute2 0.7 and 0.9.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -15,20 +16,22 @@ __metaclass__ = type
 
 import os
 import socket
-import traceback
 
 from ansible_collections.nslab.net.plugins.module_utils import netns_files
 from ansible_collections.nslab.net.plugins.module_utils.ip_addresses import is_link_local
 from ansible_collections.nslab.net.plugins.module_utils.link_model import Link, NamespaceView
+from ansible_collections.nslab.net.plugins.module_utils.netlink_dump import RouteSocket
 
 try:
-    from pyroute2 import IPRoute
-    from pyroute2.netlink.exceptions import NetlinkError
+    from importlib.util import find_spec
+except ImportError:  # Python 2
+    find_spec = None
+
+# Whether pyroute2 can be imported, found without importing it (which costs 0.15 s).
+if find_spec is not None and find_spec('pyroute2') is None:
+    PYROUTE2_IMPORT_ERROR = 'ImportError: No module named pyroute2'
+else:
     PYROUTE2_IMPORT_ERROR = None
-except ImportError:
-    IPRoute = None
-    NetlinkError = OSError
-    PYROUTE2_IMPORT_ERROR = traceback.format_exc()
 
 IFF_UP = 0x1
 RT_TABLE_MAIN = 254
@@ -51,10 +54,15 @@ class Netlink(object):
     def __init__(self):
         self._home = netns_files.own_namespace_fd()
         self._fds = {}
+        self._readers = {}
         self._sockets = {}
+        # Views read since the last change we made, netns -> (view, links_only): the tasks of
+        # one lab_network run read the same namespaces in turn, and the kernel changes only
+        # through apply(), which forgets them.
+        self._views = {}
 
     def close(self):
-        for netns in list(self._sockets):
+        for netns in set(self._sockets) | set(self._readers) | set(self._fds):
             self._forget(netns)
         os.close(self._home)
 
@@ -65,9 +73,10 @@ class Netlink(object):
         self.close()
 
     def _forget(self, netns):
-        sock = self._sockets.pop(netns, None)
-        if sock is not None:
-            sock.close()
+        for sockets in (self._sockets, self._readers):
+            sock = sockets.pop(netns, None)
+            if sock is not None:
+                sock.close()
         fd = self._fds.pop(netns, None)
         if fd is not None:
             os.close(fd)
@@ -82,17 +91,31 @@ class Netlink(object):
             self._fds[netns] = os.open(netns_files.path_of(netns), os.O_RDONLY | os.O_CLOEXEC)
         return self._fds[netns]
 
+    def _opened_in(self, netns, factory):
+        if netns is None:
+            return factory()
+        netns_files.setns(self.fd(netns))
+        try:
+            return factory()
+        finally:
+            netns_files.setns(self._home)
+
     def socket(self, netns):
+        """pyroute2's IPRoute in ``netns``, for writing."""
         if netns not in self._sockets:
-            if netns is None:
-                self._sockets[netns] = IPRoute()
-            else:
-                netns_files.setns(self.fd(netns))
-                try:
-                    self._sockets[netns] = IPRoute()
-                finally:
-                    netns_files.setns(self._home)
+            from pyroute2 import IPRoute  # pylint: disable=import-outside-toplevel
+            self._sockets[netns] = self._opened_in(netns, IPRoute)
         return self._sockets[netns]
+
+    def reader(self, netns):
+        """A plain netlink socket in ``netns``, for reading."""
+        if netns not in self._readers:
+            self._readers[netns] = self._opened_in(netns, RouteSocket)
+        return self._readers[netns]
+
+    def forget_views(self):
+        """Read afresh next time: for changes the kernel makes on its own (namespace cleanup)."""
+        self._views.clear()
 
     def read_views(self, names, links_only=False):
         """A NamespaceView for each of ``names`` (None: the module's own namespace).
@@ -103,47 +126,42 @@ class Netlink(object):
         for netns in names:
             if netns in views:
                 continue
+            cached = self._views.get(netns)
+            if cached is not None and (links_only or not cached[1]):
+                views[netns] = cached[0]
+                continue
             if netns is not None and self.fd(netns) is None:
                 views[netns] = NamespaceView(netns, exists=False)
             else:
                 views[netns] = self._read_view(netns, links_only)
+            self._views[netns] = (views[netns], links_only)
         return views
 
     def _read_view(self, netns, links_only):
-        ipr = self.socket(netns)
-        messages = list(ipr.get_links())
-        names = dict((msg['index'], msg.get_attr('IFLA_IFNAME')) for msg in messages)
+        dump = self.reader(netns)
+        raw_links = dump.links()
+        names = dict((raw.index, raw.name) for raw in raw_links)
         addresses = dict((index, []) for index in names)
-        for msg in [] if links_only else ipr.get_addr():
-            address = msg.get_attr('IFA_LOCAL') or msg.get_attr('IFA_ADDRESS')
-            if address is None or msg['index'] not in addresses:
+        for raw in [] if links_only else dump.addresses():
+            if raw.address is None or raw.index not in addresses:
                 continue
-            text = '%s/%d' % (address, msg['prefixlen'])
+            text = '%s/%d' % (raw.address, raw.prefixlen)
             if not is_link_local(text):
-                addresses[msg['index']].append(text)
+                addresses[raw.index].append(text)
         links = []
-        for msg in messages:
-            kind = msg.get_nested('IFLA_LINKINFO', 'IFLA_INFO_KIND')
-            stp = None
-            if kind == 'bridge':
-                stp = bool(msg.get_nested('IFLA_LINKINFO', 'IFLA_INFO_DATA', 'IFLA_BR_STP_STATE'))
-            hairpin = None
-            if msg.get_nested('IFLA_LINKINFO', 'IFLA_INFO_SLAVE_KIND') == 'bridge':
-                hairpin = bool(msg.get_nested('IFLA_LINKINFO', 'IFLA_INFO_SLAVE_DATA', 'IFLA_BRPORT_MODE'))
+        for raw in raw_links:
+            stp = bool(raw.stp_state) if raw.kind == 'bridge' else None
+            hairpin = bool(raw.hairpin_mode) if raw.slave_kind == 'bridge' else None
             links.append(Link(
-                names[msg['index']], index=msg['index'], kind=kind, up=bool(msg['flags'] & IFF_UP),
-                mtu=msg.get_attr('IFLA_MTU'), master=names.get(msg.get_attr('IFLA_MASTER')),
-                addresses=addresses[msg['index']],
-                peer_index=msg.get_attr('IFLA_LINK') if kind == 'veth' else None,
-                peer_nsid=msg.get_attr('IFLA_LINK_NETNSID') if kind == 'veth' else None, stp=stp,
-                hairpin=hairpin))
+                raw.name, index=raw.index, kind=raw.kind, up=bool(raw.flags & IFF_UP), mtu=raw.mtu,
+                master=names.get(raw.master), addresses=addresses[raw.index],
+                peer_index=raw.link if raw.kind == 'veth' else None,
+                peer_nsid=raw.link_netnsid if raw.kind == 'veth' else None, stp=stp, hairpin=hairpin))
         routes = {}
         for version, family in [] if links_only else VERSIONS:
-            for msg in ipr.get_routes(family=family):
-                table = msg.get_attr('RTA_TABLE') or msg['table']
-                gateway = msg.get_attr('RTA_GATEWAY')
-                if msg['dst_len'] == 0 and table == RT_TABLE_MAIN and msg['type'] == RTN_UNICAST and gateway:
-                    routes[version] = (gateway, names.get(msg.get_attr('RTA_OIF')))
+            for raw in dump.routes(family):
+                if raw.dst_len == 0 and raw.table == RT_TABLE_MAIN and raw.type == RTN_UNICAST and raw.gateway:
+                    routes[version] = (raw.gateway, names.get(raw.oif))
         return NamespaceView(netns, exists=True, links=links, default_routes=routes)
 
     def nsids(self, keys):
@@ -152,14 +170,14 @@ class Netlink(object):
         for source, target in keys:
             if self.fd(source) is None or self.fd(target) is None:
                 continue
-            reply = self.socket(source).get_netnsid(fd=self.fd(target))
-            nsid = reply.get('nsid') if isinstance(reply, dict) else None
-            found[(source, target)] = nsid if nsid is not None and nsid >= 0 else None
+            found[(source, target)] = self.reader(source).nsid(self.fd(target))
         return found
 
     def apply(self, steps):
         """Apply ``steps`` in order; raise StepFailed naming the failing step."""
+        from pyroute2.netlink.exceptions import NetlinkError  # pylint: disable=import-outside-toplevel
         done = []
+        self._views.clear()
         for step in steps:
             try:
                 self._apply(step)

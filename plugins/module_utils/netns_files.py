@@ -64,6 +64,15 @@ def status(name):
     return 'present' if st.st_dev == _nsfs_device() else 'stale'
 
 
+def listed():
+    """The names of the live namespaces in /run/netns, sorted."""
+    try:
+        names = os.listdir(RUN_DIR)
+    except OSError:
+        return []
+    return sorted(name for name in names if status(name) == 'present')
+
+
 def _make_run_dir_shared():
     # As ip-netns does: /run/netns must be a shared mount point so that namespaces created
     # later also appear in mount namespaces cloned from this one (e.g. by systemd units).

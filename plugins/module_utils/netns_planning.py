@@ -76,3 +76,14 @@ def report_netns(names, views):
         lo = view.link('lo')
         report.append(dict(name=name, path='/run/netns/%s' % name, loopback_up=bool(lo and lo.up)))
     return report
+
+
+#: The module's arguments (AnsibleModule keyword arguments), shared with lab_network.
+NETNS_ARGS = dict(
+    argument_spec=dict(
+        name=dict(type='list', elements='str', required=True, aliases=['names']),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+        loopback=dict(type='bool', default=True),
+        kill_processes=dict(type='bool', default=False),
+    ),
+)

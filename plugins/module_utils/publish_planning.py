@@ -24,7 +24,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.nslab.net.plugins.module_utils.firewall_flow import FirewallTask
+from ansible_collections.nslab.net.plugins.module_utils.firewall_planning import BACKEND_OPTION, FirewallTask
 from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import build, owner_comment
 from ansible_collections.nslab.net.plugins.module_utils.kernel_sysctls import IP_FORWARD, route_localnet
 from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import (
@@ -307,3 +307,21 @@ def publish_task(wanted, state, bridges, current, check_mode):
     problems += conflicts(mine, others, owner_of=lambda m: 'destination %s' % m.destination)
     return FirewallTask(owners=owners, rules=rules, sysctls=list(dict.fromkeys(sysctls)),
                         problems=problems, warnings=warnings, holders=holders)
+
+
+_PUBLISH_OPTIONS = dict(
+    bridge=dict(type='str'),
+    destination=dict(type='str'),
+    ports=dict(type='list', elements='str', default=[]),
+)
+#: The module's arguments (AnsibleModule keyword arguments), shared with lab_network.
+PUBLISH_ARGS = dict(
+    argument_spec=dict(
+        _PUBLISH_OPTIONS,
+        publish=dict(type='list', elements='dict', options=dict(_PUBLISH_OPTIONS, bridge=dict(type='str', required=True))),
+        backend=BACKEND_OPTION,
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+    ),
+    required_one_of=[('bridge', 'publish')],
+    mutually_exclusive=[('publish', key) for key in ('bridge', 'destination')],
+)

@@ -405,3 +405,22 @@ def report_services(specs, observed):
                                command=described['command'], chdir=described['chdir'],
                                manager='systemd', running=seen.unit.running))
     return report
+
+
+_SERVICE_OPTIONS = dict(
+    netns=dict(type='str'),
+    command=dict(type='str'),
+    name=dict(type='str'),
+    chdir=dict(type='path'),
+)
+#: The module's arguments (AnsibleModule keyword arguments), shared with lab_network.
+SERVICE_ARGS = dict(
+    argument_spec=dict(
+        _SERVICE_OPTIONS,
+        services=dict(type='list', elements='dict', options=_SERVICE_OPTIONS),
+        manager=dict(type='str', choices=['auto', 'systemd', 'process'], default='auto'),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+    ),
+    required_one_of=[('services', 'netns', 'name')],
+    mutually_exclusive=[('services', key) for key in SERVICE_KEYS],
+)

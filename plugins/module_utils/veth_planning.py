@@ -198,3 +198,33 @@ def report_pairs(pairs, views):
             a['peer'] = b
             report.append(a)
     return report
+
+
+_END_OPTIONS = dict(
+    name=dict(type='str'),
+    netns=dict(type='str'),
+    addresses=dict(type='list', elements='str'),
+    master=dict(type='str'),
+    hairpin=dict(type='bool'),
+    gateway=dict(type='str'),
+)
+_PEER_OPTIONS = dict(_END_OPTIONS, name=dict(type='str', required=True))
+_PAIR_OPTIONS = dict(
+    _END_OPTIONS,
+    peer=dict(type='dict', options=_PEER_OPTIONS),
+    mtu=dict(type='int'),
+    up=dict(type='bool'),
+)
+#: The module's arguments (AnsibleModule keyword arguments), shared with lab_network.
+PAIR_ARGS = dict(
+    argument_spec=dict(
+        _PAIR_OPTIONS,
+        pairs=dict(type='list', elements='dict',
+                   options=dict(_PAIR_OPTIONS, name=dict(type='str', required=True),
+                                peer=dict(type='dict', options=_PEER_OPTIONS, required=True))),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+    ),
+    required_one_of=[('name', 'pairs')],
+    required_by={'name': 'peer'},
+    mutually_exclusive=[('pairs', key) for key in PAIR_KEYS],
+)

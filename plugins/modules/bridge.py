@@ -170,44 +170,13 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils.bridge_planning import (
-    BRIDGE_KEYS, parse_bridges, plan_bridges, report_bridges)
-from ansible_collections.nslab.net.plugins.module_utils.module_flow import converge
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, task_items
-
-BRIDGE_OPTIONS = dict(
-    name=dict(type='str'),
-    netns=dict(type='str'),
-    addresses=dict(type='list', elements='str'),
-    mtu=dict(type='int'),
-    stp=dict(type='bool'),
-    up=dict(type='bool'),
-)
+from ansible_collections.nslab.net.plugins.module_utils.bridge_planning import BRIDGE_ARGS
+from ansible_collections.nslab.net.plugins.module_utils.module_flow import finish_netlink, bridge_task
 
 
 def main():
-    item_options = dict(BRIDGE_OPTIONS, name=dict(type='str', required=True))
-    module = AnsibleModule(
-        argument_spec=dict(
-            BRIDGE_OPTIONS,
-            bridges=dict(type='list', elements='dict', options=item_options),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-        ),
-        required_one_of=[('name', 'bridges')],
-        mutually_exclusive=[('bridges', key) for key in BRIDGE_KEYS],
-        supports_check_mode=True,
-    )
-    state = module.params['state']
-    try:
-        specs = parse_bridges(task_items(module.params, 'bridges', BRIDGE_KEYS))
-    except InvalidInput as exc:
-        module.fail_json(msg=str(exc), problems=exc.problems)
-
-    def plan(views, nsids):
-        return plan_bridges(specs, state, views, module.check_mode)
-
-    converge(module, 'bridges', [spec['netns'] for spec in specs], plan,
-             lambda views: report_bridges(specs, views))
+    module = AnsibleModule(supports_check_mode=True, **BRIDGE_ARGS)
+    finish_netlink(module, lambda netlink: bridge_task(module, netlink, module.params))
 
 
 if __name__ == '__main__':

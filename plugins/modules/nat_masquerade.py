@@ -180,39 +180,14 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils.firewall_flow import BACKEND_OPTION, converge_firewall
-from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import (
-    NETWORK_KEYS, masquerade_task, parse_networks)
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, task_items
-
-NETWORK_OPTIONS = dict(
-    bridge=dict(type='str'),
-    subnet=dict(type='str'),
-    out_interface=dict(type='str'),
-    icc=dict(type='bool', default=True),
-    masquerade=dict(type='bool', default=True),
-)
+from ansible_collections.nslab.net.plugins.module_utils.firewall_flow import nat_masquerade_task
+from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import NETWORK_ARGS
+from ansible_collections.nslab.net.plugins.module_utils.module_flow import finish
 
 
 def main():
-    item_options = dict(NETWORK_OPTIONS, bridge=dict(type='str', required=True))
-    module = AnsibleModule(
-        argument_spec=dict(
-            NETWORK_OPTIONS,
-            networks=dict(type='list', elements='dict', options=item_options),
-            backend=BACKEND_OPTION,
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-        ),
-        required_one_of=[('bridge', 'networks')],
-        mutually_exclusive=[('networks', key) for key in ('bridge', 'subnet', 'out_interface')],
-        supports_check_mode=True,
-    )
-    state = module.params['state']
-    try:
-        networks = parse_networks(task_items(module.params, 'networks', NETWORK_KEYS), state)
-    except InvalidInput as exc:
-        module.fail_json(msg=str(exc), problems=exc.problems)
-    converge_firewall(module, lambda current: masquerade_task(networks, state))
+    module = AnsibleModule(supports_check_mode=True, **NETWORK_ARGS)
+    finish(module, lambda: nat_masquerade_task(module, module.params))
 
 
 if __name__ == '__main__':

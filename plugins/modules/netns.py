@@ -109,39 +109,13 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils import netns_files
-from ansible_collections.nslab.net.plugins.module_utils.module_flow import converge
-from ansible_collections.nslab.net.plugins.module_utils.netns_planning import (
-    NetnsEntry, parse_netns, plan_netns, report_netns)
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils.module_flow import finish_netlink, netns_task
+from ansible_collections.nslab.net.plugins.module_utils.netns_planning import NETNS_ARGS
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type='list', elements='str', required=True, aliases=['names']),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-            loopback=dict(type='bool', default=True),
-            kill_processes=dict(type='bool', default=False),
-        ),
-        supports_check_mode=True,
-    )
-    state = module.params['state']
-    try:
-        names, loopback, kill_processes = parse_netns(module.params)
-    except InvalidInput as exc:
-        module.fail_json(msg=str(exc), problems=exc.problems)
-
-    entries = dict((name, NetnsEntry(name, netns_files.status(name))) for name in names)
-    if state == 'absent':
-        for name, processes in netns_files.processes_in(names).items():
-            entries[name].processes = processes
-
-    def plan(views, nsids):
-        return plan_netns(names, state, loopback, kill_processes, entries, views)
-
-    # Only the state of lo matters here: no address or route dumps per namespace.
-    converge(module, 'namespaces', names, plan, lambda views: report_netns(names, views), links_only=True)
+    module = AnsibleModule(supports_check_mode=True, **NETNS_ARGS)
+    finish_netlink(module, lambda netlink: netns_task(module, netlink, module.params))
 
 
 if __name__ == '__main__':

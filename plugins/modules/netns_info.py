@@ -89,33 +89,12 @@ host:
       '4': {gateway: 198.51.100.1, interface: eth0}
 '''
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.nslab.net.plugins.module_utils import netns_files
+from ansible_collections.nslab.net.plugins.module_utils.link_model import describe
 from ansible_collections.nslab.net.plugins.module_utils.linux_limits import netns_name_error
 from ansible_collections.nslab.net.plugins.module_utils.netlink_adapter import PYROUTE2_IMPORT_ERROR, Netlink
-
-
-def describe(view):
-    """A NamespaceView as plain data, links in kernel (index) order."""
-    links = sorted(view.links.values(), key=lambda link: link.index)
-    return {
-        'exists': view.exists,
-        'links': [dict(name=link.name, kind=link.kind, up=link.up, mtu=link.mtu, master=link.master,
-                       hairpin=link.hairpin, addresses=list(link.addresses)) for link in links],
-        'default_routes': dict((str(version), dict(gateway=gateway, interface=interface))
-                               for version, (gateway, interface) in view.default_routes.items()),
-    }
-
-
-def listed_namespaces():
-    try:
-        names = os.listdir(netns_files.RUN_DIR)
-    except OSError:
-        return []
-    return sorted(name for name in names if netns_files.status(name) == 'present')
 
 
 def main():
@@ -134,7 +113,7 @@ def main():
     if PYROUTE2_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
     if names is None:
-        names = listed_namespaces()
+        names = netns_files.listed()
     wanted = ([None] if module.params['host'] else []) + list(names)
     with Netlink() as netlink:
         views = netlink.read_views(wanted)

@@ -173,60 +173,16 @@ commands:
 
 import ipaddress
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils.firewall_flow import BACKEND_OPTION, converge_firewall
-from ansible_collections.nslab.net.plugins.module_utils.netlink_adapter import PYROUTE2_IMPORT_ERROR, Netlink
-from ansible_collections.nslab.net.plugins.module_utils.publish_planning import (
-    PUBLISH_KEYS, parse_publish, publish_task)
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, task_items
-
-PUBLISH_OPTIONS = dict(
-    bridge=dict(type='str'),
-    destination=dict(type='str'),
-    ports=dict(type='list', elements='str', default=[]),
-)
-
-
-def bridge_subnets(module, names):
-    """Each bridge's IPv4 subnets, None for a bridge that does not exist."""
-    if PYROUTE2_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
-    with Netlink() as netlink:
-        view = netlink.read_views([None])[None]
-    subnets = {}
-    for name in names:
-        link = view.link(name)
-        if link is None:
-            subnets[name] = None
-        elif link.kind != 'bridge':
-            module.fail_json(msg='%s is a %s link, not a bridge' % (name, link.kind or 'physical'))
-        else:
-            networks = [ipaddress.ip_interface(u'%s' % address).network for address in link.addresses]
-            subnets[name] = [str(network) for network in networks if network.version == 4]
-    return subnets
+from ansible_collections.nslab.net.plugins.module_utils.firewall_flow import port_publish_task
+from ansible_collections.nslab.net.plugins.module_utils.module_flow import finish_netlink
+from ansible_collections.nslab.net.plugins.module_utils.publish_planning import PUBLISH_ARGS
 
 
 def main():
-    item_options = dict(PUBLISH_OPTIONS, bridge=dict(type='str', required=True))
-    module = AnsibleModule(
-        argument_spec=dict(
-            PUBLISH_OPTIONS,
-            publish=dict(type='list', elements='dict', options=item_options),
-            backend=BACKEND_OPTION,
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-        ),
-        required_one_of=[('bridge', 'publish')],
-        mutually_exclusive=[('publish', key) for key in ('bridge', 'destination')],
-        supports_check_mode=True,
-    )
-    state = module.params['state']
-    try:
-        wanted = parse_publish(task_items(module.params, 'publish', PUBLISH_KEYS), state)
-    except InvalidInput as exc:
-        module.fail_json(msg=str(exc), problems=exc.problems)
-    subnets = bridge_subnets(module, sorted(wanted))
-    converge_firewall(module, lambda current: publish_task(wanted, state, subnets, current, module.check_mode))
+    module = AnsibleModule(supports_check_mode=True, **PUBLISH_ARGS)
+    finish_netlink(module, lambda netlink: port_publish_task(module, netlink, module.params))
 
 
 if __name__ == '__main__':

@@ -253,54 +253,13 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils.module_flow import converge
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, task_items
-from ansible_collections.nslab.net.plugins.module_utils.veth_planning import (
-    PAIR_KEYS, nsid_keys, parse_pairs, plan_pairs, report_pairs)
-
-END_OPTIONS = dict(
-    name=dict(type='str'),
-    netns=dict(type='str'),
-    addresses=dict(type='list', elements='str'),
-    master=dict(type='str'),
-    hairpin=dict(type='bool'),
-    gateway=dict(type='str'),
-)
-PEER_OPTIONS = dict(END_OPTIONS, name=dict(type='str', required=True))
-PAIR_OPTIONS = dict(
-    END_OPTIONS,
-    peer=dict(type='dict', options=PEER_OPTIONS),
-    mtu=dict(type='int'),
-    up=dict(type='bool'),
-)
+from ansible_collections.nslab.net.plugins.module_utils.module_flow import finish_netlink, veth_task
+from ansible_collections.nslab.net.plugins.module_utils.veth_planning import PAIR_ARGS
 
 
 def main():
-    item_options = dict(PAIR_OPTIONS, name=dict(type='str', required=True),
-                        peer=dict(type='dict', options=PEER_OPTIONS, required=True))
-    module = AnsibleModule(
-        argument_spec=dict(
-            PAIR_OPTIONS,
-            pairs=dict(type='list', elements='dict', options=item_options),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-        ),
-        required_one_of=[('name', 'pairs')],
-        required_by={'name': 'peer'},
-        mutually_exclusive=[('pairs', key) for key in PAIR_KEYS],
-        supports_check_mode=True,
-    )
-    state = module.params['state']
-    try:
-        pairs = parse_pairs(task_items(module.params, 'pairs', PAIR_KEYS))
-    except InvalidInput as exc:
-        module.fail_json(msg=str(exc), problems=exc.problems)
-
-    def plan(views, nsids):
-        return plan_pairs(pairs, state, views, nsids, module.check_mode)
-
-    namespaces = [pair[side]['netns'] for pair in pairs for side in 'ab']
-    converge(module, 'pairs', namespaces, plan, lambda views: report_pairs(pairs, views),
-             nsid_keys=nsid_keys(pairs))
+    module = AnsibleModule(supports_check_mode=True, **PAIR_ARGS)
+    finish_netlink(module, lambda netlink: veth_task(module, netlink, module.params))
 
 
 if __name__ == '__main__':

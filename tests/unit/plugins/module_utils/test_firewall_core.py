@@ -4,11 +4,13 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from ansible_collections.nslab.net.plugins.module_utils.firewall_planning import (
     owned_rules, plan_firewall, simulate)
-from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import Rule, Ruleset, parse_save
+from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import Rule, Ruleset, parse_save, save_words
 from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import (
     masquerade_task, parse_networks)
 from ansible_collections.nslab.net.plugins.module_utils.publish_planning import (
@@ -134,3 +136,17 @@ def test_publish_keeps_other_destinations_and_refuses_their_ports():
     assert clash.problems and 'destination 10.0.0.1' in clash.problems[0]
     absent = publish_task(parse_publish([dict(bridge='br0')], 'absent'), 'absent', {'br0': None}, current, False)
     assert 'nslab:publish:br0:10.0.0.1' in absent.owners and absent.rules == []
+
+
+@pytest.mark.parametrize('line', [
+    '-A NSLAB-DNAT -p tcp -m tcp --dport 10000 -m comment --comment "nslab:publish:br0:10.0.0.2" -j DNAT',
+    '-A X -m comment --comment "a \\"q\\" b\\\\c" -j ACCEPT',
+    '-A X -m comment --comment "a\\b \\$x" -j ACCEPT',
+    "-A X -m comment --comment 'single quoted' -j ACCEPT",
+    '-A X -s 1.2.3.4/32 ! -d 5.6.7.8 -j RETURN',
+    '-A X -m comment --comment "" -j ACCEPT',
+    '-A X -m comment --comment "x"y -j ACCEPT',
+    '-A X --foo a\\ b',
+])
+def test_save_words_split_as_shlex_does(line):
+    assert save_words(line) == shlex.split(line)

@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils.firewall_flow import FirewallTask
+from ansible_collections.nslab.net.plugins.module_utils.firewall_planning import FirewallTask
 from ansible_collections.nslab.net.plugins.module_utils.kernel_sysctls import (
     BRIDGE_NF_CALL_IPTABLES, IP_FORWARD, Sysctl, route_localnet)
 from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import (

@@ -1,16 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The role nslab.net.lab's planning, on the controller: its variables into module inputs.
+"""The lab's planning: the role nslab.net.lab's variables into the collection's module inputs.
 
-Two pure steps, both run before the role changes anything:
+Two pure steps, both run before anything changes (by nslab.net.lab_network on the target,
+and as filters of the same names on the controller):
 
 - :func:`lab_spec` checks the role's variables as a whole (what an argument spec cannot:
   subnets that overlap, an address outside its subnet or given twice, a host port published
   twice, a derived link name longer than Linux allows) and normalises them;
-- :func:`lab_plan` allocates the omitted addresses against what the host holds now (read by
-  nslab.net.netns_info) and turns the spec into the list arguments of the collection's
-  modules, so the role needs one task per module however many namespaces there are.
+- :func:`lab_plan` allocates the omitted addresses against what the host holds now (in the
+  form nslab.net.netns_info returns) and turns the spec into the list arguments of the
+  collection's modules, which lab_network runs in turn in one process.
 
 Address allocation is stable: a namespace that already holds an address of its network
 keeps it, whatever was added or removed around it; a new one gets the lowest address that
@@ -237,6 +238,33 @@ def _check_members(namespaces, networks_by_name):
             mappings += list(dict.fromkeys(own))
     problems += conflicts(mappings, mappings)
     return problems
+
+
+#: nslab.net.lab_network's arguments (AnsibleModule keyword arguments): the role's variables
+#: without their lab_ prefix, and what the steps need beyond them.
+LAB_ARGS = dict(
+    argument_spec=dict(
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+        networks=dict(type='list', elements='dict', default=[]),
+        bridge=dict(type='str', default='br0'),
+        subnet=dict(type='str', default='10.0.0.0/24'),
+        gateway=dict(type='str'),
+        uplink=dict(type='str'),
+        masquerade=dict(type='bool', default=True),
+        icc=dict(type='bool', default=True),
+        namespaces=dict(type='list', elements='dict', default=[]),
+        backend=dict(type='str', choices=['auto', 'legacy', 'nft'], default='auto'),
+        service_manager=dict(type='str', choices=['auto', 'systemd', 'process'], default='auto'),
+        kill_processes=dict(type='bool', default=False),
+        diagram_path=dict(type='path'),
+    ),
+)
+SPEC_VARIABLES = ('state', 'networks', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc', 'namespaces')
+
+
+def lab_variables(params):
+    """What :func:`lab_spec` takes, from lab_network's arguments."""
+    return dict((key, params.get(key)) for key in SPEC_VARIABLES)
 
 
 def lab_spec(variables):

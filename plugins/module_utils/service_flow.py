@@ -1,0 +1,119 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The work of nslab.net.netns_service: check, read, plan, apply (unless check mode), report.
+
+A function from validated parameters to the result, shared by the module and by
+nslab.net.lab_network; failures raise :class:`module_flow.TaskFailed`.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import time
+
+from ansible_collections.nslab.net.plugins.module_utils import netns_files, service_processes
+from ansible_collections.nslab.net.plugins.module_utils.linux_limits import netns_name_error
+from ansible_collections.nslab.net.plugins.module_utils.module_flow import TaskFailed
+from ansible_collections.nslab.net.plugins.module_utils.service_planning import (
+    SERVICE_KEYS, Observed, choose_manager, host_problems, parse_services, plan_services,
+    report_services, simulate)
+from ansible_collections.nslab.net.plugins.module_utils.service_processes import ServiceError
+from ansible_collections.nslab.net.plugins.module_utils.service_systemd import Systemd, booted
+from ansible_collections.nslab.net.plugins.module_utils.task_arguments import task_items
+
+# Long enough for a mistyped command to fail, short enough to pay once per task.
+SETTLE_SECONDS = 0.5
+
+
+def _host_facts(specs):
+    """Whether the namespaces and explicit directories of ``specs`` exist."""
+    namespaces = dict((spec['netns'], netns_files.status(spec['netns']) == 'present')
+                      for spec in specs if spec['netns'] and not netns_name_error(spec['netns']))
+    directories = dict((spec['chdir'], os.path.isdir(spec['chdir'])) for spec in specs
+                       if not spec['own_chdir'] and spec['chdir'].startswith('/'))
+    return namespaces, directories
+
+
+def _read(names, systemd):
+    records = service_processes.read_records(names)
+    units = systemd.read_units(names) if systemd else {}
+    return dict((name, Observed(records[name], units.get(name))) for name in names)
+
+
+def _apply(module, steps, records, systemd):
+    """Apply ``steps`` in order; return the processes started. Stops are one batch."""
+    done, started = [], []
+    step = None
+    try:
+        stops = [s for s in steps if s.op == 'stop_process']
+        if stops:
+            step = stops[0]
+            service_processes.stop(stops, records)
+            done.extend(stops)
+        ip = None
+        for step in steps:
+            if step.op == 'stop_process':
+                continue
+            if step.op == 'start_process':
+                ip = ip or module.get_bin_path('ip', required=True)
+                started.append(service_processes.start(step, ip))
+            else:
+                systemd.apply(step)
+            done.append(step)
+    except (ServiceError, OSError, IOError) as exc:
+        raise TaskFailed('%s: %s' % (step.as_command(), exc), changed=bool(done),
+                         commands=[s.as_command() for s in steps],
+                         applied=[s.as_command() for s in done])
+    return started
+
+
+def netns_service_task(module, params):
+    state, requested = params['state'], params['manager']
+    specs, problems = parse_services(task_items(params, 'services', SERVICE_KEYS), state)
+    systemd_booted = booted()
+    manager = choose_manager(requested, systemd_booted)
+    namespaces, directories = _host_facts(specs)
+    problems.extend(host_problems(specs, state, requested, systemd_booted, namespaces, directories,
+                                  module.check_mode))
+    if problems:
+        raise TaskFailed('; '.join(problems), problems=problems, changed=False)
+
+    systemd = None
+    if systemd_booted:
+        systemd = Systemd(module.run_command, module.get_bin_path('systemctl', required=True),
+                          module.get_bin_path('journalctl'))
+    names = [spec['name'] for spec in specs]
+    try:
+        observed = _read(names, systemd)
+    except (ServiceError, OSError, IOError) as exc:
+        raise TaskFailed('reading the services: %s' % exc, changed=False)
+    steps = plan_services(specs, state, manager, observed)
+    commands = [step.as_command() for step in steps]
+    before = report_services(specs, observed)
+    failures = []
+    if module.check_mode or not steps:
+        after = report_services(specs, simulate(specs, state, manager, observed) if steps else observed)
+    else:
+        records = dict((name, seen.process) for name, seen in observed.items())
+        started = _apply(module, steps, records, systemd)
+        restarted = [step.name for step in steps if step.op == 'restart_unit']
+        if started or restarted:
+            time.sleep(SETTLE_SECONDS)
+        failures = service_processes.exited(started)
+        if restarted:
+            failures.extend(systemd.not_running(restarted))
+        after = report_services(specs, _read(names, systemd))
+    result = dict(
+        changed=bool(steps),
+        manager=manager,
+        commands=commands,
+        diff=dict(before=dict(services=before), after=dict(services=after)),
+        services=after,
+    )
+    if failures:
+        raise TaskFailed('\n'.join(message for name, message in failures),
+                         failed_services=[name for name, message in failures], **result)
+    return result
