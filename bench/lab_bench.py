@@ -110,15 +110,16 @@ def _children_maxrss() -> int:
 
 
 class Bench:
-    def __init__(self, lab: Lab, workdir: Path, install_packages: bool) -> None:
+    def __init__(self, lab: Lab, workdir: Path) -> None:
         self.lab = lab
         self.workdir = workdir
         self.up = workdir / "walkthrough-up.sh"
         self.down = workdir / "walkthrough-down.sh"
         self.up.write_text(lab.shell_up())
         self.down.write_text(lab.shell_down())
-        variables = dict(lab.role_variables(), lab_install_packages=install_packages,
-                         lab_diagram_path=str(workdir / "lab-diagram.md"))
+        # The role's defaults otherwise: it checks its packages (free on a ready host), prints
+        # the summary and writes the diagram, as a user's run does.
+        variables = dict(lab.role_variables(), lab_diagram_path=str(workdir / "lab-diagram.md"))
         self.variables = workdir / "lab.json"
         self.variables.write_text(json.dumps(variables))
         self.env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
@@ -178,10 +179,10 @@ def summary(samples: list[float]) -> dict[str, float]:
             "samples": [round(s, 4) for s in samples]}
 
 
-def measure(size: tuple[int, int], repetitions: int, install_packages: bool) -> dict:
+def measure(size: tuple[int, int], repetitions: int) -> dict:
     lab = Lab(*size)
     with tempfile.TemporaryDirectory(prefix=f"nslab-bench-{size[0]}-{size[1]}-") as tmp:
-        bench = Bench(lab, Path(tmp), install_packages)
+        bench = Bench(lab, Path(tmp))
         # One untimed round of each first: page cache, .pyc files, the kernel's module loads.
         bench.shell_round()
         bench.role_round()
@@ -264,8 +265,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="small,medium,large",
                         help="comma-separated N:P or small (2:1), medium (50:100), large (200:1000)")
     parser.add_argument("--repetitions", type=int, default=5)
-    parser.add_argument("--install-packages", action="store_true",
-                        help="let the role check its packages on every run (lab_install_packages=true)")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "latest.json"))
     args = parser.parse_args(argv)
     if not os.environ.get("NSLAB_WORLD"):
@@ -275,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for size in sizes:
         print(f"== N={size[0]} P={size[1]}", flush=True)
-        results.append(measure(size, args.repetitions, args.install_packages))
+        results.append(measure(size, args.repetitions))
         print(report(results[-1]), flush=True)
     slopes = fit_slopes(results)
     if slopes:
@@ -288,7 +287,6 @@ def main(argv: list[str] | None = None) -> int:
         "commit": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                                  capture_output=True, text=True, check=False).stdout.strip(),
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version()},
-        "install_packages": args.install_packages,
         "sizes": results,
         "linear_fit": slopes,
     }
