@@ -21,7 +21,9 @@ mkdir -p "$(dirname "$out")"
         /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || true
     echo '## nslab units'
     systemctl list-units --all --plain --no-legend 'nslab-*'
-    ls -A /run/systemd/system | grep '^nslab-' || true
+    for unit in /run/systemd/system/nslab-*; do
+        if [ -e "$unit" ]; then echo "$unit"; fi
+    done
     # Counters change with every packet; a table that iptables created and that holds nothing
     # but empty built-in chains is the documented residue of teardown (see the role's README).
     echo '## iptables rules'
