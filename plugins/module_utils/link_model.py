@@ -215,4 +215,3 @@ def describe(view):
         'default_routes': dict((str(version), dict(gateway=gateway, interface=interface))
                                for version, (gateway, interface) in view.default_routes.items()),
     }
-

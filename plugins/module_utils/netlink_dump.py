@@ -141,7 +141,7 @@ class RouteSocket(object):
             data = self.sock.recv(_BUFFER)
             offset = 0
             while offset + _HEADER.size <= len(data):
-                length, kind, unused, seq, unused = _HEADER.unpack_from(data, offset)
+                length, kind, unused_flags, seq, unused_pid = _HEADER.unpack_from(data, offset)
                 if length < _HEADER.size:
                     raise OSError('netlink: a message of length %d' % length)
                 if seq == self.seq:
@@ -159,22 +159,23 @@ class RouteSocket(object):
 
     def links(self):
         found = []
-        for unused, payload in self._request(RTM_GETLINK, NLM_F_DUMP, _IFINFO.pack(0, 0, 0, 0, 0)):
-            unused, unused, index, flags, unused = _IFINFO.unpack_from(payload)
+        for unused_kind, payload in self._request(RTM_GETLINK, NLM_F_DUMP, _IFINFO.pack(0, 0, 0, 0, 0)):
+            index, flags = _IFINFO.unpack_from(payload)[2:4]
             found.append(RawLink(index, flags, attributes(payload, _IFINFO.size)))
         return found
 
     def addresses(self):
         found = []
-        for unused, payload in self._request(RTM_GETADDR, NLM_F_DUMP, _IFADDR.pack(0, 0, 0, 0, 0)):
-            family, prefixlen, unused, unused, index = _IFADDR.unpack_from(payload)
-            found.append(RawAddress(family, prefixlen, index, attributes(payload, _IFADDR.size)))
+        for unused_kind, payload in self._request(RTM_GETADDR, NLM_F_DUMP, _IFADDR.pack(0, 0, 0, 0, 0)):
+            fields = _IFADDR.unpack_from(payload)
+            found.append(RawAddress(fields[0], fields[1], fields[4], attributes(payload, _IFADDR.size)))
         return found
 
     def routes(self, family):
         found = []
-        for unused, payload in self._request(RTM_GETROUTE, NLM_F_DUMP, _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)):
-            fam, dst_len, unused, unused, table, unused, unused, route_type, unused = _RTMSG.unpack_from(payload)
+        for unused_kind, payload in self._request(RTM_GETROUTE, NLM_F_DUMP, _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)):
+            fields = _RTMSG.unpack_from(payload)
+            fam, dst_len, table, route_type = fields[0], fields[1], fields[4], fields[7]
             if fam == family:
                 found.append(RawRoute(family, dst_len, table, route_type, attributes(payload, _RTMSG.size)))
         return found
@@ -182,7 +183,7 @@ class RouteSocket(object):
     def nsid(self, fd):
         """The id the namespace behind ``fd`` has in this socket's namespace, None if unassigned."""
         body = struct.pack('=Bxxx', socket.AF_UNSPEC) + _ATTR.pack(8, NETNSA_FD) + _U32.pack(fd)
-        for unused, payload in self._request(RTM_GETNSID, 0, body):
+        for unused_kind, payload in self._request(RTM_GETNSID, 0, body):
             value = attributes(payload, 4).get(NETNSA_NSID)
             nsid = _S32.unpack_from(value)[0] if value is not None else -1
             return nsid if nsid >= 0 else None

@@ -113,7 +113,8 @@ notes:
     RV(missing_requirements) listing it; the role installs those and runs the task again.
 seealso:
   - module: nslab.net.netns_info
-  - role: nslab.net.lab
+  - module: nslab.net.netns
+  - module: nslab.net.port_publish
 '''
 
 EXAMPLES = r'''

@@ -171,8 +171,6 @@ commands:
   sample: ["iptables -t nat -A NSLAB-DNAT -p tcp -m tcp --dport 8000 -m comment --comment nslab:publish:br0:10.0.0.1 -j DNAT --to-destination 10.0.0.1:8000"]
 '''
 
-import ipaddress
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nslab.net.plugins.module_utils.firewall_flow import port_publish_task
