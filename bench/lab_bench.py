@@ -71,44 +71,6 @@ def timed(argv: list[str], *, env: dict[str, str] | None = None, timeout: float 
     return elapsed, usage.ru_maxrss, text
 
 
-class BenchError(RuntimeError):
-    pass
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    if text in NAMED_SIZES:
-        return NAMED_SIZES[text]
-    match = re.fullmatch(r"(\d+):(\d+)", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"size {text!r}: use N:P (namespaces:ports) or one of {', '.join(NAMED_SIZES)}")
-    return int(match.group(1)), int(match.group(2))
-
-
-def timed(argv: list[str], *, env: dict[str, str] | None = None, timeout: float = 900) -> tuple[float, int, str]:
-    """Run argv; return its wall time, the peak RSS (KiB) of its largest process, its output."""
-    start = time.perf_counter()
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT) as proc:
-        try:
-            output, _unused = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise BenchError(f"{argv[0]} did not finish in {timeout} s") from None
-        # communicate() has reaped the child, so its rusage is in RUSAGE_CHILDREN; wait4 on
-        # our own would be too late. The children's maximum is the largest one's peak.
-        elapsed = time.perf_counter() - start
-    peak = _children_maxrss()
-    text = output.decode(errors="replace")
-    if proc.returncode != 0:
-        raise BenchError(f"{' '.join(argv[:3])}... exited {proc.returncode}:\n{text[-3000:]}")
-    return elapsed, peak, text
-
-
-def _children_maxrss() -> int:
-    import resource  # pylint: disable=import-outside-toplevel
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-
-
 class Bench:
     def __init__(self, lab: Lab, workdir: Path) -> None:
         self.lab = lab
