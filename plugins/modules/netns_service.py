@@ -191,130 +191,16 @@ commands:
       setsid /bin/sh -c 'python3 -m http.server 8000' </dev/null >>/run/nslab/services/web.log 2>&1 &
 '''
 
-import os
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils import netns_files, service_processes
-from ansible_collections.nslab.net.plugins.module_utils.linux_limits import netns_name_error
-from ansible_collections.nslab.net.plugins.module_utils.service_planning import (
-    SERVICE_KEYS, Observed, choose_manager, host_problems, parse_services, plan_services,
-    report_services, simulate)
-from ansible_collections.nslab.net.plugins.module_utils.service_processes import ServiceError
-from ansible_collections.nslab.net.plugins.module_utils.service_systemd import Systemd, booted
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import task_items
-
-SERVICE_OPTIONS = dict(
-    netns=dict(type='str'),
-    command=dict(type='str'),
-    name=dict(type='str'),
-    chdir=dict(type='path'),
-)
-# Long enough for a mistyped command to fail, short enough to pay once per task.
-SETTLE_SECONDS = 0.5
-
-
-def _host_facts(specs):
-    """Whether the namespaces and explicit directories of ``specs`` exist."""
-    namespaces = dict((spec['netns'], netns_files.status(spec['netns']) == 'present')
-                      for spec in specs if spec['netns'] and not netns_name_error(spec['netns']))
-    directories = dict((spec['chdir'], os.path.isdir(spec['chdir'])) for spec in specs
-                       if not spec['own_chdir'] and spec['chdir'].startswith('/'))
-    return namespaces, directories
-
-
-def _read(names, systemd):
-    records = service_processes.read_records(names)
-    units = systemd.read_units(names) if systemd else {}
-    return dict((name, Observed(records[name], units.get(name))) for name in names)
-
-
-def _apply(module, steps, records, systemd):
-    """Apply ``steps`` in order; return the processes started. Stops are one batch."""
-    done, started = [], []
-    step = None
-    try:
-        stops = [s for s in steps if s.op == 'stop_process']
-        if stops:
-            step = stops[0]
-            service_processes.stop(stops, records)
-            done.extend(stops)
-        ip = None
-        for step in steps:
-            if step.op == 'stop_process':
-                continue
-            if step.op == 'start_process':
-                ip = ip or module.get_bin_path('ip', required=True)
-                started.append(service_processes.start(step, ip))
-            else:
-                systemd.apply(step)
-            done.append(step)
-    except (ServiceError, OSError, IOError) as exc:
-        module.fail_json(msg='%s: %s' % (step.as_command(), exc), changed=bool(done),
-                         commands=[s.as_command() for s in steps],
-                         applied=[s.as_command() for s in done])
-    return started
+from ansible_collections.nslab.net.plugins.module_utils.module_flow import finish
+from ansible_collections.nslab.net.plugins.module_utils.service_flow import netns_service_task
+from ansible_collections.nslab.net.plugins.module_utils.service_planning import SERVICE_ARGS
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            SERVICE_OPTIONS,
-            services=dict(type='list', elements='dict', options=SERVICE_OPTIONS),
-            manager=dict(type='str', choices=['auto', 'systemd', 'process'], default='auto'),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-        ),
-        required_one_of=[('services', 'netns', 'name')],
-        mutually_exclusive=[('services', key) for key in SERVICE_KEYS],
-        supports_check_mode=True,
-    )
-    state, requested = module.params['state'], module.params['manager']
-    specs, problems = parse_services(task_items(module.params, 'services', SERVICE_KEYS), state)
-    systemd_booted = booted()
-    manager = choose_manager(requested, systemd_booted)
-    namespaces, directories = _host_facts(specs)
-    problems.extend(host_problems(specs, state, requested, systemd_booted, namespaces, directories,
-                                  module.check_mode))
-    if problems:
-        module.fail_json(msg='; '.join(problems), problems=problems, changed=False)
-
-    systemd = None
-    if systemd_booted:
-        systemd = Systemd(module.run_command, module.get_bin_path('systemctl', required=True),
-                          module.get_bin_path('journalctl'))
-    names = [spec['name'] for spec in specs]
-    try:
-        observed = _read(names, systemd)
-    except (ServiceError, OSError, IOError) as exc:
-        module.fail_json(msg='reading the services: %s' % exc, changed=False)
-    steps = plan_services(specs, state, manager, observed)
-    commands = [step.as_command() for step in steps]
-    before = report_services(specs, observed)
-    failures = []
-    if module.check_mode or not steps:
-        after = report_services(specs, simulate(specs, state, manager, observed) if steps else observed)
-    else:
-        records = dict((name, seen.process) for name, seen in observed.items())
-        started = _apply(module, steps, records, systemd)
-        restarted = [step.name for step in steps if step.op == 'restart_unit']
-        if started or restarted:
-            time.sleep(SETTLE_SECONDS)
-        failures = service_processes.exited(started)
-        if restarted:
-            failures.extend(systemd.not_running(restarted))
-        after = report_services(specs, _read(names, systemd))
-    result = dict(
-        changed=bool(steps),
-        manager=manager,
-        commands=commands,
-        diff=dict(before=dict(services=before), after=dict(services=after)),
-        services=after,
-    )
-    if failures:
-        module.fail_json(msg='\n'.join(message for name, message in failures),
-                         failed_services=[name for name, message in failures], **result)
-    module.exit_json(**result)
+    module = AnsibleModule(supports_check_mode=True, **SERVICE_ARGS)
+    finish(module, lambda: netns_service_task(module, module.params))
 
 
 if __name__ == '__main__':
