@@ -186,10 +186,7 @@ class Netlink(object):
             done.append(step)
 
     def _index(self, netns, name):
-        found = list(self.socket(netns).link_lookup(ifname=name))
-        if not found:
-            raise OSError(2, 'no link %s' % name)
-        return found[0]
+        return self.reader(netns).link_index(name)
 
     def _apply(self, step):
         a = step.args

@@ -164,6 +164,14 @@ class RouteSocket(object):
             found.append(RawLink(index, flags, attributes(payload, _IFINFO.size)))
         return found
 
+    def link_index(self, name):
+        """The index of the link called ``name``: one RTM_GETLINK for it, not a dump of all."""
+        encoded = name.encode('utf-8') + b'\0'
+        attr = _ATTR.pack(4 + len(encoded), IFLA_IFNAME) + encoded + b'\0' * (-len(encoded) % 4)
+        for unused_kind, payload in self._request(RTM_GETLINK, 0, _IFINFO.pack(0, 0, 0, 0, 0) + attr):
+            return _IFINFO.unpack_from(payload)[2]
+        raise OSError(19, 'no link %s' % name)
+
     def addresses(self):
         found = []
         for unused_kind, payload in self._request(RTM_GETADDR, NLM_F_DUMP, _IFADDR.pack(0, 0, 0, 0, 0)):
