@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import os
 import socket
+import sys
 
 from ansible_collections.nslab.net.plugins.module_utils import netns_files
 from ansible_collections.nslab.net.plugins.module_utils.ip_addresses import is_link_local
@@ -37,6 +38,12 @@ IFF_UP = 0x1
 RT_TABLE_MAIN = 254
 RTN_UNICAST = 1
 VERSIONS = ((4, socket.AF_INET), (6, socket.AF_INET6))
+
+
+def _netlink_error():
+    """pyroute2's NetlinkError once pyroute2 is loaded (a step that needed it loaded it)."""
+    exceptions = sys.modules.get('pyroute2.netlink.exceptions')
+    return exceptions.NetlinkError if exceptions is not None else OSError
 
 
 class StepFailed(Exception):
@@ -175,13 +182,12 @@ class Netlink(object):
 
     def apply(self, steps):
         """Apply ``steps`` in order; raise StepFailed naming the failing step."""
-        from pyroute2.netlink.exceptions import NetlinkError  # pylint: disable=import-outside-toplevel
         done = []
         self._views.clear()
         for step in steps:
             try:
                 self._apply(step)
-            except (NetlinkError, OSError) as exc:
+            except (_netlink_error(), OSError) as exc:
                 raise StepFailed(step, exc, done)
             done.append(step)
 
@@ -199,6 +205,9 @@ class Netlink(object):
                 netns_files.kill(step.name, a['kill'])
             netns_files.delete(step.name)
             return
+        if step.op == 'delete_link':
+            self.reader(step.netns).delete_link(self._index(step.netns, step.name))
+            return
         ipr = self.socket(step.netns)
         if step.op == 'create_bridge':
             ipr.link('add', ifname=step.name, kind='bridge')
@@ -207,8 +216,6 @@ class Netlink(object):
             if a['peer_netns'] != step.netns:
                 peer['net_ns_fd'] = self.fd(a['peer_netns'])
             ipr.link('add', ifname=step.name, kind='veth', peer=peer)
-        elif step.op == 'delete_link':
-            ipr.link('del', index=self._index(step.netns, step.name))
         elif step.op == 'set_mtu':
             ipr.link('set', index=self._index(step.netns, step.name), mtu=a['mtu'])
         elif step.op == 'set_up':

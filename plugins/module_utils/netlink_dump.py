@@ -20,9 +20,11 @@ import struct
 
 NETLINK_ROUTE = 0
 NLM_F_REQUEST = 0x1
+NLM_F_ACK = 0x4
 NLM_F_DUMP = 0x300
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
+RTM_DELLINK = 17
 RTM_GETLINK = 18
 RTM_GETADDR = 22
 RTM_GETROUTE = 26
@@ -171,6 +173,11 @@ class RouteSocket(object):
         for unused_kind, payload in self._request(RTM_GETLINK, 0, _IFINFO.pack(0, 0, 0, 0, 0) + attr):
             return _IFINFO.unpack_from(payload)[2]
         raise OSError(19, 'no link %s' % name)
+
+    def delete_link(self, index):
+        """Delete the link ``index`` (its veth peer goes with it): the one write a teardown
+        needs, so that a teardown never imports pyroute2."""
+        self._request(RTM_DELLINK, NLM_F_ACK, _IFINFO.pack(0, 0, index, 0, 0))
 
     def addresses(self):
         found = []
