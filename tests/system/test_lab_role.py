@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import tempfile
 
 import pytest
@@ -223,3 +224,24 @@ def test_bad_variables_fail_before_any_change():
             assert message in result.output, (message, result)
             assert result.changed == 0
         assert snapshot(world) == pristine
+
+
+def test_a_host_without_pyroute2_gets_packages_then_a_clear_failure_and_no_change(tmp_path):
+    """The role installs what lab_network reports missing and runs it again; where that does
+    not help (an interpreter apt does not serve), the second run fails, naming what lacks."""
+    bare = tmp_path / 'bare'
+    subprocess.run(['python3', '-m', 'venv', '--without-pip', str(bare)], check=True)
+    interpreter = ['-e', 'ansible_python_interpreter=%s' % (bare / 'bin' / 'python')]
+    with World() as world:
+        pristine = snapshot(world)
+        refused = play(world, SEEDS, *interpreter)
+        assert refused.rc != 0 and refused.failed == 1 and 'the host lacks pyroute2' in refused.output, refused
+        assert 'Install iproute2, iptables' not in refused.output, refused
+        retried = play(world, dict(SEEDS, lab_install_packages=True), *interpreter)
+        assert retried.rc != 0 and retried.failed == 1, retried
+        assert 'TASK [nslab.net.lab : Install iproute2, iptables' in retried.output, retried
+        assert retried.output.count('TASK [nslab.net.lab : The lab, in one task]') == 2, retried
+        assert 'the host lacks pyroute2' in retried.output.rsplit('TASK [', 1)[-1], retried
+        assert snapshot(world) == pristine
+        # Positive control: the same lab with the system python3 builds.
+        assert built(play(world, SEEDS)).changed > 0
