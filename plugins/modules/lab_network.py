@@ -297,7 +297,13 @@ def run(module, netlink, params, backend):
     queue = [(step, 'absent', remove[key]) for step, key in REMOVE_ORDER]
     queue += [(step, 'present', plan[key]) for step, key in BUILD_ORDER]
     result = dict(changed=False, commands=[], steps=[], diff=dict(before={}, after={}))
+    waiting = False
     for step, state, items in queue:
+        if waiting and state == 'present':
+            # Before anything is built that could take their names; the kernel has been
+            # destroying them while the NAT rules and bridges went.
+            wait_for_veth_ends(module, netlink, dying_ends)
+            waiting = False
         if not items:
             continue
         label = step if state == 'present' else '%s (remove)' % step
@@ -313,8 +319,9 @@ def run(module, netlink, params, backend):
         result['steps'].append(dict(step=label, changed=done['changed'], commands=done['commands']))
         result['diff']['before'][label] = done['diff']['before']
         result['diff']['after'][label] = done['diff']['after']
-        if step == 'netns' and state == 'absent' and dying_ends and not module.check_mode:
-            wait_for_veth_ends(module, netlink, dying_ends)
+        waiting = waiting or (step == 'netns' and state == 'absent' and bool(dying_ends) and not module.check_mode)
+    if waiting:
+        wait_for_veth_ends(module, netlink, dying_ends)
     result.update(plan=plan, host_state=host_state, backend=backend)
     return result
 
