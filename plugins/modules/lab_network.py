@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 ---
 module: lab_network
 short_description: A whole Docker-style lab (bridges, namespaces, veth pairs, NAT, published ports, services) in one task
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Builds, repairs or tears down the lab the role M(nslab.net.lab) describes, in one task and
     one process on the host. It is what the role runs; its options are the role's variables

@@ -17,8 +17,8 @@ description:
     each link with its kind, state, MTU, bridge, hairpin mode and addresses, and the default
     routes; the data C(ip -j link), C(ip -j address) and C(ip -j route) would give, from one
     process and one netlink socket per namespace.
-  - The role M(nslab.net.lab) reads a host with it before allocating addresses, so that an
-    address in use is never handed out twice.
+  - Its result is what the filter C(nslab.net.lab_plan) allocates addresses against, so that an
+    address in use is never handed out twice (M(nslab.net.lab_network) reads the same data itself).
 author:
   - nslab.net contributors (@nslab)
 requirements:
