@@ -40,6 +40,9 @@ if [[ -z $mirror ]]; then
 fi
 mirror=${mirror:-http://deb.debian.org/debian}
 
+# Callers read the image's path from stdout (NSLAB_VM_IMAGE=$(scripts/vm-image.sh)): whatever
+# the build tools print goes to stderr (mkfs.ext4 -q still announces the file it creates).
+exec 3>&1 1>&2
 mkdir -p "$cache"
 work=$(mktemp -d "$cache/build.XXXXXX")
 # Nothing of a failed build may be mistaken for an image; the mounts die with their namespace.
@@ -137,5 +140,5 @@ rm -rf "$image"
 mv "$work" "$image"
 trap - EXIT
 ln -sfn "$(basename "$image")" "$cache/current"
-echo "vm-image: built in $((SECONDS - start)) s" >&2
-echo "$image"
+echo "vm-image: built in $((SECONDS - start)) s"
+echo "$image" >&3
