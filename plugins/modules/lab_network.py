@@ -281,10 +281,7 @@ def wait_for_veth_ends(module, netlink, names):
 def run(module, netlink, params, backend):
     try:
         spec = lab_spec(lab_variables(params))
-    except InvalidInput as exc:
-        raise TaskFailed('the lab is not valid: %s' % '; '.join(exc.problems), problems=exc.problems)
-    host_state = read_host(netlink, spec['state'])
-    try:
+        host_state = read_host(netlink, spec['state'])
         plan = lab_plan(spec, host_state)
     except InvalidInput as exc:
         raise TaskFailed('the lab is not valid: %s' % '; '.join(exc.problems), problems=exc.problems)
