@@ -24,6 +24,7 @@ __metaclass__ = type
 
 import ipaddress
 
+from ansible_collections.nslab.net.plugins.module_utils.lab_ownership import Owned, lab_name_error, removals
 from ansible_collections.nslab.net.plugins.module_utils.linux_limits import interface_name_error, netns_name_error
 from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import (
     firewall_interface_error, parse_subnet)
@@ -120,6 +121,13 @@ def _check_networks(networks):
     return problems
 
 
+_PORT_LIST = 'publish must be a list of port specs, such as ["8000:8000"], not a single string'
+
+
+def _is_port_list(value):
+    return value is None or isinstance(value, list)
+
+
 def _memberships(entry, networks_by_name, first_network):
     """The networks a namespace joins, as member dicts; the first one holds its default route."""
     label = 'namespace %s' % entry['name']
@@ -142,6 +150,9 @@ def _memberships(entry, networks_by_name, first_network):
             problems.append('%s: network %r is not one of the lab networks (%s)' % (
                 label, network, ', '.join(networks_by_name) or 'none'))
             continue
+        if not _is_port_list(item.get('publish')):
+            problems.append('%s: networks[%d]: %s' % (label, index, _PORT_LIST))
+            item = dict(item, publish=[])
         members.append(dict(
             network=network,
             address=item.get('address'),
@@ -151,6 +162,9 @@ def _memberships(entry, networks_by_name, first_network):
             primary=index == 0))
     problems += ['%s: joins network %s more than once' % (label, name)
                  for name in duplicates(m['network'] for m in members)]
+    if not _is_port_list(entry.get('publish')):
+        problems.append('%s: %s' % (label, _PORT_LIST))
+        entry = dict(entry, publish=None)
     if members:
         for key in ('address', 'publish'):
             if entry.get(key):
@@ -244,6 +258,7 @@ def _check_members(namespaces, networks_by_name):
 #: without their lab_ prefix, and what the steps need beyond them.
 LAB_ARGS = dict(
     argument_spec=dict(
+        name=dict(type='str', default='lab'),
         state=dict(type='str', choices=['present', 'absent'], default='present'),
         networks=dict(type='list', elements='dict', default=[]),
         bridge=dict(type='str', default='br0'),
@@ -259,7 +274,7 @@ LAB_ARGS = dict(
         diagram_path=dict(type='path'),
     ),
 )
-SPEC_VARIABLES = ('state', 'networks', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc', 'namespaces')
+SPEC_VARIABLES = ('name', 'state', 'networks', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc', 'namespaces')
 
 
 def lab_variables(params):
@@ -295,9 +310,13 @@ def lab_spec(variables):
     state = variables.get('state') or 'present'
     if state not in ('present', 'absent'):
         problems.append('lab_state %r is not present or absent' % (state,))
+    name = variables.get('name') or 'lab'
+    error = lab_name_error(name)
+    if error:
+        problems.append('lab_name: %s' % error)
     if problems:
         raise InvalidInput(problems)
-    return dict(state=state, networks=networks, namespaces=namespaces)
+    return dict(name=name, state=state, networks=networks, namespaces=namespaces)
 
 
 def _held_addresses(info, subnet):
@@ -363,21 +382,14 @@ def _holder_text(holder):
     return '%s in %s' % (link, 'namespace %s' % netns if netns else 'the host namespace')
 
 
-def _current_address(info, netns, interface, subnet):
-    view = (info.get('namespaces') or {}).get(netns) or {}
-    for link in view.get('links') or []:
-        if link['name'] == interface:
-            for text in link.get('addresses') or []:
-                if ipaddress.ip_interface(u'%s' % text).ip in subnet:
-                    return str(ipaddress.ip_interface(u'%s' % text).ip)
-    return None
-
-
-def lab_plan(spec, info):
+def lab_plan(spec, info, owned=None):
     """The module arguments that build (or tear down) ``spec`` on a host that holds ``info``.
 
-    ``info`` is what nslab.net.netns_info returned for the host. Raises InvalidInput when an
-    address is taken or a network has run out of addresses.
+    ``info`` is what nslab.net.netns_info returned for the host; ``owned`` what the lab owns
+    there (a :class:`lab_ownership.Owned`; None: nothing). What the lab owns and ``spec`` no
+    longer declares is removed, and a teardown removes everything the lab owns, whatever
+    ``spec`` says. Raises InvalidInput when an address is taken or a network has run out of
+    addresses.
     """
     spec = _copy(spec)
     networks = dict((n['name'], n) for n in spec['networks'])
@@ -385,18 +397,12 @@ def lab_plan(spec, info):
     for network in spec['networks']:
         if network['uplink'] is None:
             network['uplink'] = default_route.get('interface')
-    everything_goes = spec['state'] == 'absent'
-    if not everything_goes:
+    teardown = spec['state'] == 'absent'
+    if not teardown:
         _allocate(spec, info)
     plan = dict(state=spec['state'], netns=[], bridges=[], pairs=[], masquerade=[], publish=[], services=[],
-                namespaces=[],
-                remove=dict(services=[], publish=[], pairs=[], netns=[], masquerade=[], bridges=[]))
-    remove = plan['remove']
-    if everything_goes:
-        remove['masquerade'] = [dict(bridge=n['bridge']) for n in spec['networks']]
-        remove['publish'] = [dict(bridge=n['bridge']) for n in spec['networks']]
-        remove['bridges'] = [dict(name=n['bridge']) for n in spec['networks']]
-    else:
+                namespaces=[])
+    if not teardown:
         for network in spec['networks']:
             prefix = network['subnet'].split('/')[1]
             plan['bridges'].append(dict(name=network['bridge'], addresses=['%s/%s' % (network['gateway'], prefix)],
@@ -405,18 +411,7 @@ def lab_plan(spec, info):
                                            out_interface=network['uplink'], icc=network['icc'],
                                            masquerade=network['masquerade']))
     for ns in spec['namespaces']:
-        if everything_goes or ns['state'] == 'absent':
-            remove['services'].append(dict(name=ns['name'], netns=ns['name']))
-            remove['pairs'] += [dict(name=m['host_interface'], peer=dict(name=m['interface'], netns=ns['name']))
-                                for m in ns['members']]
-            remove['netns'].append(ns['name'])
-            if not everything_goes:
-                for member in ns['members']:
-                    network = networks[member['network']]
-                    address = _current_address(info, ns['name'], member['interface'],
-                                               ipaddress.ip_network(u'%s' % network['subnet']))
-                    if address:
-                        remove['publish'].append(dict(bridge=network['bridge'], destination=address))
+        if teardown or ns['state'] == 'absent':
             continue
         plan['netns'].append(ns['name'])
         for member in ns['members']:
@@ -427,7 +422,8 @@ def lab_plan(spec, info):
                 peer['gateway'] = network['gateway']
             plan['pairs'].append(dict(name=member['host_interface'], master=network['bridge'], hairpin=True,
                                       peer=peer))
-            # Every member, even without ports: a port dropped from the list is unpublished.
+            # Every member, even without ports: the bridge's publishing is exclusive, so a
+            # port dropped from the list, or an address that moved, is unpublished.
             plan['publish'].append(dict(bridge=network['bridge'], destination=member['address'],
                                         ports=list(member['publish'])))
         if ns['command']:
@@ -441,6 +437,8 @@ def lab_plan(spec, info):
                            interface=m['interface'], host_interface=m['host_interface'],
                            address=m['address'], publish=list(m['publish'])) for m in ns['members']]))
     plan['networks'] = [dict((key, n[key]) for key in NETWORK_KEYS) for n in spec['networks']]
+    host_links = dict((link['name'], link.get('kind')) for link in (info.get('host') or {}).get('links') or [])
+    plan['remove'] = removals(plan, owned or Owned({}, set(), [], []), host_links)
     return plan
 
 

@@ -172,8 +172,11 @@ def _converge_end(end, link, pair, view, check_mode, problems):
     if end['gateway']:
         version = 6 if ':' in end['gateway'] else 4
         route = view.default_routes.get(version)
-        # Setting the link up above can't have made a route; a down link has lost its routes.
-        if route != (end['gateway'], name) or not current['up']:
+        # Setting the link up above can't have made a route; a down link has lost its routes,
+        # and so has one whose address was deleted (the kernel flushes the routes through a
+        # gateway that was reachable only by way of that address).
+        readdressed = any(step.op == 'delete_address' for step in steps)
+        if route != (end['gateway'], name) or not current['up'] or readdressed:
             steps.append(Step('replace_default_route', netns, name, gateway=end['gateway']))
     return steps
 

@@ -46,9 +46,19 @@ attributes:
     support: full
     description: Shows, for each step that runs, what it manages before and after.
 options:
+  name:
+    description:
+      - Which lab of the host this is. The lab records what it made in
+        C(/run/nslab/labs/NAME.json) (C(/run): the record lives as long as what it lists) and
+        never adopts, changes or deletes a namespace, link or rule it did not make.
+    type: str
+    default: lab
   state:
     description:
-      - C(present) builds the lab and repairs drift; C(absent) removes everything it describes.
+      - C(present) builds the lab, repairs drift and removes what the lab made but no longer
+        declares (a namespace dropped from I(namespaces), an old address's published ports, a
+        bridge of a network that went); C(absent) removes everything the lab made, whatever the
+        other options say.
     type: str
     choices: [present, absent]
     default: present
@@ -176,6 +186,7 @@ missing_requirements:
   elements: str
 '''
 
+import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -186,11 +197,15 @@ from ansible_collections.nslab.net.plugins.module_utils.bridge_planning import B
 from ansible_collections.nslab.net.plugins.module_utils.firewall_flow import nat_masquerade_task, port_publish_task
 from ansible_collections.nslab.net.plugins.module_utils.iptables_backends import (
     FirewallError, detect_backend, load_iptc)
+from ansible_collections.nslab.net.plugins.module_utils.lab_ownership import (
+    claimed, empty_record, final, ownership_problems, verify)
 from ansible_collections.nslab.net.plugins.module_utils.lab_planning import LAB_ARGS, lab_plan, lab_spec, lab_variables
-from ansible_collections.nslab.net.plugins.module_utils.link_model import describe
+from ansible_collections.nslab.net.plugins.module_utils.lab_record import (
+    RecordError, delete_record, load_records, namespace_inodes, save_record)
+from ansible_collections.nslab.net.plugins.module_utils.link_model import Step, describe
 from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import NETWORK_ARGS
 from ansible_collections.nslab.net.plugins.module_utils.module_flow import (
-    TaskFailed, bridge_task, netns_task, veth_task)
+    TaskFailed, bridge_task, netns_task, run_netlink, veth_task)
 from ansible_collections.nslab.net.plugins.module_utils.netlink_adapter import PYROUTE2_IMPORT_ERROR, Netlink
 from ansible_collections.nslab.net.plugins.module_utils.netns_planning import NETNS_ARGS
 from ansible_collections.nslab.net.plugins.module_utils.publish_planning import PUBLISH_ARGS
@@ -214,7 +229,9 @@ STEPS = {
 }
 #: (step, key of the plan) in the order they run: removal first, services before their
 #: namespaces, bridges last; building with the guarding rules before any namespace is plugged in.
-REMOVE_ORDER = (('netns_service', 'services'), ('port_publish', 'publish'), ('veth', 'pairs'),
+#: ``links`` are host ends left behind by namespaces deleted by hand; they go first, while
+#: whatever keeps their namespace alive (the lab's service) still does.
+REMOVE_ORDER = (('links', 'links'), ('netns_service', 'services'), ('port_publish', 'publish'), ('veth', 'pairs'),
                 ('netns', 'netns'), ('nat_masquerade', 'masquerade'), ('bridge', 'bridges'))
 BUILD_ORDER = (('netns', 'netns'), ('bridge', 'bridges'), ('nat_masquerade', 'masquerade'),
                ('veth', 'pairs'), ('port_publish', 'publish'), ('netns_service', 'services'))
@@ -278,34 +295,116 @@ def wait_for_veth_ends(module, netlink, names):
                     % ', '.join(left))
 
 
+def stale_links_task(module, netlink, names):
+    """Delete the lab's host ends whose namespace was deleted by hand while a process kept it
+    alive: their peers are in a namespace no name reaches, so no pair check can apply."""
+    def plan(views, nsids):
+        return [Step('delete_link', None, name) for name in names if views[None].link(name)], []
+
+    def report(views):
+        return [name for name in names if views[None].link(name)]
+
+    return run_netlink(netlink, module.check_mode, 'links', [None], plan, report, links_only=True)
+
+
+def service_pids(names):  # TEMPORARY until service_processes provides it
+    from ansible_collections.nslab.net.plugins.module_utils.service_processes import read_records
+    records = read_records(names)
+    found = dict((name, set()) for name in names)
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % pid) as handle:
+                text = handle.read()
+        except (IOError, OSError):
+            continue
+        pgrp = int(text[text.rfind(')') + 2:].split()[2])
+        for name, record in records.items():
+            if record is not None and record.pid == pgrp:
+                found[name].add(int(pid))
+    return found
+
+
+def foreign_processes(plan, kill_processes):
+    """Problems for processes in namespaces the run deletes that are not the lab's own
+    services (those are stopped first), and the pids of those services."""
+    doomed = plan['remove']['netns']
+    if not doomed:
+        return [], {}
+    inside = netns_files.processes_in(doomed)
+    services = service_pids([service['name'] for service in plan['remove']['services']])
+    ours = set(pid for pids in services.values() for pid in pids)
+    problems = []
+    for netns in doomed:
+        others = sorted((pid, command) for pid, command in inside.get(netns, {}).items() if pid not in ours)
+        if others and not kill_processes:
+            problems.append('namespace %s still has processes the lab did not start: %s; stop them first or set '
+                            'kill_processes: true (lab_kill_processes)'
+                            % (netns, ', '.join('%d (%s)' % item for item in others)))
+    return problems, ours
+
+
+def preflight(module, netlink, spec, params):
+    """Read the host and the lab's record, plan, and find every reason to refuse, before any change."""
+    lab = spec['name']
+    try:
+        records = load_records()
+    except RecordError as exc:
+        raise TaskFailed(str(exc), changed=False)
+    record = records.get(lab) or empty_record()
+    names = set(record.get('namespaces') or {}) | set(ns['name'] for ns in spec['namespaces'])
+    inodes = namespace_inodes(sorted(names))
+    owned = verify(lab, record, inodes)
+    host_state = read_host(netlink, spec['state'])
+    try:
+        plan = lab_plan(spec, host_state, owned)
+    except InvalidInput as exc:
+        raise TaskFailed('the lab is not valid: %s' % '; '.join(exc.problems), problems=exc.problems, changed=False)
+    host_links = dict((link['name'], link['kind']) for link in host_state['host']['links'])
+    problems = ownership_problems(lab, plan, owned, records, inodes, host_links)
+    more, spared = foreign_processes(plan, params['kill_processes'])
+    problems += more
+    if problems:
+        raise TaskFailed('the lab cannot be %s as declared, nothing was changed: %s'
+                         % ('torn down' if spec['state'] == 'absent' else 'built', '; '.join(problems)),
+                         problems=problems, changed=False)
+    for warning in owned.warnings:
+        module.warn(warning)
+    return owned, host_state, plan, spared
+
+
 def run(module, netlink, params, backend):
     try:
         spec = lab_spec(lab_variables(params))
-        host_state = read_host(netlink, spec['state'])
-        plan = lab_plan(spec, host_state)
     except InvalidInput as exc:
-        raise TaskFailed('the lab is not valid: %s' % '; '.join(exc.problems), problems=exc.problems)
-    gone = set(plan['remove']['netns'])
-    # A namespace's end of a pair dies with it and takes the host end along: deleting the
-    # pair first would cost one unregistration (an RCU grace period) per link, where the
-    # kernel's namespace cleanup does them all in one batch.
-    dying_ends = [pair['name'] for pair in plan['remove']['pairs'] if pair['peer']['netns'] in gone]
-    remove = dict(plan['remove'], pairs=[pair for pair in plan['remove']['pairs'] if pair['peer']['netns'] not in gone])
+        raise TaskFailed('the lab is not valid: %s' % '; '.join(exc.problems), problems=exc.problems, changed=False)
+    owned, host_state, plan, spared = preflight(module, netlink, spec, params)
+    remove = plan['remove']
+    steps = dict(STEPS, netns=(NETNS_ARGS, 'name', lambda m, n, p: netns_task(m, n, p, spared=spared)))
     queue = [(step, 'absent', remove[key]) for step, key in REMOVE_ORDER]
     queue += [(step, 'present', plan[key]) for step, key in BUILD_ORDER]
     result = dict(changed=False, commands=[], steps=[], diff=dict(before={}, after={}))
+    if not module.check_mode:
+        _save(spec['name'], claimed(owned, plan))
+    # A namespace's end of a pair dies with it and takes the host end along: deleting the
+    # pair first would cost one unregistration (an RCU grace period) per link, where the
+    # kernel's namespace cleanup does them all in one batch.
     waiting = False
     for step, state, items in queue:
         if waiting and state == 'present':
             # Before anything is built that could take their names; the kernel has been
             # destroying them while the NAT rules and bridges went.
-            wait_for_veth_ends(module, netlink, dying_ends)
+            wait_for_veth_ends(module, netlink, remove['dying'])
             waiting = False
         if not items:
             continue
         label = step if state == 'present' else '%s (remove)' % step
         try:
-            done = STEPS[step][2](module, netlink, step_arguments(step, items, state, params, backend))
+            if step == 'links':
+                done = stale_links_task(module, netlink, items)
+            else:
+                done = steps[step][2](module, netlink, step_arguments(step, items, state, params, backend))
         except TaskFailed as exc:
             changed = result['changed'] or bool(exc.fields.get('changed'))
             fields = dict(exc.fields, changed=changed, failed_step=label, steps=result['steps'],
@@ -316,11 +415,30 @@ def run(module, netlink, params, backend):
         result['steps'].append(dict(step=label, changed=done['changed'], commands=done['commands']))
         result['diff']['before'][label] = done['diff']['before']
         result['diff']['after'][label] = done['diff']['after']
-        waiting = waiting or (step == 'netns' and state == 'absent' and bool(dying_ends) and not module.check_mode)
+        waiting = waiting or (step == 'netns' and state == 'absent' and bool(remove['dying']) and not module.check_mode)
     if waiting:
-        wait_for_veth_ends(module, netlink, dying_ends)
+        wait_for_veth_ends(module, netlink, remove['dying'])
+    if not module.check_mode:
+        if spec['state'] == 'absent':
+            _forget(spec['name'])
+        else:
+            _save(spec['name'], final(plan, namespace_inodes(plan['netns'])))
     result.update(plan=plan, host_state=host_state, backend=backend)
     return result
+
+
+def _save(lab, record):
+    try:
+        save_record(lab, record)
+    except RecordError as exc:
+        raise TaskFailed(str(exc))
+
+
+def _forget(lab):
+    try:
+        delete_record(lab)
+    except RecordError as exc:
+        raise TaskFailed(str(exc), changed=True)
 
 
 def main():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils.lab_ownership import final, verify
 from ansible_collections.nslab.net.plugins.module_utils.lab_planning import lab_plan, lab_spec
 from ansible_collections.nslab.net.plugins.plugin_utils.lab_report import lab_diagram, lab_summary
 
@@ -154,26 +155,53 @@ def test_a_namespace_joins_several_networks_with_its_default_route_on_the_first(
     assert plan['publish'][0] == dict(bridge='br-front', destination='10.10.0.2', ports=['8080:80'])
 
 
-def test_teardown_removes_every_namespace_link_port_rule_and_service():
-    plan = lab_plan(spec(dict(multi_network(), state='absent')), EMPTY_HOST)
+def owning(plan_spec, host):
+    """What a lab owns after building ``plan_spec`` on ``host``: its record, as verified."""
+    built = lab_plan(plan_spec, host)
+    inodes = dict((name, index + 100) for index, name in enumerate(built['netns']))
+    return verify('lab', final(built, inodes), inodes), inodes
+
+
+def test_teardown_removes_every_namespace_link_port_rule_and_service_the_lab_owns():
+    owned, unused = owning(spec(multi_network()), host_with())
+    host = host_with(*[(None, name, '10.99.0.1/32') for name in ('web-eth0', 'api-eth0', 'api-eth1', 'db-eth0')])
+    # Whatever the variables say now: none at all here.
+    plan = lab_plan(spec(dict(state='absent')), host, owned)
     assert plan['netns'] == [] and plan['pairs'] == [] and plan['bridges'] == []
     remove = plan['remove']
-    assert remove['services'] == [dict(name=n, netns=n) for n in ('web', 'api', 'db')]
-    assert remove['netns'] == ['web', 'api', 'db']
-    assert [p['name'] for p in remove['pairs']] == ['web-eth0', 'api-eth0', 'api-eth1', 'db-eth0']
-    assert remove['publish'] == [dict(bridge='br-front'), dict(bridge='br-back')]
-    assert remove['masquerade'] == [dict(bridge='br-front'), dict(bridge='br-back')]
-    assert remove['bridges'] == [dict(name='br-front'), dict(name='br-back')]
+    assert remove['services'] == []  # none of them runs a command
+    assert remove['netns'] == ['api', 'db', 'web']
+    assert remove['pairs'] == []  # they go with their namespaces, in one batch of the kernel's
+    assert sorted(remove['dying']) == ['api-eth0', 'api-eth1', 'db-eth0', 'web-eth0']
+    assert remove['publish'] == [dict(bridge='br-back'), dict(bridge='br-front')]
+    assert remove['masquerade'] == [dict(bridge='br-back'), dict(bridge='br-front')]
+    assert remove['bridges'] == [dict(name='br-back'), dict(name='br-front')]
+
+
+def test_teardown_of_a_lab_that_owns_nothing_removes_nothing():
+    plan = lab_plan(spec(dict(seeds(), state='absent')), host_with())
+    assert all(items == [] for items in plan['remove'].values()), plan['remove']
 
 
 def test_one_namespace_can_go_while_the_lab_stays():
+    owned, unused = owning(spec(seeds()), host_with())
     variables = seeds()
     variables['namespaces'][1]['state'] = 'absent'
-    plan = lab_plan(spec(variables), host_with(('ns2', 'eth0', '10.0.0.2/24')))
+    plan = lab_plan(spec(variables), host_with(('ns2', 'eth0', '10.0.0.2/24')), owned)
     assert plan['netns'] == ['ns1']
     assert plan['remove']['netns'] == ['ns2']
-    assert plan['remove']['publish'] == [dict(bridge='br0', destination='10.0.0.2')]
+    # br0's publishing is exclusive: ns2's address, no longer listed, is unpublished there.
+    assert plan['remove']['publish'] == [] and [p['destination'] for p in plan['publish']] == ['10.0.0.1']
     assert plan['remove']['bridges'] == [] and plan['remove']['masquerade'] == []
+
+
+def test_a_namespace_dropped_from_the_list_goes_like_one_marked_absent():
+    owned, unused = owning(spec(seeds()), host_with())
+    variables = seeds()
+    del variables['namespaces'][0]
+    plan = lab_plan(spec(variables), host_with(), owned)
+    assert plan['netns'] == ['ns2'] and plan['remove']['netns'] == ['ns1']
+    assert plan['remove']['services'] == [dict(name='ns1', netns='ns1')]
 
 
 def test_the_summary_lists_urls_that_reach_each_published_port():

@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where a lab keeps the record of what it made: ``/run/nslab/labs/NAME.json``.
+
+The record lives in /run, as long as the namespaces, links and rules it lists (a reboot
+takes both). It is written before a run changes anything (what the run may create is
+claimed first) and again when the run has finished, so whatever instant a run dies at, the
+record names everything the lab may have made. Its content is planned in
+:mod:`lab_ownership`; this file only reads and writes it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import json
+import os
+import tempfile
+
+RECORD_DIR = '/run/nslab/labs'
+
+
+class RecordError(Exception):
+    """A record cannot be read or written."""
+
+
+def record_path(lab, directory=RECORD_DIR):
+    return os.path.join(directory, '%s.json' % lab)
+
+
+def _read(path):
+    try:
+        with open(path) as handle:
+            text = handle.read()
+    except (IOError, OSError) as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        raise RecordError('cannot read %s: %s' % (path, exc))
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise RecordError('%s is not a lab record; remove it to let the lab forget what it made '
+                          '(it will then neither change nor remove those objects)' % path)
+    return data
+
+
+def load_records(directory=RECORD_DIR):
+    """Every lab's record on this host: ``{lab name: record dict}``."""
+    try:
+        names = sorted(os.listdir(directory))
+    except (IOError, OSError):
+        return {}
+    records = {}
+    for name in names:
+        if name.endswith('.json') and not name.startswith('.'):
+            data = _read(os.path.join(directory, name))
+            if data is not None:
+                records[name[:-len('.json')]] = data
+    return records
+
+
+def save_record(lab, record, directory=RECORD_DIR):
+    """Write ``record`` atomically (a reader sees the old one or the new one, never half)."""
+    try:
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix='.%s.' % lab, suffix='.tmp')
+        try:
+            with os.fdopen(fd, 'w') as handle:
+                handle.write(json.dumps(record, indent=1, sort_keys=True) + '\n')
+                os.fchmod(handle.fileno(), 0o644)
+            os.rename(temporary, record_path(lab, directory))
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
+    except (IOError, OSError) as exc:
+        raise RecordError('cannot write %s: %s' % (record_path(lab, directory), exc))
+
+
+def delete_record(lab, directory=RECORD_DIR):
+    """Remove the lab's record, and the directory once no lab is left."""
+    try:
+        os.unlink(record_path(lab, directory))
+    except (IOError, OSError) as exc:
+        if exc.errno != errno.ENOENT:
+            raise RecordError('cannot remove %s: %s' % (record_path(lab, directory), exc))
+    try:
+        os.rmdir(directory)
+    except OSError:
+        pass  # other labs' records, or already gone
+
+
+def namespace_inodes(names, netns_dir='/run/netns'):
+    """``{name: inode}`` of the live named namespaces among ``names`` (an nsfs inode names
+    one namespace for as long as it exists; a namespace made again gets another)."""
+    device = os.stat('/proc/self/ns/net').st_dev
+    inodes = {}
+    for name in names:
+        try:
+            st = os.stat(os.path.join(netns_dir, name))
+        except OSError:
+            continue
+        if st.st_dev == device:
+            inodes[name] = st.st_ino
+    return inodes
