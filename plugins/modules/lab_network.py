@@ -366,8 +366,8 @@ def preflight(module, netlink, spec, params):
     more, spared = foreign_processes(plan, params['kill_processes'])
     problems += more
     if problems:
-        raise TaskFailed('the lab cannot be %s as declared, nothing was changed: %s'
-                         % ('torn down' if spec['state'] == 'absent' else 'built', '; '.join(problems)),
+        raise TaskFailed('the lab cannot be %s, nothing was changed: %s'
+                         % ('torn down' if spec['state'] == 'absent' else 'built as declared', '; '.join(problems)),
                          problems=problems, changed=False)
     for warning in owned.warnings:
         module.warn(warning)
