@@ -49,8 +49,8 @@ options:
   name:
     description:
       - Which lab of the host this is. The lab records what it made in
-        C(/run/nslab/labs/NAME.json) (C(/run): the record lives as long as what it lists) and
-        never adopts, changes or deletes a namespace, link or rule it did not make.
+        C(/run/nslab/labs/NAME.json) (in C(/run), as long as what it lists lives) and never
+        adopts, changes or deletes a namespace, link or rule it did not make.
     type: str
     default: lab
   state:
@@ -115,7 +115,9 @@ options:
   diagram_path:
     description:
       - Where the controller writes a Mermaid diagram of the lab (a Markdown file), with
-        I(state=present). Not written when omitted, nor in check mode.
+        I(state=present); a relative path is taken from the directory C(ansible-playbook) runs
+        in. I(state=absent) removes it. Neither happens in check mode, and neither makes the
+        task C(changed) (the diagram is a report, not host state); a failed write is a warning.
     type: path
 notes:
   - The task fails before changing anything when the lab is not valid, naming every problem.

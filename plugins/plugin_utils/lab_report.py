@@ -13,25 +13,51 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import os
 import re
 
 from ansible_collections.nslab.net.plugins.module_utils.publish_planning import parse_port_spec
 
 LOOPBACK = '127.0.0.1'
+#: The lab name of a lab that was not given one.
+DEFAULT_NAME = 'lab'
 MEMBER_FIELDS = ('network', 'bridge', 'address', 'interface', 'host_interface')
 
 
-def host_addresses(info, bridges):
-    """The host's IPv4 addresses a neighbour can reach: not loopback, not on a lab bridge."""
+def _ipv4_addresses(link):
+    """The IPv4 addresses of ``link`` (a link as netns_info returns it), loopback ones left out."""
+    found = []
+    for text in link.get('addresses') or []:
+        address = ipaddress.ip_interface(u'%s' % text)
+        if address.version == 4 and not address.ip.is_loopback:
+            found.append(str(address.ip))
+    return found
+
+
+def host_addresses(info, bridges, uplinks=()):
+    """The host's IPv4 addresses a neighbour can reach.
+
+    Not loopback, nor an address on a bridge or a bridge port: a bridge's address is the
+    gateway of the containers behind it (this lab's ``bridges``, another lab's, Docker's),
+    which no neighbour reaches. A bridge that is an uplink (``uplinks``: a host whose own
+    network runs through a bridge) is the exception.
+    """
     found = []
     for link in (info.get('host') or {}).get('links') or []:
-        if link['name'] == 'lo' or link['name'] in bridges or link.get('master') in bridges:
+        name = link['name']
+        if name == 'lo' or name in bridges or link.get('master') or (
+                link.get('kind') == 'bridge' and name not in uplinks):
             continue
-        for text in link.get('addresses') or []:
-            address = ipaddress.ip_interface(u'%s' % text)
-            if address.version == 4 and not address.ip.is_loopback:
-                found.append(str(address.ip))
+        found += _ipv4_addresses(link)
     return found
+
+
+def uplink_addresses(info, uplink):
+    """The IPv4 addresses of the host's link ``uplink``, and only of it."""
+    for link in (info.get('host') or {}).get('links') or []:
+        if link['name'] == uplink:
+            return _ipv4_addresses(link)
+    return []
 
 
 def _endpoints(mapping, addresses):
@@ -40,10 +66,10 @@ def _endpoints(mapping, addresses):
     return [LOOPBACK] + list(addresses)
 
 
-def lab_summary(plan, info, backend=None):
-    """The lab as its user wants to see it after a run (``plan`` from lab_plan)."""
+def lab_summary(plan, info, backend=None, name=DEFAULT_NAME):
+    """The lab ``name`` as its user wants to see it after a run (``plan`` from lab_plan)."""
     bridges = set(n['bridge'] for n in plan['networks'])
-    addresses = host_addresses(info, bridges)
+    addresses = host_addresses(info, bridges, set(n['uplink'] for n in plan['networks'] if n['uplink']))
     published, namespaces = [], []
     for ns in plan['namespaces']:
         namespaces.append(dict(name=ns['name'], command=ns['command'],
@@ -60,8 +86,9 @@ def lab_summary(plan, info, backend=None):
                         urls=['http://%s/' % hostport if mapping.proto == 'tcp' else 'udp://%s' % hostport
                               for hostport in where]))
     networks = [dict(name=n['name'], bridge=n['bridge'], subnet=n['subnet'], gateway=n['gateway'],
-                     uplink=n['uplink'], masquerade=n['masquerade'], icc=n['icc']) for n in plan['networks']]
-    summary = dict(state=plan['state'], backend=backend, host_addresses=addresses, networks=networks,
+                     uplink=n['uplink'], uplink_addresses=uplink_addresses(info, n['uplink']) if n['uplink'] else [],
+                     masquerade=n['masquerade'], icc=n['icc']) for n in plan['networks']]
+    summary = dict(name=name, state=plan['state'], backend=backend, host_addresses=addresses, networks=networks,
                    namespaces=namespaces, published=published)
     summary['text'] = _text(summary)
     return summary
@@ -95,18 +122,24 @@ def _label(text):
 
 
 def lab_diagram(summary, host='host'):
-    """A Markdown document holding a Mermaid flowchart of the lab ``summary`` describes."""
+    """A Markdown document holding a Mermaid flowchart of the lab ``summary`` describes.
+
+    It shows the lab's own objects only: its bridges, namespaces and ports, and each uplink
+    with the addresses of that link (not every address of the host, which would include the
+    gateways of other labs on it).
+    """
     lines = ['flowchart LR']
-    uplinks = sorted(set(n['uplink'] for n in summary['networks'] if n['uplink']))
+    uplinks = dict((n['uplink'], n.get('uplink_addresses') or []) for n in summary['networks'] if n['uplink'])
     lines.append('  outside((%s))' % _label('other machines / internet'))
     lines.append('  subgraph host_%s[%s]' % (_node(host), _label('host %s' % host)))
-    for uplink in uplinks:
-        lines.append('    up_%s[%s]' % (_node(uplink), _label('%s %s' % (uplink, ', '.join(summary['host_addresses'])))))
+    for uplink in sorted(uplinks):
+        addresses = ', '.join(uplinks[uplink])
+        lines.append('    up_%s[%s]' % (_node(uplink), _label('%s %s' % (uplink, addresses) if addresses else uplink)))
     for network in summary['networks']:
         lines.append('    br_%s[%s]' % (_node(network['bridge']), _label('%s %s/%s' % (
             network['bridge'], network['gateway'], network['subnet'].split('/')[1]))))
     lines.append('  end')
-    for uplink in uplinks:
+    for uplink in sorted(uplinks):
         lines.append('  up_%s --- outside' % _node(uplink))
     for network in summary['networks']:
         if network['masquerade']:
@@ -122,4 +155,17 @@ def lab_diagram(summary, host='host'):
     for index, port in enumerate(summary['published']):
         lines.append('  port_%d>%s] --> ns_%s' % (index, _label('%s:%d/%s -> %s' % (
             port['host_ip'], port['host_port'], port['proto'], port['destination'])), _node(port['namespace'])))
-    return '# Lab on %s\n\n```mermaid\n%s\n```\n' % (host, '\n'.join(lines))
+    name = summary.get('name') or DEFAULT_NAME
+    title = 'Lab on %s' % host if name == DEFAULT_NAME else 'Lab %s on %s' % (name, host)
+    return '# %s\n\n```mermaid\n%s\n```\n' % (title, '\n'.join(lines))
+
+
+def diagram_location(path, working_directory):
+    """Where the diagram ``path`` is on the controller: a relative path is taken from ``working_directory``.
+
+    That is the directory ansible-playbook was started in, whatever the inventory (a file, a
+    directory, a dynamic inventory plugin, or ``-i host1,host2,``, where Ansible sets
+    ``inventory_dir`` to the string "None") and wherever the playbook is (inside an installed
+    collection when it runs by its FQCN).
+    """
+    return os.path.normpath(os.path.join(working_directory, os.path.expanduser(path)))
