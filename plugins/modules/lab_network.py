@@ -197,6 +197,9 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.nslab.net.plugins.module_utils import netns_files
 from ansible_collections.nslab.net.plugins.module_utils.bridge_planning import BRIDGE_ARGS
 from ansible_collections.nslab.net.plugins.module_utils.firewall_flow import nat_masquerade_task, port_publish_task
+from ansible_collections.nslab.net.plugins.module_utils.host_collision_readers import listening_sockets, nat_ruleset
+from ansible_collections.nslab.net.plugins.module_utils.host_collisions import (
+    foreign_published, host_collisions, host_warnings, published_ports)
 from ansible_collections.nslab.net.plugins.module_utils.iptables_backends import (
     FirewallError, detect_backend, load_iptc)
 from ansible_collections.nslab.net.plugins.module_utils.lab_ownership import (
@@ -347,7 +350,24 @@ def foreign_processes(plan, kill_processes):
     return problems, ours
 
 
-def preflight(module, netlink, spec, params):
+def collisions(module, spec, host_state, owned, records, backend):
+    """What the lab would collide with on the host (see :mod:`host_collisions`)."""
+    if spec['state'] != 'present':
+        return []
+    for warning in host_warnings(spec, host_state):
+        module.warn(warning)
+    other_labs = dict((bridge, name) for name, record in records.items() if name != spec['name']
+                      for bridge in record.get('bridges') or [])
+    lab_bridges = set(owned.bridges) | set(network['bridge'] for network in spec['networks'])
+    try:
+        foreign = foreign_published(nat_ruleset(module, backend), own_bridges=lab_bridges)
+    except FirewallError as exc:
+        raise TaskFailed(str(exc), changed=False)
+    return host_collisions(spec, host_state, owned_bridges=owned.bridges, other_labs=other_labs,
+                           listening=listening_sockets(ports=published_ports(spec)), foreign=foreign)
+
+
+def preflight(module, netlink, spec, params, backend):
     """Read the host and the lab's record, plan, and find every reason to refuse, before any change."""
     lab = spec['name']
     try:
@@ -364,7 +384,8 @@ def preflight(module, netlink, spec, params):
     except InvalidInput as exc:
         raise TaskFailed('the lab is not valid: %s' % '; '.join(exc.problems), problems=exc.problems, changed=False)
     host_links = dict((link['name'], link['kind']) for link in host_state['host']['links'])
-    problems = ownership_problems(lab, plan, owned, records, inodes, host_links)
+    problems = collisions(module, spec, host_state, owned, records, backend)
+    problems += ownership_problems(lab, plan, owned, records, inodes, host_links)
     more, spared = foreign_processes(plan, params['kill_processes'])
     problems += more
     if problems:
@@ -381,7 +402,7 @@ def run(module, netlink, params, backend):
         spec = lab_spec(lab_variables(params))
     except InvalidInput as exc:
         raise TaskFailed('the lab is not valid: %s' % '; '.join(exc.problems), problems=exc.problems, changed=False)
-    owned, host_state, plan, spared = preflight(module, netlink, spec, params)
+    owned, host_state, plan, spared = preflight(module, netlink, spec, params, backend)
     remove = plan['remove']
     steps = dict(STEPS, netns=(NETNS_ARGS, 'name', lambda m, n, p: netns_task(m, n, p, spared=spared)))
     queue = [(step, 'absent', remove[key]) for step, key in REMOVE_ORDER]
