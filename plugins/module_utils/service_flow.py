@@ -60,6 +60,8 @@ def _apply(module, steps, records, systemd):
             if step.op == 'start_process':
                 ip = ip or module.get_bin_path('ip', required=True)
                 started.append(service_processes.start(step, ip))
+            elif step.op == 'record_process':
+                service_processes.complete_record(step)
             else:
                 systemd.apply(step)
             done.append(step)

@@ -34,6 +34,11 @@ _NAME = re.compile(r'[A-Za-z0-9_.-]+\Z')
 _CONTROL = re.compile(r'[\x00-\x1f\x7f]')
 # Read back from a unit file to report what it runs; JSON keeps it on one line.
 UNIT_METADATA = '# nslab.net.netns_service: '
+# The process manager's service carries NAME:TOKEN in this variable (the token is random
+# and written to the record before the process is spawned), so a run killed between the
+# spawn and the record still leaves a way to find the process it started.
+SERVICE_ENV = 'NSLAB_SERVICE'
+_TOKEN = re.compile(r'[0-9a-f]{16,64}\Z')
 
 
 def record_path(name):
@@ -42,6 +47,88 @@ def record_path(name):
 
 def log_path(name):
     return '%s/%s.log' % (STATE_DIR, name)
+
+
+def service_mark(name, token):
+    """The value of SERVICE_ENV in the environment of service ``name`` started with ``token``."""
+    return '%s:%s' % (name, token)
+
+
+def valid_token(token):
+    return isinstance(token, str) and bool(_TOKEN.match(token))
+
+
+def environ_mark(environ):
+    """The value of SERVICE_ENV in the bytes of a /proc/PID/environ, or None.
+
+    The first assignment counts, as for getenv(3); a value that is not text is nobody's mark.
+    """
+    key = SERVICE_ENV.encode('ascii') + b'='
+    if key not in environ:
+        return None
+    for entry in environ.split(b'\0'):
+        if entry.startswith(key):
+            try:
+                return entry[len(key):].decode('ascii')
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+def token_leader(holders):
+    """The pid that names the service whose processes ``holders`` carry its token.
+
+    ``holders`` are ``(pid, session, start_time)`` of the live processes with the token. The
+    module starts the service as the leader of a new session and group, so the service is
+    that session: the one of the oldest holder (the leader itself, or, when it is gone or no
+    longer shows its environment, its oldest descendant). On a tie of start times (they count
+    in clock ticks) a session leader is preferred, then the lower pid. None without holders.
+    """
+    if not holders:
+        return None
+    oldest = min(holders, key=lambda holder: (holder[2], holder[0] != holder[1], holder[0]))
+    return oldest[1]
+
+
+def record_fields(name, netns, command, chdir, token, pid=None, start_time=None):
+    """The contents of a process record; ``pid`` None while the process is not spawned yet."""
+    return dict(netns=netns, command=command, chdir=chdir, log=log_path(name), token=token, pid=pid,
+                start_time=start_time)
+
+
+def record_text(fields):
+    return json.dumps(fields, sort_keys=True) + '\n'
+
+
+def cgroup_units(text):
+    """The systemd service units named in the cgroup paths of a /proc/PID/cgroup text.
+
+    Lines are ``ID:CONTROLLERS:PATH``, one per hierarchy (cgroup v1) or one ``0::PATH`` (v2);
+    a unit's processes live in its cgroup or in cgroups below it.
+    """
+    units = set()
+    for line in text.splitlines():
+        path = line.split(':', 2)[-1]
+        units.update(part for part in path.split('/') if part.endswith('.service'))
+    return units
+
+
+def service_members(processes, groups, units):
+    """Which of ``processes`` belong to which service: ``{name: set(pids)}``.
+
+    ``processes`` are ``(pid, pgrp, cgroup text or None)``; ``groups`` maps a process group
+    proven to be a service's (see service_processes.service_pids) to its name, ``units`` a
+    unit name to its service's name.
+    """
+    found = dict((name, set()) for name in set(groups.values()) | set(units.values()))
+    for pid, pgrp, cgroup in processes:
+        if pgrp in groups:
+            found[groups[pgrp]].add(pid)
+        if cgroup and units:
+            for unit in cgroup_units(cgroup):
+                if unit in units:
+                    found[units[unit]].add(pid)
+    return found
 
 
 def default_chdir(name):
@@ -164,10 +251,13 @@ class ProcessRecord(ValueObject):
     module started, not a reuse of its pid). ``in_netns``: it is inside the namespace now
     mounted at /run/netns/NETNS (False once the namespace was deleted and made again).
     ``leftovers``: the leader is gone but processes of its group (its children) remain.
+    ``token``: the random token in the service's environment (SERVICE_ENV). ``pending``: the
+    record was written before the spawn and never completed (the run died in between); its
+    pid, if any, was found by the token.
     """
 
     def __init__(self, name, netns=None, command=None, chdir=None, pid=None, start_time=None,
-                 alive=False, in_netns=False, leftovers=False):
+                 alive=False, in_netns=False, leftovers=False, token=None, pending=False):
         self.name = name
         self.netns = netns
         self.command = command
@@ -177,6 +267,8 @@ class ProcessRecord(ValueObject):
         self.alive = alive
         self.in_netns = in_netns
         self.leftovers = leftovers
+        self.token = token
+        self.pending = pending
 
     @property
     def running(self):
@@ -187,14 +279,18 @@ class UnitState(ValueObject):
     """A service of the systemd manager: its unit file's text and the unit's state.
 
     ``in_netns``: the unit's main process is inside the namespace now mounted for it.
+    ``need_reload``: systemd has not loaded the file as it is now (a new file it has not
+    found, or one changed on disk since: LoadState other than loaded, NeedDaemonReload=yes).
     """
 
-    def __init__(self, name, text, active_state='inactive', main_pid=0, in_netns=False):
+    def __init__(self, name, text, active_state='inactive', main_pid=0, in_netns=False,
+                 need_reload=False):
         self.name = name
         self.text = text
         self.active_state = active_state
         self.main_pid = main_pid
         self.in_netns = in_netns
+        self.need_reload = need_reload
 
     @property
     def running(self):
@@ -283,8 +379,8 @@ def unit_metadata(text):
 class ServiceStep(ValueObject):
     """One change: an operation on service ``name`` with its arguments.
 
-    Operations: stop_process, start_process, write_unit, remove_unit, stop_unit,
-    daemon_reload, reset_failed, restart_unit.
+    Operations: stop_process, start_process, record_process, write_unit, remove_unit,
+    stop_unit, daemon_reload, reset_failed, restart_unit.
     """
 
     def __init__(self, op, name=None, **args):
@@ -306,6 +402,8 @@ class ServiceStep(ValueObject):
             return '%scd %s && ip netns exec %s setsid %s -c %s </dev/null >>%s 2>&1 &' % (
                 mkdir, shlex.quote(a['chdir']), shlex.quote(a['netns']), SHELL,
                 shlex.quote(a['command']), log_path(self.name))
+        if self.op == 'record_process':
+            return 'echo %s >%s' % (shlex.quote(a['text'].rstrip('\n')), record_path(self.name))
         if self.op == 'write_unit':
             return "cat >%s <<'EOF'\n%sEOF" % (unit_path(self.name), a['text'])
         if self.op == 'remove_unit':
@@ -334,8 +432,15 @@ def plan_services(specs, state, manager, observed):
     ``observed`` maps each name to an Observed. A service found under the other manager is
     stopped and removed there, so it never runs twice. Stops come first, so a restarted or
     moved service finds its port free; one daemon-reload covers every unit file changed.
+
+    Every state a run can be killed in converges on the next run without a second copy of a
+    service: a process started but not yet recorded is found by its token and recorded; a
+    unit file written but not loaded is reloaded (``need_reload``); and a running unit is
+    stopped before its file changes, so the old command never keeps running under a new file,
+    a state no later run could tell from a finished one.
     """
-    process_stops, unit_stops, unit_files, restarts, starts = [], [], [], [], []
+    process_stops, unit_stops, unit_files, restarts, starts, records = [], [], [], [], [], []
+    reload_needed = False
     for spec in specs:
         name = spec['name']
         seen = observed.get(name) or Observed()
@@ -348,26 +453,41 @@ def plan_services(specs, state, manager, observed):
                 starts.append(_start(spec))
         elif record is None and keep_process:
             starts.append(_start(spec))
+        elif keep_process and record.pending:
+            records.append(_record_process(record))
+        active = unit is not None and unit.active_state not in ('inactive', 'failed')
         if unit is not None and not keep_unit:
             # systemctl stop fails on a unit systemd has not loaded: only stop what runs. A
             # failed unit would stay listed as failed after its file is gone.
-            if unit.active_state not in ('inactive', 'failed'):
+            if active:
                 unit_stops.append(ServiceStep('stop_unit', name))
             if unit.active_state == 'failed':
                 unit_stops.append(ServiceStep('reset_failed', name))
             unit_files.append(ServiceStep('remove_unit', name))
         elif keep_unit:
             text = unit_text(spec)
-            if unit is None or unit.text != text:
+            rewrite = unit is None or unit.text != text
+            stale = rewrite or unit.need_reload
+            reload_needed = reload_needed or stale
+            if stale and active:
+                unit_stops.append(ServiceStep('stop_unit', name))
+            if rewrite:
                 unit_files.append(ServiceStep('write_unit', name, text=text))
-            if unit is None or unit.text != text or not unit.running:
+            if stale or not unit.running:
                 if unit is not None and unit.active_state == 'failed':
                     # A unit that hit its start limit refuses restart until this.
                     restarts.append(ServiceStep('reset_failed', name))
                 restarts.append(ServiceStep('restart_unit', name,
                                             make_dir=spec['chdir'] if spec['own_chdir'] else None))
-    reload = [ServiceStep('daemon_reload')] if unit_files else []
-    return process_stops + unit_stops + unit_files + reload + restarts + starts
+    reload = [ServiceStep('daemon_reload')] if unit_files or reload_needed else []
+    return process_stops + unit_stops + unit_files + reload + restarts + starts + records
+
+
+def _record_process(record):
+    fields = record_fields(record.name, record.netns, record.command, record.chdir, record.token,
+                           record.pid, record.start_time)
+    return ServiceStep('record_process', record.name, pid=record.pid, start_time=record.start_time,
+                       text=record_text(fields))
 
 
 def _start(spec):

@@ -8,6 +8,12 @@ itself: a process counts as the service only while its pid runs with the start t
 when it was started (/proc/PID/stat field 22), so a pid reused by another program is never
 signalled. The service leads a session and process group of its own (setsid): it survives
 the end of the play and of an ssh session, and stopping it reaches the children it forked.
+
+A run can be killed (SIGKILL, a lost connection) at any instant, also between the spawn and
+the record. So the record is written twice: before the spawn with a random token and no pid,
+after it with the pid and start time. The token is in the service's environment
+(``NSLAB_SERVICE=NAME:TOKEN``), and a record still without a pid is completed by finding the
+process that carries it (one pass over /proc, only for such records).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,8 +27,10 @@ import signal
 import subprocess
 import time
 
+from ansible_collections.nslab.net.plugins.module_utils import service_planning
 from ansible_collections.nslab.net.plugins.module_utils.service_planning import (
-    NETNS_DIR, SHELL, STATE_DIR, ProcessRecord, log_path, record_path)
+    NETNS_DIR, SERVICE_ENV, SHELL, STATE_DIR, ProcessRecord, environ_mark, log_path, record_fields,
+    record_path, record_text, service_mark, service_members, token_leader, unit_name, valid_token)
 
 STOP_GRACE_SECONDS = 5.0
 KILL_WAIT_SECONDS = 2.0
@@ -54,10 +62,11 @@ def netns_identity(netns):
 class ProcStat(object):
     """The fields of /proc/PID/stat this module needs."""
 
-    def __init__(self, state, pgrp, start_time):
+    def __init__(self, state, pgrp, start_time, session=None):
         self.state = state
         self.pgrp = pgrp
         self.start_time = start_time
+        self.session = session
 
     @property
     def gone(self):
@@ -73,7 +82,7 @@ def proc_stat(pid):
         return None
     # "pid (comm) state ppid pgrp session ..."; comm may hold spaces and parentheses.
     fields = text[text.rfind(')') + 2:].split()
-    return ProcStat(fields[0], int(fields[2]), int(fields[19]))
+    return ProcStat(fields[0], int(fields[2]), int(fields[19]), int(fields[3]))
 
 
 def _live_groups():
@@ -98,42 +107,136 @@ def _ours(pid, start_time):
     return stat is None or stat.start_time == start_time
 
 
+def _pids():
+    return [int(entry) for entry in os.listdir('/proc') if entry.isdigit()]
+
+
+def _read_bytes(path):
+    with open(path, 'rb') as handle:
+        return handle.read()
+
+
+def _load_record(name):
+    """The dict in a service's record; None when there is none, {} when it is not ours."""
+    try:
+        with open(record_path(name)) as handle:
+            data = json.load(handle)
+    except (OSError, IOError) as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+        return None
+    except ValueError:
+        return {}  # a torn or foreign file: nothing in it is trusted, it gets replaced
+    return data if isinstance(data, dict) else {}
+
+
 def read_records(names):
     """Map each name to its ProcessRecord, or None when it has no record."""
     records = {}
-    orphaned = []
+    pending = {}
     for name in names:
-        try:
-            with open(record_path(name)) as handle:
-                data = json.load(handle)
-        except (OSError, IOError) as exc:
-            if exc.errno != errno.ENOENT:
-                raise
+        data = _load_record(name)
+        if data is None:
             records[name] = None
             continue
-        except ValueError:
-            data = {}  # a torn or foreign file: nothing in it is trusted, it gets replaced
-        if not isinstance(data, dict):
-            data = {}
-        pid, start_time = data.get('pid'), data.get('start_time')
+        pid, start_time, token = data.get('pid'), data.get('start_time'), data.get('token')
         record = ProcessRecord(name, data.get('netns'), data.get('command'), data.get('chdir'),
-                               pid, start_time)
-        if isinstance(pid, int) and isinstance(start_time, int) and pid > 0:
-            stat = proc_stat(pid)
-            if stat is not None and stat.start_time == start_time and not stat.gone:
-                record.alive = True
-                ns = namespace_identity('/proc/%d/ns/net' % pid)
-                record.in_netns = ns is not None and ns == netns_identity(record.netns)
-            elif _ours(pid, start_time):
-                orphaned.append(record)
-        else:
+                               pid, start_time, token=token if valid_token(token) else None)
+        if not (isinstance(pid, int) and isinstance(start_time, int) and pid > 0):
             record.pid = record.start_time = None
+            if record.token:
+                record.pending = True
+                pending[service_mark(name, record.token)] = record
         records[name] = record
+    if pending:
+        _find_by_token(pending)
+    orphaned = []
+    for record in records.values():
+        if record is None or record.pid is None:
+            continue
+        stat = proc_stat(record.pid)
+        if stat is not None and stat.start_time == record.start_time and not stat.gone:
+            record.alive = True
+            ns = namespace_identity('/proc/%d/ns/net' % record.pid)
+            record.in_netns = ns is not None and ns == netns_identity(record.netns)
+        elif _ours(record.pid, record.start_time):
+            orphaned.append(record)
     if orphaned:
         groups = _live_groups()
         for record in orphaned:
             record.leftovers = record.pid in groups
     return records
+
+
+def _find_by_token(pending):
+    """Give each pending record (by its mark) the pid and start time of the process it names.
+
+    Each process's stat is read before its environment: a token in the environment then
+    proves the start time read belongs to the process that carries it, even if the pid was
+    freed and reused in between (a reused pid has another environment, and is skipped).
+    """
+    holders = dict((mark, []) for mark in pending)
+    for pid in _pids():
+        stat = proc_stat(pid)
+        if stat is None or stat.gone:
+            continue
+        try:
+            mark = environ_mark(_read_bytes('/proc/%d/environ' % pid))
+        except (OSError, IOError):
+            continue  # gone meanwhile, or a kernel thread
+        if mark in holders:
+            holders[mark].append((pid, stat.session, stat.start_time))
+    for mark, found in holders.items():
+        leader = token_leader(found)
+        if leader is None:
+            continue
+        record = pending[mark]
+        record.pid = leader
+        record.start_time = dict((pid, start) for pid, session, start in found).get(leader)
+        if record.start_time is None:
+            # The leader is not among the holders (it exited, or overwrote its environment,
+            # as programs that set their process title do). Its pid is the session of live
+            # holders, which the kernel does not give to another process meanwhile: a process
+            # with that pid that leads that session is the leader itself.
+            stat = proc_stat(leader)
+            if stat is not None and stat.session == leader:
+                record.start_time = stat.start_time
+
+
+def service_pids(names, systemd=None):
+    """``{name: set(pids)}``: the processes that belong to each named service, either manager.
+
+    For the process manager, the members of the service's process group while the record
+    proves the group is ours (the leader runs with the recorded start time, or is gone and
+    only its group is left), the leader found by its token when the record is pending
+    included; these are what stopping the service signals. For systemd, the processes whose
+    cgroup is the unit's (``nslab-NAME.service``). ``systemd`` says whether to look at
+    cgroups; None: where systemd is init. Zombies are no one's: they hold no namespace.
+    """
+    if systemd is None:
+        systemd = os.path.isdir(service_planning.UNIT_DIR)
+    groups = {}
+    for name, record in read_records(names).items():
+        if record is not None and record.pid and (record.alive or record.leftovers):
+            groups[record.pid] = name
+    units = dict((unit_name(name), name) for name in names) if systemd else {}
+    processes = []
+    if groups or units:
+        for pid in _pids():
+            stat = proc_stat(pid)
+            if stat is None or stat.gone:
+                continue
+            cgroup = None
+            if units:
+                try:
+                    cgroup = _read_bytes('/proc/%d/cgroup' % pid).decode('utf-8', 'replace')
+                except (OSError, IOError):
+                    continue
+            processes.append((pid, stat.pgrp, cgroup))
+    found = dict((name, set()) for name in names)
+    for name, pids in service_members(processes, groups, units).items():
+        found[name] |= pids
+    return found
 
 
 def stop(steps, records):
@@ -155,11 +258,7 @@ def stop(steps, records):
         raise ServiceError('process groups %s did not end after SIGKILL'
                            % ', '.join(str(pid) for pid in sorted(remaining)))
     for step in steps:
-        try:
-            os.unlink(record_path(step.name))
-        except OSError as exc:
-            if exc.errno != errno.ENOENT:
-                raise
+        _remove(record_path(step.name))
 
 
 def _signal_groups(pgids, sig, wait_seconds):
@@ -200,22 +299,43 @@ def start(step, ip_binary):
     log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
     try:
         offset = os.lseek(log_fd, 0, os.SEEK_END)
-        env = dict(PATH=SERVICE_PATH)
+        token = os.urandom(16).hex()
+        env = {'PATH': SERVICE_PATH, SERVICE_ENV: service_mark(name, token)}
         if os.environ.get('LANG'):
             env['LANG'] = os.environ['LANG']
-        # ip execs the shell, so the pid (and its start time) stays the service's; the new
-        # session outlives this module, the playbook and the connection that ran it.
-        process = subprocess.Popen(  # pylint: disable=consider-using-with
-            [ip_binary, 'netns', 'exec', a['netns'], SHELL, '-c', a['command']],
-            stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, cwd=a['chdir'], env=env,
-            close_fds=True, start_new_session=True)
+        fields = record_fields(name, a['netns'], a['command'], a['chdir'], token)
+        # The intent first: killed after the fork below, the next run finds the process by it.
+        _write_atomically(record_path(name), record_text(fields))
+        try:
+            # ip execs the shell, so the pid (and its start time) stays the service's; the new
+            # session outlives this module, the playbook and the connection that ran it.
+            process = subprocess.Popen(  # pylint: disable=consider-using-with
+                [ip_binary, 'netns', 'exec', a['netns'], SHELL, '-c', a['command']],
+                stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, cwd=a['chdir'], env=env,
+                close_fds=True, start_new_session=True)
+        except (OSError, subprocess.SubprocessError):
+            # Popen has reaped the child that failed to exec: no process for the intent to name.
+            _remove(record_path(name))
+            raise
     finally:
         os.close(log_fd)
     stat = proc_stat(process.pid)
-    record = dict(pid=process.pid, start_time=stat.start_time if stat else None, netns=a['netns'],
-                  command=a['command'], chdir=a['chdir'], log=log)
-    _write_atomically(record_path(name), json.dumps(record, sort_keys=True) + '\n')
+    fields.update(pid=process.pid, start_time=stat.start_time if stat else None)
+    _write_atomically(record_path(name), record_text(fields))
     return Started(name, process, offset)
+
+
+def complete_record(step):
+    """Complete the record of a ``record_process`` step (a start whose run died before it)."""
+    _write_atomically(record_path(step.name), step.args['text'])
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
 
 
 def _write_atomically(path, text):

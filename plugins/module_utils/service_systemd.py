@@ -26,7 +26,9 @@ from ansible_collections.nslab.net.plugins.module_utils.service_processes import
 JOURNAL_TAIL_LINES = 15
 # One systemctl show per this many units keeps the argument list far below ARG_MAX.
 SHOW_BATCH = 256
-_SHOWN = ('Id', 'ActiveState', 'SubState', 'MainPID')
+# LoadState and NeedDaemonReload tell a file systemd has not (re)loaded: a run killed between
+# writing a unit and daemon-reload leaves one, and restarting it would run the old version.
+_SHOWN = ('Id', 'LoadState', 'ActiveState', 'SubState', 'MainPID', 'NeedDaemonReload')
 
 
 def booted():
@@ -59,7 +61,9 @@ class Systemd(object):
         for name in present:
             props = shown.get(unit_name(name), {})
             unit = UnitState(name, texts[name], props.get('ActiveState', 'inactive'),
-                             _int(props.get('MainPID')))
+                             _int(props.get('MainPID')),
+                             need_reload=(props.get('LoadState', 'loaded') != 'loaded'
+                                          or props.get('NeedDaemonReload') == 'yes'))
             if unit.main_pid > 0:
                 netns = unit.described()['netns']
                 ns = namespace_identity('/proc/%d/ns/net' % unit.main_pid)

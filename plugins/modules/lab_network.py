@@ -188,7 +188,6 @@ missing_requirements:
   elements: str
 '''
 
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -216,6 +215,7 @@ from ansible_collections.nslab.net.plugins.module_utils.netns_planning import NE
 from ansible_collections.nslab.net.plugins.module_utils.publish_planning import PUBLISH_ARGS
 from ansible_collections.nslab.net.plugins.module_utils.service_flow import netns_service_task
 from ansible_collections.nslab.net.plugins.module_utils.service_planning import SERVICE_ARGS
+from ansible_collections.nslab.net.plugins.module_utils.service_processes import service_pids
 from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput
 from ansible_collections.nslab.net.plugins.module_utils.veth_planning import PAIR_ARGS
 
@@ -310,25 +310,6 @@ def stale_links_task(module, netlink, names):
         return [name for name in names if views[None].link(name)]
 
     return run_netlink(netlink, module.check_mode, 'links', [None], plan, report, links_only=True)
-
-
-def service_pids(names):  # TEMPORARY until service_processes provides it
-    from ansible_collections.nslab.net.plugins.module_utils.service_processes import read_records
-    records = read_records(names)
-    found = dict((name, set()) for name in names)
-    for pid in os.listdir('/proc'):
-        if not pid.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % pid) as handle:
-                text = handle.read()
-        except (IOError, OSError):
-            continue
-        pgrp = int(text[text.rfind(')') + 2:].split()[2])
-        for name, record in records.items():
-            if record is not None and record.pid == pgrp:
-                found[name].add(int(pid))
-    return found
 
 
 def foreign_processes(plan, kill_processes):

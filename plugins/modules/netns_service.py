@@ -29,7 +29,8 @@ description:
     record is C(/run/nslab/services/NAME.json). Nothing restarts such a service when it exits;
     the next run of the task does.
   - A service gets a clean environment (C(PATH), and C(LANG) when the module has it), as a
-    systemd unit does.
+    systemd unit does. Under the process manager it also gets C(NSLAB_SERVICE=NAME:TOKEN), by
+    which a run that was killed while starting it finds it again (no duplicate is started).
   - Everything lives in C(/run), so services vanish on reboot together with the namespaces.
 author:
   - nslab.net contributors (@nslab)

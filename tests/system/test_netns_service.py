@@ -10,11 +10,16 @@ has ended; every restart with the pid in its record.
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import sys
+import tempfile
 import time
 
 import pytest
+import yaml
 
-from ansible_runs import run_tasks
+from ansible_runs import REPO, TARGET_PYTHONS, VENV, ansible_env, run_tasks
 
 pytestmark = pytest.mark.system
 
@@ -209,3 +214,270 @@ def test_bad_input_fails_naming_every_value_and_changes_nothing(world):
     # systemd is not init in the world: asking for it fails, naming why.
     refused = run_tasks(world, [failing(service_task(netns='ns1', command='true', manager='systemd'))])[0]
     assert refused.get('failed') and 'systemd is not the init system' in refused['msg']
+
+
+# -- a run killed while it starts services ------------------------------------------------
+
+# Runs inside the world's host: starts ansible-playbook in a session of its own, waits for the
+# service's own directory (the first thing the start makes), then SIGKILLs the playbook DELAY
+# seconds later: its process group and those of its workers, which Ansible makes session
+# leaders (the module runs in its worker's group; the service it spawns is in a session of
+# its own and lives on). With DELAY null the run ends by itself and the report says when the
+# record was written. No sleeping in the polls near the start: the window is milliseconds wide.
+KILLER = r"""
+import json, os, signal, subprocess, sys, time
+args = json.loads(sys.argv[1])
+record, chdir, delay = args['record'], args['chdir'], args['delay']
+def phase():
+    try:
+        with open(record) as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return 'none'
+    return 'final' if data.get('pid') else 'intent'
+def stat(pid):
+    with open('/proc/%d/stat' % pid) as handle:
+        text = handle.read()
+    fields = text[text.rfind(')') + 2:].split()
+    return int(fields[1]), int(fields[2]), int(fields[3])
+def worker_groups(controller):
+    # The controller's children that lead sessions: its workers. Read from its threads' lists
+    # of children, a few small files, so the kill follows the start within a fraction of a ms.
+    groups = []
+    for thread in os.listdir('/proc/%d/task' % controller):
+        try:
+            with open('/proc/%d/task/%s/children' % (controller, thread)) as handle:
+                children = [int(child) for child in handle.read().split()]
+        except OSError:
+            continue
+        for child in children:
+            try:
+                if stat(child)[2] == child:
+                    groups.append(child)
+            except (OSError, IndexError):
+                continue
+    return groups
+def members(groups):
+    found = []
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                if stat(int(entry))[1] in groups:
+                    found.append(int(entry))
+            except (OSError, IndexError):
+                continue
+    return found
+proc = subprocess.Popen(args['argv'], env=args['env'], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL, start_new_session=True)
+deadline = time.monotonic() + args['limit']
+while not os.path.exists(args['netns']) and proc.poll() is None and time.monotonic() < deadline:
+    time.sleep(0.01)
+while not os.path.isdir(chdir) and proc.poll() is None and time.monotonic() < deadline:
+    pass
+began = time.monotonic()
+report = {}
+if not os.path.isdir(chdir):
+    report['failed'] = True
+    delay = 0
+if delay is None:
+    while 'final' not in report and time.monotonic() < deadline:
+        seen = phase()
+        if seen != 'none' and seen not in report:
+            report[seen] = time.monotonic() - began
+    report.setdefault('intent', report.get('final'))
+else:
+    groups = [proc.pid] + worker_groups(proc.pid)
+    while time.monotonic() < began + delay:
+        pass
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    report['killed'] = time.monotonic() - began
+    report['groups'] = len(groups)
+report['returncode'] = proc.wait(timeout=args['limit'])
+if delay is not None:
+    while members(groups) and time.monotonic() < deadline:
+        time.sleep(0.01)
+report['phase'] = phase()
+mark = ('NSLAB_SERVICE=%s:' % args['name']).encode()
+report['spawned'] = False
+for entry in os.listdir('/proc'):
+    if entry.isdigit():
+        try:
+            with open('/proc/%s/environ' % entry, 'rb') as handle:
+                report['spawned'] = report['spawned'] or any(item.startswith(mark) for item in handle.read().split(b'\0'))
+        except OSError:
+            pass
+print(json.dumps(report))
+"""
+
+# Runs inside the world's host: for each service name, its processes by service_pids, and for
+# each namespace, the processes inside it with their command lines.
+INSPECT = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.nslab.net.plugins.module_utils import netns_files, service_processes
+names, namespaces = json.loads(sys.argv[2])
+owned = service_processes.service_pids(names)
+inside = {}
+for netns, pids in netns_files.processes_in(namespaces).items():
+    inside[netns] = {}
+    for pid in pids:
+        try:
+            with open('/proc/%d/cmdline' % pid, 'rb') as handle:
+                inside[netns][pid] = handle.read().replace(b'\0', b' ').decode().strip()
+        except OSError:
+            pass
+print(json.dumps(dict(owned=dict((name, sorted(pids)) for name, pids in owned.items()), inside=inside)))
+"""
+
+
+def inspect(world, names, namespaces=()):
+    """``(owned, inside)``: service_pids of ``names``; ``{netns: {pid: command line}}``."""
+    proc = world.run([TARGET_PYTHONS['pyroute2-0.9'], '-c', INSPECT, os.path.join(VENV, 'collections'),
+                      json.dumps([list(names), list(namespaces)])])
+    found = json.loads(proc.stdout)
+    return (dict((name, set(pids)) for name, pids in found['owned'].items()),
+            dict((netns, dict((int(pid), command) for pid, command in pids.items()))
+                 for netns, pids in found['inside'].items()))
+
+
+def killed_run(world, tasks, name, netns, delay):
+    """Run ``tasks`` with ansible-playbook and SIGKILL it ``delay`` s after service ``name``
+    began to start (None: let it end); return the killer's report (see KILLER)."""
+    with tempfile.TemporaryDirectory(prefix='nslab-killed-') as tmp:
+        path = os.path.join(tmp, 'play.yml')
+        playbook = [{'hosts': 'localhost', 'gather_facts': False,
+                     'vars': {'ansible_python_interpreter': TARGET_PYTHONS['pyroute2-0.9']}, 'tasks': tasks}]
+        with open(path, 'w', encoding='utf-8') as handle:
+            yaml.safe_dump(playbook, handle, sort_keys=False)
+        env = ansible_env()
+        # A killed run leaves its temporary files: in the world's /run, which goes with it.
+        env.update(ANSIBLE_REMOTE_TMP='/run/nslab-test-ansible/remote',
+                   ANSIBLE_LOCAL_TEMP='/run/nslab-test-ansible/local')
+        args = dict(argv=[os.path.join(VENV, 'bin', 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', path],
+                    env=env, netns='/run/netns/%s' % netns, chdir='/run/nslab/services/%s.d' % name,
+                    record=RECORD % name, name=name, delay=delay, limit=120)
+        proc = world.run([sys.executable, '-c', KILLER, json.dumps(args)], timeout=180, cwd=REPO)
+    report = json.loads(proc.stdout)
+    assert not report.get('failed'), 'the run never began to start %s' % name
+    return report
+
+
+def servers(commands):
+    """The pids of ``{pid: command line}`` that are http.server itself (not its shell)."""
+    return [pid for pid, command in commands.items() if command.startswith('python3 -m http.server')]
+
+
+def test_a_run_killed_at_any_instant_of_a_start_leaves_one_service_the_next_run_knows(world):
+    """SIGKILL the playbook at a sweep of instants across the start of a service (before the
+    intent record, between it and the spawn, between the spawn and the pid in the record,
+    after); the next run must find what was started: exactly one server per namespace,
+    ``commands`` naming only what it changed, and a teardown that nothing blocks."""
+    def tasks(names):
+        return [netns_task(names), service_task([{'netns': name, 'command': SERVER % 8000} for name in names])]
+
+    # How long a start takes here, from its directory to the record with the pid in it.
+    calibration = [killed_run(world, tasks([name]), name, name, None) for name in ('cal0', 'cal1')]
+    assert all(report['returncode'] == 0 and report['phase'] == 'final' for report in calibration), calibration
+    duration = max(report['final'] for report in calibration)
+    assert duration < 5, calibration
+
+    # Ten instants across the start; while none fell between the spawn and the record (the
+    # window is about a millisecond), up to ten more at the instants between those.
+    names, reports = [], {}
+    while len(names) < 10 or (len(names) < 20 and not any(
+            report['phase'] == 'intent' and report['spawned'] for report in reports.values())):
+        n = len(names)
+        name = 'k%d' % n
+        names.append(name)
+        delay = duration * (n / 9.0 if n < 10 else (n - 9.5) / 10.0)
+        reports[name] = killed_run(world, tasks([name]), name, name, delay)
+        assert reports[name]['returncode'] == -9 and reports[name]['groups'] >= 2, reports[name]
+    before = dict((name, record(world, name)) for name in names)
+    owned, inside = inspect(world, names, names)
+    for name in names:
+        # Whatever the instant, what runs in the namespace is the service's, found by pid or
+        # (the record still without a pid) by token, and there is one server at most.
+        assert set(inside[name]) == owned[name], (name, reports[name], inside[name])
+        assert len(servers(inside[name])) <= 1, inside[name]
+    recorded = [name for name in names if before[name] and before[name]['pid'] in owned[name]]
+    unrecorded = [name for name in names if before[name] and not before[name]['pid'] and owned[name]]
+    # Shown with a failure (pytest prints what a failed test wrote), or with pytest -s.
+    print('calibration: %s' % calibration)
+    print('start %.4f s; killed at %s' % (duration, ['%.4f' % reports[name]['killed'] for name in names]))
+    print('phases %s' % [reports[name]['phase'] for name in names])
+    print('recorded: %s; started but not recorded: %s' % (recorded, unrecorded))
+    assert unrecorded == [name for name in names if reports[name]['phase'] == 'intent' and reports[name]['spawned']]
+    assert unrecorded, 'no kill fell between the spawn and the record'
+
+    rerun = run_tasks(world, tasks(names))[1]
+    assert not rerun.get('failed'), rerun.get('msg')
+    now_owned, now_inside = inspect(world, names, names)
+    for name in names:
+        assert len(servers(now_inside[name])) == 1 and set(now_inside[name]) == now_owned[name], (
+            name, now_inside[name])
+        assert answers(world, name, 8000), name
+        now = record(world, name)
+        mine = [command for command in rerun['commands'] if RECORD % name in command
+                or ' ip netns exec %s ' % name in command]
+        if name in recorded:
+            assert mine == [] and now['pid'] == before[name]['pid'], (name, reports[name], mine)
+        elif name in unrecorded:
+            # Started by the killed run: recorded now, the same process, not started again.
+            assert mine == ['echo %s >%s' % (shlex.quote(json.dumps(now, sort_keys=True)), RECORD % name)], mine
+            assert now['token'] == before[name]['token'] and now_owned[name] == owned[name]
+        else:
+            # Nothing was spawned: started now (an intent record left behind is replaced).
+            assert mine[-1].startswith('mkdir -p /run/nslab/services/%s.d && ' % name), (name, mine)
+            assert now['pid'] not in owned[name]
+    assert rerun['changed'] == bool(rerun['commands'])
+    again = run_tasks(world, tasks(names))[1]
+    assert not again['changed'], again['commands']
+
+    # The teardown: services absent, then the namespaces, which refuse while anything runs inside.
+    everything = names + ['cal0', 'cal1']
+    teardown = run_tasks(world, [service_task([{'name': name} for name in everything], state='absent'),
+                                 failing({'name': 'Namespaces',
+                                          'nslab.net.netns': {'name': everything, 'state': 'absent'}})])
+    assert teardown[0]['changed'] and not teardown[1].get('failed'), teardown[1].get('msg')
+    assert world.run(['ls', '/run/netns']).stdout == ''
+    assert world.run(['pgrep', '-f', 'http.server'], check=False).stdout == ''
+
+
+def test_service_pids_tell_the_services_processes_from_others_in_a_namespace(world):
+    """What the lab asks before it deletes namespaces: the service's shell and the children it
+    forked belong to it; a process started in the namespace by someone else does not."""
+    command = 'sleep 1000 & %s & wait' % (SERVER % 8000)
+    run_tasks(world, [netns_task(['ns1', 'ns2']), service_task(name='web', netns='ns1', command=command)])
+    assert answers(world, 'ns1', 8000)
+    foreign = world.popen(['sleep', '999'], node='netns:ns1')
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            owned, inside = inspect(world, ['web', 'other'], ['ns1', 'ns2'])
+            if any(command == 'sleep 999' for command in inside['ns1'].values()) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        shell = record(world, 'web')['pid']
+        by_command = dict((command, pid) for pid, command in inside['ns1'].items())
+        # The positive control: the foreign sleep runs in ns1, where service_pids leaves it out.
+        assert set(by_command) == {'/bin/sh -c ' + command, 'sleep 1000', SERVER % 8000, 'sleep 999'}, by_command
+        assert owned == {'web': {shell, by_command['sleep 1000'], by_command[SERVER % 8000]}, 'other': set()}
+        assert set(inside['ns1']) - owned['web'] == {by_command['sleep 999']} and inside['ns2'] == {}
+
+        # The shell killed alone: its children are still the service's (its group's), until
+        # the service is stopped.
+        world.run(['kill', '-KILL', str(shell)])
+        assert wait_dead(world, shell)
+        owned, inside = inspect(world, ['web'], ['ns1'])
+        assert owned['web'] == {by_command['sleep 1000'], by_command[SERVER % 8000]}
+        stopped = run_tasks(world, [service_task(name='web', state='absent')])[0]
+        assert stopped['changed'] and stopped['commands'][0].startswith('kill -TERM -- -%d;' % shell)
+        owned, inside = inspect(world, ['web'], ['ns1'])
+        assert owned == {'web': set()} and set(inside['ns1'].values()) == {'sleep 999'}
+    finally:
+        foreign.kill()
+        foreign.wait(timeout=10)

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 import shutil
 import subprocess
 
@@ -169,6 +171,55 @@ def test_many_services_stop_before_any_start():
         ('stop_process', 'web'), ('start_process', 'web'), ('start_process', 'ns2')]
 
 
+def pending_record(spec, **changes):
+    """A record written before the spawn by a run that died before completing it; pid and
+    start time found by the token in the process's environment."""
+    return running_record(spec, token='0123456789abcdef0123456789abcdef', pending=True, **changes)
+
+
+def test_a_started_process_its_run_did_not_record_is_recorded_not_started_again():
+    specs = specs_of(WEB)
+    observed = {'web': Observed(pending_record(specs[0]))}
+    steps = plan_services(specs, 'present', 'process', observed)
+    assert ops(steps) == [('record_process', 'web')]
+    assert steps[0].args['pid'] == 4242 and steps[0].args['start_time'] == 777
+    assert json.loads(steps[0].args['text']) == dict(
+        netns='ns1', command=WEB['command'], chdir='/run/nslab/services/web.d',
+        log='/run/nslab/services/web.log', token='0123456789abcdef0123456789abcdef', pid=4242,
+        start_time=777)
+    assert steps[0].as_command() == 'echo %s >/run/nslab/services/web.json' % shlex.quote(
+        steps[0].args['text'].strip())
+    # Nothing about the service changes: check mode predicts the same report.
+    assert report_services(specs, observed) == report_services(
+        specs, simulate(specs, 'present', 'process', observed))
+    completed = running_record(specs[0], token='0123456789abcdef0123456789abcdef')
+    assert plan_services(specs, 'present', 'process', {'web': Observed(completed)}) == []
+
+
+def test_a_pending_record_whose_process_is_gone_changed_or_unwanted_is_stopped():
+    specs = specs_of(WEB)
+    nothing = pending_record(specs[0], pid=None, start_time=None, alive=False, in_netns=False)
+    assert plan_services(specs, 'present', 'process', {'web': Observed(nothing)}) == [
+        ServiceStep('stop_process', 'web', pid=None), _start_of(specs[0])]
+    orphans = pending_record(specs[0], start_time=None, alive=False, in_netns=False, leftovers=True)
+    assert plan_services(specs, 'present', 'process', {'web': Observed(orphans)}) == [
+        ServiceStep('stop_process', 'web', pid=4242), _start_of(specs[0])]
+    elsewhere = pending_record(specs[0], in_netns=False)
+    assert ops(plan_services(specs, 'present', 'process', {'web': Observed(elsewhere)})) == [
+        ('stop_process', 'web'), ('start_process', 'web')]
+    absent = specs_of(dict(name='web'), state='absent')
+    assert plan_services(absent, 'absent', 'process', {'web': Observed(pending_record(specs[0]))}) == [
+        ServiceStep('stop_process', 'web', pid=4242)]
+    # Under systemd the unrecorded process goes like a recorded one.
+    assert ops(plan_services(specs, 'present', 'systemd', {'web': Observed(pending_record(specs[0]))}))[0] == (
+        'stop_process', 'web')
+
+
+def _start_of(spec):
+    return ServiceStep('start_process', spec['name'], netns=spec['netns'], command=spec['command'],
+                       chdir=spec['chdir'], own_chdir=spec['own_chdir'])
+
+
 # -- systemd manager ----------------------------------------------------------------------
 
 def unit_of(spec, **changes):
@@ -201,11 +252,24 @@ def test_an_unchanged_active_unit_needs_nothing_and_a_stopped_one_only_a_restart
         ('reset_failed', 'web'), ('restart_unit', 'web')]
 
 
-def test_a_changed_command_rewrites_the_unit_and_restarts_it():
+def test_a_changed_command_stops_the_old_unit_before_it_rewrites_it():
     specs = specs_of(WEB)
     old = UnitState('web', unit_text(dict(specs[0], command='old')), 'active', 99, True)
     assert ops(plan_services(specs, 'present', 'systemd', {'web': Observed(unit=old)})) == [
+        ('stop_unit', 'web'), ('write_unit', 'web'), ('daemon_reload', None), ('restart_unit', 'web')]
+    old.active_state, old.main_pid = 'inactive', 0
+    assert ops(plan_services(specs, 'present', 'systemd', {'web': Observed(unit=old)})) == [
         ('write_unit', 'web'), ('daemon_reload', None), ('restart_unit', 'web')]
+
+
+def test_a_unit_file_systemd_has_not_loaded_is_reloaded_before_the_restart():
+    specs = specs_of(WEB)
+    # Written by a run killed before its daemon-reload: new (not found) or changed on disk.
+    for unit in (unit_of(specs[0], active_state='inactive', main_pid=0, need_reload=True),
+                 unit_of(specs[0], need_reload=True)):
+        steps = plan_services(specs, 'present', 'systemd', {'web': Observed(unit=unit)})
+        stop = [('stop_unit', 'web')] if unit.active_state == 'active' else []
+        assert ops(steps) == stop + [('daemon_reload', None), ('restart_unit', 'web')]
 
 
 def test_absent_stops_removes_and_reloads_and_a_service_moves_between_managers():
@@ -236,6 +300,66 @@ def test_systemd_report_reads_what_the_unit_runs_back_from_it():
     assert report_services(specs, simulate(specs, 'present', 'systemd', {})) == report_services(
         specs, {'web': Observed(unit=unit_of(specs[0]))})
     assert unit_metadata('[Service]\nExecStart=/bin/true\n') == dict(netns=None, command=None, chdir=None)
+
+
+class SystemdModel:
+    """systemd as far as the plan depends on it: the unit file on disk, the text the last
+    daemon-reload loaded (a file written after it is not found until the next one), and the
+    text the running main process was started from."""
+
+    def __init__(self, file=None, loaded=None, running=None):
+        self.file, self.loaded, self.running = file, loaded, running
+        self.starts = 0
+
+    def observe(self, name):
+        if self.file is None:
+            return {name: Observed()}
+        active = self.running is not None
+        return {name: Observed(unit=UnitState(name, self.file, 'active' if active else 'inactive',
+                                              42 if active else 0, in_netns=active,
+                                              need_reload=self.loaded != self.file))}
+
+    def apply(self, step):
+        if step.op == 'write_unit':
+            self.file = step.args['text']
+        elif step.op == 'remove_unit':
+            self.file = None
+        elif step.op == 'daemon_reload':
+            self.loaded = self.file
+        elif step.op == 'stop_unit':
+            assert self.loaded is not None, 'systemctl stop of a unit systemd does not know'
+            self.running = None
+        elif step.op == 'restart_unit':
+            assert self.loaded is not None, 'Unit nslab-web.service not found.'
+            self.running = self.loaded
+            self.starts += 1
+        else:
+            assert step.op == 'reset_failed'
+
+
+@pytest.mark.parametrize('before', ['nothing', 'running', 'old', 'old-stopped', 'old-unloaded'])
+@pytest.mark.parametrize('state', ['present', 'absent'])
+def test_a_run_killed_after_any_systemd_step_converges_on_the_next(before, state):
+    """Kill the run after each of its steps; the next run must end with the wanted unit file
+    loaded and its process started from it (never the old command under the new file), or
+    with nothing running, and a third run must find nothing to do."""
+    spec = specs_of(WEB)[0]
+    specs = [spec] if state == 'present' else specs_of(dict(name='web'), state='absent')
+    new, old = unit_text(spec), unit_text(dict(spec, command='old'))
+    initial = dict(nothing=(None, None, None), running=(new, new, new), old=(old, old, old),
+                   **{'old-stopped': (old, old, None), 'old-unloaded': (new, old, old)})[before]
+    steps = plan_services(specs, state, 'systemd', SystemdModel(*initial).observe('web'))
+    for killed_after in range(len(steps) + 1):
+        systemd = SystemdModel(*initial)
+        for step in steps[:killed_after]:
+            systemd.apply(step)
+        for step in plan_services(specs, state, 'systemd', systemd.observe('web')):
+            systemd.apply(step)
+        if state == 'present':
+            assert (systemd.file, systemd.loaded, systemd.running) == (new, new, new), killed_after
+        else:
+            assert (systemd.file, systemd.running) == (None, None), killed_after
+        assert plan_services(specs, state, 'systemd', systemd.observe('web')) == []
 
 
 # -- the unit file ------------------------------------------------------------------------
@@ -297,7 +421,9 @@ def test_systemd_parses_the_unit_and_unquotes_to_the_original(tmp_path):
 # -- the systemd adapter, against a recorded systemctl (no systemd runs here) ---------------
 
 class FakeSystemctl:
-    """``run_command`` that records argv and answers ``systemctl show`` from ``states``."""
+    """``run_command`` that records argv and answers ``systemctl show`` from ``states``:
+    ``(ActiveState, SubState, MainPID)`` or with ``(LoadState, NeedDaemonReload)`` after them,
+    printed in the order systemctl prints the properties, not the order asked."""
 
     def __init__(self, states):
         self.states = states
@@ -307,8 +433,12 @@ class FakeSystemctl:
         self.calls.append(list(argv))
         if argv[1] == 'show':
             units = argv[argv.index('--') + 1:]
-            blocks = ['Id=%s\nActiveState=%s\nSubState=%s\nMainPID=%d' % ((unit,) + self.states.get(unit, ('inactive', 'dead', 0)))
-                      for unit in units]
+            blocks = []
+            for unit in units:
+                state = self.states.get(unit, ('inactive', 'dead', 0, 'not-found'))
+                active, sub, pid, load, reload = state + ('loaded', 'no')[len(state) - 3:]
+                blocks.append('MainPID=%d\nId=%s\nLoadState=%s\nActiveState=%s\nSubState=%s\n'
+                              'NeedDaemonReload=%s' % (pid, unit, load, active, sub, reload))
             return 0, '\n\n'.join(blocks) + '\n', ''
         if argv[0] == 'journalctl':
             return 0, 'line 1\nNo module named http.servr\n', ''
@@ -339,8 +469,8 @@ def test_systemd_adapter_reads_applies_and_reports_failures(unit_dir):
     assert fake.calls == [['systemctl', 'daemon-reload'], ['systemctl', 'restart', '--', 'nslab-web.service']]
     units = systemd.read_units(['web'])
     assert units['web'] == UnitState('web', unit_text(spec), 'failed', 0, False)
-    assert fake.calls[-1] == ['systemctl', 'show', '--property=Id,ActiveState,SubState,MainPID', '--',
-                              'nslab-web.service']
+    assert fake.calls[-1] == ['systemctl', 'show', '--property=Id,LoadState,ActiveState,SubState,MainPID,'
+                              'NeedDaemonReload', '--', 'nslab-web.service']
     ((name, message),) = systemd.not_running(['web'])
     assert name == 'web' and message == (
         'service web is not running right after it started (failed failed); the end of its '
@@ -356,3 +486,15 @@ def test_systemd_adapter_fails_naming_the_command():
     systemd = Systemd(lambda argv: (1, '', 'Access denied\n'), 'systemctl')
     with pytest.raises(ServiceError, match='^systemctl daemon-reload failed .exit status 1.: Access denied$'):
         systemd.apply(ServiceStep('daemon_reload'))
+
+
+def test_systemd_adapter_tells_a_unit_file_systemd_has_not_loaded(unit_dir):
+    from ansible_collections.nslab.net.plugins.module_utils.service_systemd import Systemd
+    spec = specs_of(WEB)[0]
+    (unit_dir / 'nslab-web.service').write_text(unit_text(spec))
+    for answer, need_reload in ((('inactive', 'dead', 0, 'not-found'), True),
+                                (('active', 'running', 4242, 'loaded', 'yes'), True),
+                                (('inactive', 'dead', 0, 'loaded', 'no'), False)):
+        units = Systemd(FakeSystemctl({'nslab-web.service': answer}), 'systemctl').read_units(['web'])
+        assert units['web'].need_reload is need_reload, answer
+        assert units['web'].active_state == answer[0] and units['web'].main_pid == answer[2]
