@@ -13,6 +13,12 @@ setting go puts it back.
 Each module's work is a function from validated parameters to its result
 (``nat_masquerade_task``, ``port_publish_task``), shared by the module and by
 nslab.net.lab_network; failures raise :class:`module_flow.TaskFailed`.
+
+A task may name conntrack flows to delete (``flows``: published ports that went). They
+are deleted right after the rules changed, so no packet can start a new flow through the
+rules that went, and only in a real run; the commands list them as ``conntrack -D`` lines
+wherever the rules change, in check mode too, since which flows exist is the traffic's
+business, not the task's outcome.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,6 +27,7 @@ __metaclass__ = type
 
 import ipaddress
 
+from ansible_collections.nslab.net.plugins.module_utils.conntrack_flows import delete_flows, deletion_command
 from ansible_collections.nslab.net.plugins.module_utils.firewall_planning import (
     owned_rules, plan_firewall, simulate)
 from ansible_collections.nslab.net.plugins.module_utils.iptables_backends import (
@@ -48,13 +55,14 @@ def nat_masquerade_task(module, params):
 
 def port_publish_task(module, netlink, params):
     state = params['state']
+    exclusive = bool(params.get('exclusive'))
     try:
-        wanted = parse_publish(task_items(params, 'publish', PUBLISH_KEYS), state)
+        wanted = parse_publish(task_items(params, 'publish', PUBLISH_KEYS), state, exclusive)
     except InvalidInput as exc:
         raise invalid(exc)
     subnets = bridge_subnets(netlink, sorted(wanted))
     return run_firewall(module, params['backend'],
-                        lambda current: publish_task(wanted, state, subnets, current, module.check_mode))
+                        lambda current: publish_task(wanted, state, subnets, current, module.check_mode, exclusive))
 
 
 def bridge_subnets(netlink, names):
@@ -103,13 +111,16 @@ def run_firewall(module, backend, want):
             # iptables-save writes (the system tests hold check runs, which predict, equal to
             # real ones): what it leaves is the simulation, without another save.
             after = owned_rules(simulate(current, plan), task.owners)
+            flows = list(getattr(task, 'flows', ())) if plan else []
+            flow_warnings = []
             if plan and not module.check_mode:
                 tables.apply(plan)
+                flow_warnings = _delete_flows(flows)
             if not module.check_mode:
                 _write_settings(backend, ledger, kernel)
     except (FirewallError, LedgerError) as exc:
         raise TaskFailed(str(exc), backend=backend)
-    for warning in task.warnings + kernel.warnings:
+    for warning in task.warnings + flow_warnings + kernel.warnings:
         module.warn(warning)
     names = list(dict.fromkeys([setting.name for setting, unused in task.sysctls] + kernel.released))
     values_before = dict((name, values[name]) for name in names)
@@ -120,10 +131,25 @@ def run_firewall(module, backend, want):
         backend=backend,
         rules=after,
         sysctls=values_after,
-        commands=plan.commands() + ['sysctl -w %s=%s' % (name, value) for name, value in kernel.writes],
+        commands=plan.commands() + [deletion_command(flow) for flow in flows]
+        + ['sysctl -w %s=%s' % (name, value) for name, value in kernel.writes],
         diff={'before': {'rules': before, 'sysctls': values_before},
               'after': {'rules': after, 'sysctls': values_after}},
     )
+
+
+def _delete_flows(flows):
+    """Delete the conntrack flows through ``flows``; warnings where that failed.
+
+    The rules have changed by then, so a failure does not fail the task: the flows that
+    were not deleted end when their traffic pauses for the conntrack timeout.
+    """
+    try:
+        delete_flows(flows)
+    except (IOError, OSError) as exc:
+        return ['could not delete the conntrack flows of the ports that went (%s): clients that keep'
+                ' sending may reach the old destination until their flows time out' % exc]
+    return []
 
 
 def _write_settings(backend, ledger, kernel):

@@ -15,6 +15,11 @@ host's 127.0.0.0/8 through the bridge (route_localnet would otherwise allow it).
 
 Owners: the rules of one destination are commented ``nslab:publish:BRIDGE:ADDRESS``; the
 rules the bridge needs while any of its destinations publishes are ``nslab:publish:BRIDGE``.
+A bridge's destinations are found from those comments on any rule, so a destination whose
+DNAT rule somebody deleted by hand is still found, and removed, by its other rules.
+
+When a mapping goes (removed, or moved to another destination or container port), the
+conntrack flows DNAT'ed through it go too, after the rules changed (:mod:`conntrack_flows`).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,7 +30,7 @@ import ipaddress
 import re
 
 from ansible_collections.nslab.net.plugins.module_utils.firewall_planning import BACKEND_OPTION, FirewallTask
-from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import build, owner_comment
+from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import TABLES, build, owner_comment
 from ansible_collections.nslab.net.plugins.module_utils.kernel_sysctls import IP_FORWARD, route_localnet
 from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import (
     REPLIES, firewall_interface_error)
@@ -120,11 +125,12 @@ def parse_destination(text, bridge):
     return str(address)
 
 
-def parse_publish(items, state):
+def parse_publish(items, state, exclusive=False):
     """``{bridge: {destination: [Mapping]}}`` from the task's items; InvalidInput lists every problem.
 
     With state=absent the ports are ignored: a destination's ports are removed, or all the
-    bridge's when no destination is named (then its dict is empty).
+    bridge's when no destination is named (then its dict is empty). With ``exclusive`` an
+    item may name a bridge alone: it publishes nothing there, so everything there goes.
     """
     problems, wanted, whole = [], {}, set()
     for item in items:
@@ -135,9 +141,11 @@ def parse_publish(items, state):
             continue
         per_bridge = wanted.setdefault(bridge, {})
         if destination is None:
-            if state == 'present':
-                problems.append('bridge %s: destination is required with state=present' % bridge)
-            whole.add(bridge)
+            if state == 'absent':
+                whole.add(bridge)
+            elif not exclusive:
+                problems.append('bridge %s: destination is required with state=present unless exclusive is true'
+                                % bridge)
             continue
         try:
             destination = parse_destination(destination, bridge)
@@ -218,6 +226,22 @@ def published(current):
     return found
 
 
+def owned_destinations(current):
+    """``{bridge: set of destinations}`` named by the owner comment of any rule, in any chain.
+
+    Not only the DNAT rules: one deleted by hand must not hide its destination's other
+    rules (and with them the skeleton) from a removal.
+    """
+    found = {}
+    for table in TABLES:
+        for rules in current.rules[table].values():
+            for rule in rules:
+                owner = _split_owner(rule.comment)
+                if owner and owner[1] is not None:
+                    found.setdefault(owner[0], set()).add(owner[1])
+    return found
+
+
 def hairpin_subnets(current, bridge):
     """The subnets the bridge's hairpin rules name now (used when the bridge is gone)."""
     subnets = []
@@ -264,38 +288,59 @@ def bridge_rules(bridge, subnets, loopback):
     return rules
 
 
-def publish_task(wanted, state, bridges, current, check_mode):
-    """The FirewallTask of a port_publish run.
+class PublishTask(FirewallTask):
+    """A :class:`FirewallTask` with ``flows``: the mappings that go, whose conntrack flows are
+    deleted once the rules changed (a real run only)."""
+
+    def __init__(self, flows=(), **kwargs):
+        FirewallTask.__init__(self, **kwargs)
+        self.flows = list(flows)
+
+
+def publish_task(wanted, state, bridges, current, check_mode, exclusive=False):
+    """The :class:`PublishTask` of a port_publish run.
 
     ``bridges`` maps each bridge of the task to its IPv4 subnets, or None where the
     bridge does not exist. Kernel settings are held by the bridge's owner
     (``nslab:publish:BRIDGE``): ip_forward while the bridge publishes any port,
-    route_localnet while it publishes one that answers on 127.0.0.1.
+    route_localnet while it publishes one that answers on 127.0.0.1. With ``exclusive``
+    (state=present) the destinations of the task's bridges that the task does not list
+    are removed. Only destinations that publish a port are checked against the bridge's
+    subnets: one that goes may be what is left of a subnet that just changed.
     """
     existing = published(current)
-    owners, rules, sysctls, problems, warnings = [], [], [], [], []
+    found = owned_destinations(current)
+    owners, rules, sysctls, problems, warnings, flows = [], [], [], [], [], []
     holders = {}
     mine = []
     for bridge, destinations in sorted(wanted.items()):
         if state == 'absent' and not destinations:
-            destinations = dict((dest, []) for (b, dest) in existing if b == bridge and dest)
+            destinations = dict((dest, []) for dest in sorted(found.get(bridge, ())))
+        leaving = sorted(found.get(bridge, set()) - set(destinations)) if state == 'present' and exclusive else []
         owners.append(bridge_owner(bridge))
-        owners += [destination_owner(bridge, dest) for dest in destinations]
+        owners += [destination_owner(bridge, dest) for dest in list(destinations) + leaving]
         mine += [m for mappings in destinations.values() for m in mappings]
+        for dest in list(destinations) + leaving:
+            staying = set(destinations.get(dest, ()))
+            flows += [m for m in existing.get((bridge, dest), ()) if m not in staying]
+        managed_here = set(destinations).union(leaving)
         remaining = [m for (b, dest), mappings in existing.items()
-                     if b == bridge and dest not in destinations for m in mappings]
+                     if b == bridge and dest not in managed_here for m in mappings]
         remaining += [m for mappings in destinations.values() for m in mappings]
         subnets = bridges.get(bridge)
+        # Only what publishes a port needs the bridge and a destination in its subnets.
+        publishing = any(destinations.values())
         if subnets is None:
-            if state == 'present' and not check_mode:
+            if publishing and not check_mode:
                 problems.append('bridge %s does not exist: create it (nslab.net.bridge) first' % bridge)
             subnets = hairpin_subnets(current, bridge)
-            if state == 'present' and check_mode and not subnets:
+            if publishing and check_mode and not subnets:
                 warnings.append('bridge %s does not exist yet; the check run leaves out its hairpin rule,'
                                 ' which needs the bridge\'s subnet' % bridge)
         else:
-            for dest in destinations:
-                if not any(ipaddress.ip_address(u'%s' % dest) in ipaddress.ip_network(u'%s' % s) for s in subnets):
+            for dest, mappings in destinations.items():
+                address = ipaddress.ip_address(u'%s' % dest)
+                if mappings and not any(address in ipaddress.ip_network(u'%s' % s) for s in subnets):
                     problems.append('bridge %s: destination %s is in none of its subnets (%s)'
                                     % (bridge, dest, ', '.join(subnets) or 'it has no IPv4 address'))
         for dest, mappings in sorted(destinations.items()):
@@ -314,8 +359,8 @@ def publish_task(wanted, state, bridges, current, check_mode):
     others = [m for (b, dest), mappings in existing.items()
               if destination_owner(b, dest) not in managed for m in mappings]
     problems += conflicts(mine, others, owner_of=lambda m: 'destination %s' % m.destination)
-    return FirewallTask(owners=owners, rules=rules, sysctls=list(dict.fromkeys(sysctls)),
-                        problems=problems, warnings=warnings, holders=holders)
+    return PublishTask(owners=owners, rules=rules, sysctls=list(dict.fromkeys(sysctls)),
+                       problems=problems, warnings=warnings, holders=holders, flows=list(dict.fromkeys(flows)))
 
 
 _PUBLISH_OPTIONS = dict(
@@ -328,6 +373,7 @@ PUBLISH_ARGS = dict(
     argument_spec=dict(
         _PUBLISH_OPTIONS,
         publish=dict(type='list', elements='dict', options=dict(_PUBLISH_OPTIONS, bridge=dict(type='str', required=True))),
+        exclusive=dict(type='bool', default=False),
         backend=BACKEND_OPTION,
         state=dict(type='str', choices=['present', 'absent'], default='present'),
     ),

@@ -264,6 +264,9 @@ def step_arguments(step, items, state, params, backend):
     raw = {list_key: items, 'state': state}
     if step in ('nat_masquerade', 'port_publish'):
         raw['backend'] = backend
+    if step == 'port_publish' and state == 'present':
+        # The lab owns its bridges: a destination it no longer lists there is unpublished.
+        raw['exclusive'] = True
     elif step == 'netns_service':
         raw['manager'] = params['service_manager']
     elif step == 'netns' and state == 'absent':

@@ -32,7 +32,12 @@ description:
     of them lets it go (C(state=absent)), it is put back. A setting that already had the
     wanted value is not the module's and stays as it is.
   - A task declares all the ports of each destination it names; ports of that destination
-    not listed are removed. Destinations of the same bridge not named are left alone.
+    not listed are removed. Destinations of the same bridge not named are left alone, or
+    with I(exclusive) unpublished.
+  - When a published port goes or moves (to another destination or container port), and
+    at removal, the connection tracking entries of the traffic that came in through it are
+    deleted once the rules changed, like C(conntrack -D); otherwise a UDP client that keeps
+    its source port would go on reaching the old destination. Other flows are not touched.
   - The same host port and protocol published twice where the listening addresses overlap,
     in the task or by another destination, is an error before any change.
   - Rules live in the collection's C(NSLAB-*) chains, commented C(nslab:publish:BRIDGE:ADDRESS)
@@ -65,7 +70,9 @@ options:
   destination:
     description:
       - The IPv4 address the ports are published to (a namespace's address on the bridge).
-        Required with C(state=present).
+        Required with C(state=present) unless I(exclusive) is true.
+      - A destination that publishes ports must be in one of the bridge's subnets; one whose
+        ports go is not checked (its subnet may just have changed).
     type: str
   ports:
     description:
@@ -92,6 +99,17 @@ options:
         type: list
         elements: str
         default: []
+  exclusive:
+    description:
+      - With C(state=present), unpublish every port of the bridges this task names whose
+        destination the task does not list (like the I(exclusive) option of C(ansible.posix.authorized_key)).
+        A destination whose address changed then moves its ports in one run, and the ports of
+        a destination no longer listed go.
+      - With it an item may name a bridge without a I(destination), to unpublish everything
+        on that bridge while publishing elsewhere.
+      - Ignored with C(state=absent).
+    type: bool
+    default: false
   backend:
     description:
       - Which iptables to write to. C(auto) uses what the host's C(iptables -V) names
@@ -136,6 +154,14 @@ EXAMPLES = r'''
         destination: 10.0.0.2
         ports: ["5353:53/udp", "8100-8102:8100-8102"]
 
+- name: Exactly these ports on br0; ports of other destinations there go (10.0.0.1 became 10.0.0.11)
+  nslab.net.port_publish:
+    exclusive: true
+    publish:
+      - bridge: br0
+        destination: 10.0.0.11
+        ports: ["8000:8000"]
+
 - name: Unpublish everything on br0
   nslab.net.port_publish:
     bridge: br0
@@ -164,7 +190,10 @@ sysctls:
   type: dict
   sample: {"net.ipv4.ip_forward": "1", "net.ipv4.conf.br0.route_localnet": "1"}
 commands:
-  description: The equivalent C(iptables) and C(sysctl) commands of the changes, in order.
+  description:
+    - The equivalent C(iptables), C(conntrack) and C(sysctl) commands of the changes, in order.
+    - A C(conntrack -D) line stands for the deletion of the flows through a port that went,
+      which finds any number of them, none included.
   returned: success
   type: list
   elements: str

@@ -16,12 +16,13 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 
 import pytest
 
-from ansible_runs import run_tasks
+from ansible_runs import TARGET_PYTHONS, run_tasks
 from firewall_lab import (
-    http_get, lab_tasks, start_http, start_udp, stop, udp_ask)
+    http_get, lab_tasks, start_http, start_udp, stop, udp_ask, wait_until)
 from nslab_sandbox import HOST_ADDRESS, INTERNET_ADDRESS, OTHER_ADDRESS, World
 from nslab_sandbox.docker_host import docker_lines, make_docker_like
 from nslab_sandbox.iptables_churn import churn_command, churn_lines, expected_churn_lines
@@ -411,3 +412,154 @@ def test_docker_like_host_keeps_docker_rules_byte_for_byte(fw_world):
     succeeded(run_tasks(world, lab_tasks(state='absent')))
     assert docker_lines(iptables_save(world)) == docker_before
     assert 'NSLAB' not in iptables_save(world)
+
+
+def test_a_dnat_rule_deleted_by_hand_does_not_keep_the_rest(fw_world):
+    """The bridge's destinations are found by every rule of theirs, not by DNAT rules only."""
+    world = fw_world
+    baseline = iptables_save(world)
+    succeeded(run_tasks(world, lab_tasks()))
+    dnat = [line for line in iptables_save(world).splitlines()
+            if line.startswith('-A NSLAB-DNAT ') and '"nslab:publish:br0:10.0.0.1"' in line]
+    assert len(dnat) == 1
+    world.sh('iptables -t nat ' + dnat[0].replace('-A ', '-D ', 1))
+    assert 'NSLAB-INBOUND -d 10.0.0.1/32' in iptables_save(world)  # its other rule stays
+    teardown = [PUBLISH_ABSENT] + lab_tasks(state='absent')[1:]
+    down = succeeded(run_tasks(world, teardown))
+    assert any('-d 10.0.0.1/32' in rule for rule in down[0]['diff']['before']['rules'])
+    assert down[0]['rules'] == []
+    assert iptables_save(world) == baseline
+    assert 'NSLAB' not in iptables_save(world)
+    again = succeeded(run_tasks(world, teardown))
+    assert not any(r['changed'] for r in again)
+
+
+EXCLUSIVE_MOVE = {'nslab.net.port_publish': {'exclusive': True, 'publish': [
+    {'bridge': 'br0', 'destination': '10.0.0.11', 'ports': ['8000:8000']},
+    {'bridge': 'br0', 'destination': '10.0.0.2', 'ports': ['5353:53/udp']}]}}
+
+
+def test_exclusive_moves_a_port_to_a_new_address_in_one_run(fw_world):
+    world = fw_world
+    succeeded(run_tasks(world, lab_tasks()))
+    # ns1's address becomes 10.0.0.11; the old one stays, with a server, to show it is not reached.
+    world.run(['ip', 'addr', 'add', '10.0.0.11/24', 'dev', 'veth1'], node='netns:ns1')
+    old = start_http(world, 'netns:ns1', '10.0.0.1', 8000)
+    new = start_http(world, 'netns:ns1', '10.0.0.11', 8000)
+    try:
+        assert http_get(world, 'other', HOST_URL) == OTHER_ADDRESS
+        # Without exclusive the old destination's port is in the way, and nothing changes.
+        before = iptables_save(world)
+        plain = dict(EXCLUSIVE_MOVE['nslab.net.port_publish'], exclusive=False)
+        refused = run_tasks(world, [{'nslab.net.port_publish': plain, 'ignore_errors': True}])[0]
+        assert 'host port 8000/tcp is published twice' in refused['msg']
+        assert iptables_save(world) == before
+        predicted = succeeded(run_tasks(world, [EXCLUSIVE_MOVE], check=True))[0]
+        assert iptables_save(world) == before
+        moved = succeeded(run_tasks(world, [EXCLUSIVE_MOVE]))[0]
+        assert moved['changed'] and predicted['changed']
+        for key in ('commands', 'rules', 'diff', 'sysctls'):
+            assert predicted[key] == moved[key], key
+        assert 'conntrack -D -p tcp --orig-port-dst 8000 --reply-src 10.0.0.1 --reply-port-src 8000' in moved['commands']
+        text = iptables_save(world)
+        assert 'br0:10.0.0.1"' not in text and '10.0.0.1/32' not in text and '10.0.0.1:' not in text
+        assert 'br0:10.0.0.11"' in text
+        assert http_get(world, 'other', HOST_URL) == OTHER_ADDRESS
+        assert http_get(world, 'host', 'http://127.0.0.1:8000/') == '10.0.0.254'
+        # It was the new destination that answered: without it nothing does, while the
+        # server on the old address still runs (reached directly from inside the lab).
+        stop(new)
+        assert http_get(world, 'netns:ns2', 'http://10.0.0.1:8000/') == '10.0.0.2'
+        assert http_get(world, 'other', HOST_URL, timeout=2) is None
+        again = succeeded(run_tasks(world, [EXCLUSIVE_MOVE]))[0]
+        assert not again['changed'] and again['commands'] == []
+    finally:
+        stop(old)
+        if new.poll() is None:
+            stop(new)
+
+
+# A UDP server that answers with its own address, and a client that sends from a fixed port.
+UDP_WHO = r'''
+import socket, sys
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind((sys.argv[1], int(sys.argv[2])))
+while True:
+    data, peer = sock.recvfrom(2048)
+    sock.sendto(sys.argv[1].encode(), peer)
+'''
+UDP_ASK_FROM = r'''
+import socket, sys
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(("", int(sys.argv[3])))
+sock.settimeout(2)
+sock.sendto(b"who", (sys.argv[1], int(sys.argv[2])))
+try:
+    print(sock.recvfrom(2048)[0].decode())
+except socket.timeout:
+    sys.exit(1)
+'''
+CONNTRACK_DUMP = r'''
+import json
+from ansible_collections.nslab.net.plugins.module_utils.conntrack_flows import ConntrackSocket
+with ConntrackSocket() as conntrack:
+    print(json.dumps([dict(proto=f.proto, sport=f.orig_sport, dport=f.orig_dport, reply_src=f.reply_src)
+                      for f in conntrack.flows()]))
+'''
+COLLECTIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           '.venv', 'collections')
+
+
+def start_udp_who(world, netns, address, port):
+    proc = world.popen([sys.executable, '-c', UDP_WHO, address, str(port)], node='netns:' + netns)
+    wait_until(lambda: udp_ask(world, 'netns:' + netns, address, port, timeout=0.5) == address,
+               'UDP server on %s:%d in %s' % (address, port, netns))
+    return proc
+
+
+def ask_from(world, source_port, port):
+    """Which destination a datagram from the other machine's ``source_port`` reaches."""
+    proc = world.run([sys.executable, '-c', UDP_ASK_FROM, HOST_ADDRESS, str(port), str(source_port)],
+                     node='other', check=False, timeout=15)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def host_flows(world):
+    """The host's conntrack entries (tcp and udp), read with the module's own ctnetlink code."""
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    return json.loads(world.run([sys.executable, '-c', CONNTRACK_DUMP], env=env).stdout)
+
+
+def test_a_moved_udp_port_takes_its_clients_along(fw_world):
+    """moby's TestConntrackFlowsLeak: a client that keeps its source port follows the port."""
+    world = fw_world
+    lab = [{'bridge': 'br0', 'destination': '10.0.0.1', 'ports': ['5353:53/udp']},
+           {'bridge': 'br0', 'destination': '10.0.0.2', 'ports': ['5354:53/udp']}]
+    succeeded(run_tasks(world, lab_tasks(publish=lab)))
+    servers = [start_udp_who(world, 'ns1', '10.0.0.1', 53), start_udp_who(world, 'ns2', '10.0.0.2', 53)]
+    try:
+        assert ask_from(world, 40000, 5353) == '10.0.0.1'
+        assert ask_from(world, 40001, 5354) == '10.0.0.2'  # a flow of a port that stays
+        flows = host_flows(world)
+        assert {'proto': 'udp', 'sport': 40000, 'dport': 5353, 'reply_src': '10.0.0.1'} in flows
+        move = {'nslab.net.port_publish': {'exclusive': True, 'publish': [
+            {'bridge': 'br0', 'destination': '10.0.0.2', 'ports': ['5353:53/udp', '5354:53/udp']}]}}
+        # The flows are deleted without pyroute2; Debian's 0.7 proves it (its interpreter
+        # has no python-iptables, so the legacy flavour runs on the PyPI one).
+        python = TARGET_PYTHONS['pyroute2-0.7'] if world.iptables == 'nft' else None
+        moved = succeeded(run_tasks(world, [move], python=python))[0]
+        assert 'conntrack -D -p udp --orig-port-dst 5353 --reply-src 10.0.0.1 --reply-port-src 53' in moved['commands']
+        flows = host_flows(world)
+        assert not [f for f in flows if f['dport'] == 5353]
+        # The other port's flow was not touched (and had not timed out either).
+        assert {'proto': 'udp', 'sport': 40001, 'dport': 5354, 'reply_src': '10.0.0.2'} in flows
+        assert ask_from(world, 40002, 5353) == '10.0.0.2'  # a fresh source port
+        assert ask_from(world, 40000, 5353) == '10.0.0.2'  # the same one as before the move
+        down = succeeded(run_tasks(world, [PUBLISH_ABSENT], python=python))[0]
+        assert sorted(c for c in down['commands'] if c.startswith('conntrack ')) == [
+            'conntrack -D -p udp --orig-port-dst 5353 --reply-src 10.0.0.2 --reply-port-src 53',
+            'conntrack -D -p udp --orig-port-dst 5354 --reply-src 10.0.0.2 --reply-port-src 53']
+        assert not [f for f in host_flows(world) if f['dport'] in (5353, 5354)]
+    finally:
+        stop(*servers)

@@ -5,7 +5,8 @@
 Covered: parse_port_spec (defaults, host addresses, ranges, every refusal), Mapping's
 overlaps / reaches_loopback / loopback_only, parse_publish (conflicts named, identical
 duplicates merged, state=absent ignoring ports), and publish_task against current rules
-(other destinations kept and guarded, loopback handling, missing bridges, removal).
+(other destinations kept and guarded, loopback handling, missing bridges, removal, rules
+deleted by hand, exclusive, and the mappings whose conntrack flows go).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ansible_collections.nslab.net.plugins.module_utils.firewall_planning import
 from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import Ruleset
 from ansible_collections.nslab.net.plugins.module_utils.kernel_sysctls import IP_FORWARD, route_localnet
 from ansible_collections.nslab.net.plugins.module_utils.publish_planning import (
-    Mapping, parse_port_spec, parse_publish, published, publish_task)
+    Mapping, owned_destinations, parse_port_spec, parse_publish, published, publish_task)
 from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput
 
 DEST = '10.0.0.2'
@@ -27,9 +28,9 @@ OWNER_2 = 'nslab:publish:br0:10.0.0.2'
 OWNER_3 = 'nslab:publish:br0:10.0.0.3'
 
 
-def task(items, state='present', bridges=None, current=None, check_mode=False):
-    return publish_task(parse_publish(items, state), state, BRIDGES if bridges is None else bridges,
-                        Ruleset() if current is None else current, check_mode)
+def task(items, state='present', bridges=None, current=None, check_mode=False, exclusive=False):
+    return publish_task(parse_publish(items, state, exclusive), state, BRIDGES if bridges is None else bridges,
+                        Ruleset() if current is None else current, check_mode, exclusive)
 
 
 def converge(current, firewall_task):
@@ -206,7 +207,7 @@ def test_every_problem_of_every_item_is_reported():
                        dict(bridge='br0', destination=DEST, ports=['80', '80:80/sctp', '81:81']),
                        dict(destination=DEST)], 'present')
     assert caught.value.problems == [
-        'bridge br0: destination is required with state=present',
+        'bridge br0: destination is required with state=present unless exclusive is true',
         "bridge: interface name 'br+' ends in '+', which iptables reads as a wildcard",
         'bridge br0: destination 2001:db8::2 is IPv6; only IPv4 is supported',
         "bridge br0: destination 'lab' is not an IPv4 address",
@@ -400,3 +401,130 @@ def test_a_missing_bridge_is_a_warning_in_check_mode_and_the_hairpin_is_left_out
         '-A NSLAB-POSTROUTING -s 127.0.0.0/8 -o br0 -m comment --comment %s -j MASQUERADE' % BR0]
     assert missing.sysctls == [(IP_FORWARD, 1)]
     assert len(lines(missing.rules, 'NSLAB-DNAT')) == 1
+
+
+# publish_task: rules deleted by hand
+
+def without(current, table, chain, owner):
+    """``current`` with the rules of ``owner`` in one chain deleted, as ``iptables -D`` would."""
+    edited = current.copy()
+    edited.rules[table][chain] = [rule for rule in edited.rules[table][chain] if rule.comment != owner]
+    return edited
+
+
+def nslab_chains(ruleset):
+    return [chain for table in ruleset.chains.values() for chain in table if chain.startswith('NSLAB-')]
+
+
+def test_owned_destinations_are_read_from_every_chain():
+    current = publish(publish(Ruleset(), '10.0.0.3', '8000:80'), DEST, '9000:90')
+    assert owned_destinations(current) == {'br0': {DEST, '10.0.0.3'}}
+    assert owned_destinations(without(current, 'nat', 'NSLAB-DNAT', OWNER_3)) == {'br0': {DEST, '10.0.0.3'}}
+    bare = without(without(current, 'nat', 'NSLAB-DNAT', OWNER_3), 'filter', 'NSLAB-INBOUND', OWNER_3)
+    assert owned_destinations(bare) == {'br0': {DEST}}
+
+
+def test_absent_removes_a_destination_whose_dnat_rule_was_deleted_by_hand():
+    current = without(publish(publish(Ruleset(), '10.0.0.3', '8000:80'), DEST, '9000:90'), 'nat', 'NSLAB-DNAT',
+                      OWNER_3)
+    assert list(published(current)) == [('br0', DEST)]  # the DNAT chains alone miss 10.0.0.3
+    gone = task([dict(bridge='br0')], state='absent', current=current)
+    assert gone.owners == [BR0, OWNER_2, OWNER_3]
+    after = converge(current, gone)
+    assert nslab_chains(after) == []
+    again = task([dict(bridge='br0')], state='absent', current=after)
+    assert not plan_firewall(after, again.owners, again.rules)
+
+
+# publish_task: exclusive
+
+def test_without_exclusive_a_moved_address_clashes_with_its_old_self():
+    current = publish(Ruleset(), '10.0.0.1', '8000:8000')
+    moved = task([dict(bridge='br0', destination='10.0.0.11', ports=['8000:8000'])], current=current)
+    assert moved.problems == ['host port 8000/tcp is published twice: 8000:8000/tcp -> 10.0.0.11 and'
+                              ' 8000:8000/tcp -> 10.0.0.1 by destination 10.0.0.1']
+
+
+def test_exclusive_moves_a_port_to_the_new_address_in_one_run():
+    current = publish(Ruleset(), '10.0.0.1', '8000:8000')
+    moved = task([dict(bridge='br0', destination='10.0.0.11', ports=['8000:8000'])], current=current,
+                 exclusive=True)
+    assert moved.problems == []
+    assert moved.owners == [BR0, 'nslab:publish:br0:10.0.0.11', 'nslab:publish:br0:10.0.0.1']
+    assert moved.flows == [Mapping('tcp', None, 8000, '10.0.0.1', 8000)]
+    after = converge(current, moved)
+    assert published(after) == {('br0', '10.0.0.11'): [Mapping('tcp', None, 8000, '10.0.0.11', 8000)]}
+    assert owned_rules(after, ['nslab:publish:br0:10.0.0.1']) == []
+    again = task([dict(bridge='br0', destination='10.0.0.11', ports=['8000:8000'])], current=after, exclusive=True)
+    assert not plan_firewall(after, again.owners, again.rules) and again.flows == []
+
+
+def test_exclusive_removes_a_destination_outside_a_subnet_that_changed():
+    current = publish(Ruleset(), '10.0.0.1', '8000:8000', '5353:53/udp')
+    moved = task([dict(bridge='br0', destination='10.1.0.11', ports=['8000:8000'])], current=current,
+                 bridges={'br0': ['10.1.0.0/24']}, exclusive=True)
+    assert moved.problems == []
+    assert sorted(moved.flows) == [Mapping('tcp', None, 8000, '10.0.0.1', 8000),
+                                   Mapping('udp', None, 5353, '10.0.0.1', 53)]
+    after = converge(current, moved)
+    assert [line.split()[3] for line in lines(after.rules['nat']['NSLAB-POSTROUTING'])
+            if '--ctstate DNAT' in line] == ['10.1.0.0/24']
+    assert list(published(after)) == [('br0', '10.1.0.11')]
+
+
+def test_exclusive_leaves_other_bridges_alone_and_still_refuses_their_ports():
+    two = {'br0': ['10.0.0.0/24'], 'br1': ['10.1.0.0/24']}
+    current = converge(publish(Ruleset(), '10.0.0.3', '8000:80'),
+                       task([dict(bridge='br1', destination='10.1.0.2', ports=['9000:90'])], bridges=two))
+    mine = task([dict(bridge='br0', destination=DEST, ports=['7000:70'])], bridges=two, current=current,
+                exclusive=True)
+    assert mine.owners == [BR0, OWNER_2, OWNER_3] and mine.problems == []
+    after = converge(current, mine)
+    assert sorted(published(after)) == [('br0', DEST), ('br1', '10.1.0.2')]
+    clash = task([dict(bridge='br0', destination=DEST, ports=['9000:90'])], bridges=two, current=after,
+                 exclusive=True)
+    assert clash.problems == ['host port 9000/tcp is published twice: 9000:90/tcp -> 10.0.0.2 and'
+                              ' 9000:90/tcp -> 10.1.0.2 by destination 10.1.0.2']
+
+
+def test_exclusive_with_a_bridge_alone_unpublishes_everything_there():
+    with pytest.raises(InvalidInput, match='destination is required with state=present unless exclusive'):
+        parse_publish([dict(bridge='br0')], 'present')
+    assert parse_publish([dict(bridge='br0'), dict(bridge='br0', destination=DEST, ports=['80:80'])], 'present',
+                         exclusive=True) == {'br0': {DEST: [Mapping('tcp', None, 80, DEST, 80)]}}
+    current = publish(publish(Ruleset(), '10.0.0.3', '8000:80'), DEST, '127.0.0.1:9000:90')
+    nothing = task([dict(bridge='br0')], current=current, bridges={'br0': None}, exclusive=True)
+    assert nothing.problems == nothing.warnings == [] and nothing.rules == []
+    assert nothing.owners == [BR0, OWNER_2, OWNER_3]
+    assert nslab_chains(converge(current, nothing)) == []
+
+
+def test_exclusive_means_nothing_with_state_absent():
+    current = publish(publish(Ruleset(), '10.0.0.3', '8000:80'), DEST, '9000:90')
+    one = task([dict(bridge='br0', destination=DEST)], state='absent', current=current, exclusive=True)
+    assert one.owners == [BR0, OWNER_2]
+    assert list(published(converge(current, one))) == [('br0', '10.0.0.3')]
+
+
+def test_removal_does_not_check_subnets():
+    current = publish(Ruleset(), DEST, '8000:80')
+    for items in ([dict(bridge='br0')], [dict(bridge='br0', destination=DEST)]):
+        gone = task(items, state='absent', current=current, bridges={'br0': ['10.1.0.0/24']})
+        assert gone.problems == []
+        assert nslab_chains(converge(current, gone)) == []
+    emptied = task([dict(bridge='br0', destination=DEST, ports=[])], current=current,
+                   bridges={'br0': ['10.1.0.0/24']})
+    assert emptied.problems == [] and emptied.flows == [mapping(None)]
+
+
+# publish_task: the mappings whose flows go
+
+def test_flows_are_the_mappings_that_go_or_change_and_nothing_else():
+    current = publish(Ruleset(), DEST, '8000:80', '5353:53/udp', '127.0.0.1:9000:90')
+    changed = task([dict(bridge='br0', destination=DEST, ports=['8000:81', '5353:53/udp'])], current=current)
+    assert changed.flows == [mapping(None), Mapping('tcp', '127.0.0.1', 9000, DEST, 90)]
+    same = task([dict(bridge='br0', destination=DEST, ports=['8000:80', '5353:53/udp', '127.0.0.1:9000:90'])],
+                current=current)
+    assert same.flows == []
+    gone = task([dict(bridge='br0')], state='absent', current=current)
+    assert gone.flows == published(current)[('br0', DEST)]
