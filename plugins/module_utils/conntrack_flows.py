@@ -23,11 +23,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
-import os
 import socket
 import struct
 
-from ansible_collections.nslab.net.plugins.module_utils.netlink_dump import attributes
+from ansible_collections.nslab.net.plugins.module_utils.netlink_dump import NetlinkSocket, attributes
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_CTNETLINK = 1
@@ -35,11 +34,8 @@ IPCTNL_MSG_CT_NEW = 0
 IPCTNL_MSG_CT_GET = 1
 IPCTNL_MSG_CT_DELETE = 2
 NFNETLINK_V0 = 0
-NLM_F_REQUEST = 0x1
 NLM_F_ACK = 0x4
 NLM_F_DUMP = 0x300
-NLMSG_ERROR = 2
-NLMSG_DONE = 3
 NLA_F_NESTED = 0x8000
 
 CTA_TUPLE_ORIG = 1
@@ -59,13 +55,10 @@ IPS_DST_NAT = 0x20
 
 PROTOCOLS = {'tcp': socket.IPPROTO_TCP, 'udp': socket.IPPROTO_UDP}
 
-_HEADER = struct.Struct('=IHHII')
 _NFGENMSG = struct.Struct('=BBH')
 _ATTR = struct.Struct('=HH')
 _BE16 = struct.Struct('!H')
 _BE32 = struct.Struct('!I')
-_S32 = struct.Struct('=i')
-_BUFFER = 1 << 20
 
 
 class Flow(object):
@@ -153,56 +146,22 @@ def deletion_command(target):
     return ' '.join(words)
 
 
-class ConntrackSocket(object):
+class ConntrackSocket(NetlinkSocket):
     """A ctnetlink socket of the network namespace the calling thread is in when it is made."""
 
     def __init__(self):
-        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
-        self.seq = 0
-        try:
-            self.sock.bind((0, 0))
-        except Exception:
-            self.sock.close()
-            raise
+        super(ConntrackSocket, self).__init__(NETLINK_NETFILTER)
 
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *unused):
-        self.close()
-
-    def _request(self, command, flags, body):
-        """The payloads of the answer's messages; OSError with the kernel's error."""
-        self.seq += 1
+    def _ctnetlink(self, command, flags, body):
+        """The payloads of the answer to a CTNETLINK ``command``."""
         kind = (NFNL_SUBSYS_CTNETLINK << 8) | command
-        self.sock.send(_HEADER.pack(_HEADER.size + len(body), kind, NLM_F_REQUEST | flags, self.seq, 0) + body)
-        payloads = []
-        while True:
-            data = self.sock.recv(_BUFFER)
-            offset = 0
-            while offset + _HEADER.size <= len(data):
-                length, kind, unused_flags, seq, unused_pid = _HEADER.unpack_from(data, offset)
-                if length < _HEADER.size:
-                    raise OSError(errno.EPROTO, 'ctnetlink: a message of length %d' % length)
-                if seq == self.seq:
-                    if kind == NLMSG_DONE:
-                        return payloads
-                    if kind == NLMSG_ERROR:
-                        code = _S32.unpack_from(data, offset + _HEADER.size)[0]
-                        if code:
-                            raise OSError(-code, os.strerror(-code))
-                        return payloads
-                    payloads.append(data[offset + _HEADER.size:offset + length])
-                offset += (length + 3) & ~3
+        return [payload for unused, payload in self._request(kind, flags, body)]
 
     def flows(self):
         """Every tcp and udp entry of the IPv4 conntrack table."""
         found = []
         body = _NFGENMSG.pack(socket.AF_INET, NFNETLINK_V0, 0)
-        for payload in self._request(IPCTNL_MSG_CT_GET, NLM_F_DUMP, body):
+        for payload in self._ctnetlink(IPCTNL_MSG_CT_GET, NLM_F_DUMP, body):
             flow = parse_flow(payload)
             if flow is not None:
                 found.append(flow)
@@ -211,7 +170,7 @@ class ConntrackSocket(object):
     def delete(self, flow):
         """Delete ``flow``; False if it was gone already (timed out, or replaced since the dump)."""
         try:
-            self._request(IPCTNL_MSG_CT_DELETE, NLM_F_ACK,
+            self._ctnetlink(IPCTNL_MSG_CT_DELETE, NLM_F_ACK,
                           _NFGENMSG.pack(socket.AF_INET, NFNETLINK_V0, 0) + flow.delete_attrs)
         except OSError as exc:
             if exc.errno == errno.ENOENT:

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import os
 import socket
 import struct
@@ -124,18 +125,29 @@ class RawRoute(object):
         self.oif = _u32(attrs.get(RTA_OIF))
 
 
-class RouteSocket(object):
-    """A NETLINK_ROUTE socket of the namespace the calling thread is in when it is made."""
+class NetlinkSocket(object):
+    """A netlink socket of ``protocol``, in the namespace the calling thread is in when it is made."""
 
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
-        self.sock.bind((0, 0))
+    def __init__(self, protocol):
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, protocol)
         self.seq = 0
+        try:
+            self.sock.bind((0, 0))
+        except Exception:
+            self.sock.close()
+            raise
 
     def close(self):
         self.sock.close()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *unused):
+        self.close()
+
     def _request(self, msg_type, flags, body):
+        """The ``(type, payload)`` of each message of the answer; OSError with the kernel's error."""
         self.seq += 1
         self.sock.send(_HEADER.pack(_HEADER.size + len(body), msg_type, NLM_F_REQUEST | flags, self.seq, 0) + body)
         messages = []
@@ -145,7 +157,7 @@ class RouteSocket(object):
             while offset + _HEADER.size <= len(data):
                 length, kind, unused_flags, seq, unused_pid = _HEADER.unpack_from(data, offset)
                 if length < _HEADER.size:
-                    raise OSError('netlink: a message of length %d' % length)
+                    raise OSError(errno.EPROTO, 'netlink: a message of length %d' % length)
                 if seq == self.seq:
                     if kind == NLMSG_DONE:
                         return messages
@@ -158,6 +170,13 @@ class RouteSocket(object):
                 offset += (length + 3) & ~3
             if not flags & NLM_F_DUMP and messages:
                 return messages
+
+
+class RouteSocket(NetlinkSocket):
+    """A NETLINK_ROUTE socket of the namespace the calling thread is in when it is made."""
+
+    def __init__(self):
+        super(RouteSocket, self).__init__(NETLINK_ROUTE)
 
     def links(self):
         found = []
