@@ -150,6 +150,10 @@ def removals(plan, owned, host_links):
         links = owned.links(netns)
         if netns in owned.lost:
             remove['links'] += [host for host, unused in links if host in host_links]
+            if netns not in declared:
+                # Its name may be left as a file with no namespace behind it (a run killed
+                # between the unmount and the unlink); netns removes that, or finds nothing.
+                remove['netns'].append(netns)
             continue
         if netns not in declared:
             remove['netns'].append(netns)

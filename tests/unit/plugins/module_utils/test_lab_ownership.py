@@ -125,3 +125,9 @@ def test_removals_without_a_record_are_empty():
     plan = plan_of(dict(state='absent'))
     assert removals(plan, verify('lab', empty_record(), {}), {'br0': 'bridge'}) == dict(
         services=[], publish=[], pairs=[], netns=[], masquerade=[], bridges=[], links=[], dying=[])
+
+
+def test_a_lost_namespace_that_goes_has_its_name_removed_too():
+    owned = verify('lab', built_record(), {'ns2': 102})
+    plan = plan_of(dict(state='absent'), owned)
+    assert plan['remove']['netns'] == ['ns1', 'ns2'] and plan['remove']['dying'] == []
