@@ -171,7 +171,7 @@ class ConntrackSocket(NetlinkSocket):
         """Delete ``flow``; False if it was gone already (timed out, or replaced since the dump)."""
         try:
             self._ctnetlink(IPCTNL_MSG_CT_DELETE, NLM_F_ACK,
-                          _NFGENMSG.pack(socket.AF_INET, NFNETLINK_V0, 0) + flow.delete_attrs)
+                            _NFGENMSG.pack(socket.AF_INET, NFNETLINK_V0, 0) + flow.delete_attrs)
         except OSError as exc:
             if exc.errno == errno.ENOENT:
                 return False
