@@ -355,8 +355,9 @@ def killed_run(world, tasks, name, netns, delay):
             yaml.safe_dump(playbook, handle, sort_keys=False)
         env = ansible_env()
         # A killed run leaves its temporary files: in the world's /run, which goes with it.
+        # The module's own payload directory follows TMPDIR.
         env.update(ANSIBLE_REMOTE_TMP='/run/nslab-test-ansible/remote',
-                   ANSIBLE_LOCAL_TEMP='/run/nslab-test-ansible/local')
+                   ANSIBLE_LOCAL_TEMP='/run/nslab-test-ansible/local', TMPDIR='/run')
         args = dict(argv=[os.path.join(VENV, 'bin', 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', path],
                     env=env, netns='/run/netns/%s' % netns, chdir='/run/nslab/services/%s.d' % name,
                     record=RECORD % name, name=name, delay=delay, limit=120)
