@@ -320,7 +320,7 @@ def foreign_processes(plan, kill_processes):
     services (those are stopped first), and the pids of those services."""
     doomed = plan['remove']['netns']
     if not doomed:
-        return [], {}
+        return [], set()
     inside = netns_files.processes_in(doomed)
     services = service_pids([service['name'] for service in plan['remove']['services']])
     ours = set(pid for pids in services.values() for pid in pids)
