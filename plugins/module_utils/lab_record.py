@@ -93,18 +93,3 @@ def delete_record(lab, directory=RECORD_DIR):
         os.rmdir(directory)
     except OSError:
         pass  # other labs' records, or already gone
-
-
-def namespace_inodes(names, netns_dir='/run/netns'):
-    """``{name: inode}`` of the live named namespaces among ``names`` (an nsfs inode names
-    one namespace for as long as it exists; a namespace made again gets another)."""
-    device = os.stat('/proc/self/ns/net').st_dev
-    inodes = {}
-    for name in names:
-        try:
-            st = os.stat(os.path.join(netns_dir, name))
-        except OSError:
-            continue
-        if st.st_dev == device:
-            inodes[name] = st.st_ino
-    return inodes

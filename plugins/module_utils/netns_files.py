@@ -64,6 +64,21 @@ def status(name):
     return 'present' if st.st_dev == _nsfs_device() else 'stale'
 
 
+def inodes(names):
+    """``{name: inode}`` of the live namespaces among ``names``: an nsfs inode names one
+    namespace for as long as it exists, and one made again under the same name gets another."""
+    device = _nsfs_device()
+    found = {}
+    for name in names:
+        try:
+            st = os.stat(path_of(name))
+        except OSError:
+            continue
+        if st.st_dev == device:
+            found[name] = st.st_ino
+    return found
+
+
 def listed():
     """The names of the live namespaces in /run/netns, sorted."""
     try:

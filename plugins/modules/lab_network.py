@@ -205,7 +205,7 @@ from ansible_collections.nslab.net.plugins.module_utils.lab_ownership import (
     claimed, empty_record, final, ownership_problems, verify)
 from ansible_collections.nslab.net.plugins.module_utils.lab_planning import LAB_ARGS, lab_plan, lab_spec, lab_variables
 from ansible_collections.nslab.net.plugins.module_utils.lab_record import (
-    RecordError, delete_record, load_records, namespace_inodes, save_record)
+    RecordError, delete_record, load_records, save_record)
 from ansible_collections.nslab.net.plugins.module_utils.link_model import Step, describe
 from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import NETWORK_ARGS
 from ansible_collections.nslab.net.plugins.module_utils.module_flow import (
@@ -360,7 +360,7 @@ def preflight(module, netlink, spec, params, backend):
         raise TaskFailed(str(exc), changed=False)
     record = records.get(lab) or empty_record()
     names = set(record.get('namespaces') or {}) | set(ns['name'] for ns in spec['namespaces'])
-    inodes = namespace_inodes(sorted(names))
+    inodes = netns_files.inodes(sorted(names))
     owned = verify(lab, record, inodes)
     host_state = read_host(netlink, spec['state'])
     try:
@@ -429,7 +429,7 @@ def run(module, netlink, params, backend):
         if spec['state'] == 'absent':
             _forget(spec['name'])
         else:
-            _save(spec['name'], final(plan, namespace_inodes(plan['netns'])))
+            _save(spec['name'], final(plan, netns_files.inodes(plan['netns'])))
     result.update(plan=plan, host_state=host_state, backend=backend)
     return result
 
