@@ -111,7 +111,7 @@ def run_firewall(module, backend, want):
             # iptables-save writes (the system tests hold check runs, which predict, equal to
             # real ones): what it leaves is the simulation, without another save.
             after = owned_rules(simulate(current, plan), task.owners)
-            flows = list(getattr(task, 'flows', ())) if plan else []
+            flows = task.flows if plan else []
             flow_warnings = []
             if plan and not module.check_mode:
                 tables.apply(plan)

@@ -204,10 +204,12 @@ class FirewallTask:
     holders is one none of them needs any more (port_publish lists route_localnet=0 for a
     bridge without loopback ports): it is not written but let go, and goes back to what it
     was before nslab changed it. ``required`` names settings the kernel must have, each with
-    the message to fail with where it has not.
+    the message to fail with where it has not. ``flows`` are published mappings that go,
+    whose conntrack flows are deleted once the rules changed (a real run only).
     """
 
-    def __init__(self, owners=(), rules=(), sysctls=(), required=(), problems=(), warnings=(), holders=None):
+    def __init__(self, owners=(), rules=(), sysctls=(), required=(), problems=(), warnings=(), holders=None,
+                 flows=()):
         self.owners = list(owners)
         self.rules = list(rules)
         self.sysctls = list(sysctls)
@@ -215,6 +217,7 @@ class FirewallTask:
         self.problems = list(problems)
         self.warnings = list(warnings)
         self.holders = dict(holders or {})
+        self.flows = list(flows)
 
     def wanted_sysctls(self):
         """``(name, value, holders)`` per setting, as :func:`sysctl_ledger.plan_ledger` takes them."""

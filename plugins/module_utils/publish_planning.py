@@ -288,17 +288,8 @@ def bridge_rules(bridge, subnets, loopback):
     return rules
 
 
-class PublishTask(FirewallTask):
-    """A :class:`FirewallTask` with ``flows``: the mappings that go, whose conntrack flows are
-    deleted once the rules changed (a real run only)."""
-
-    def __init__(self, flows=(), **kwargs):
-        FirewallTask.__init__(self, **kwargs)
-        self.flows = list(flows)
-
-
 def publish_task(wanted, state, bridges, current, check_mode, exclusive=False):
-    """The :class:`PublishTask` of a port_publish run.
+    """The :class:`FirewallTask` of a port_publish run, with the mappings that go as its ``flows``.
 
     ``bridges`` maps each bridge of the task to its IPv4 subnets, or None where the
     bridge does not exist. Kernel settings are held by the bridge's owner
@@ -359,8 +350,8 @@ def publish_task(wanted, state, bridges, current, check_mode, exclusive=False):
     others = [m for (b, dest), mappings in existing.items()
               if destination_owner(b, dest) not in managed for m in mappings]
     problems += conflicts(mine, others, owner_of=lambda m: 'destination %s' % m.destination)
-    return PublishTask(owners=owners, rules=rules, sysctls=list(dict.fromkeys(sysctls)),
-                       problems=problems, warnings=warnings, holders=holders, flows=list(dict.fromkeys(flows)))
+    return FirewallTask(owners=owners, rules=rules, sysctls=list(dict.fromkeys(sysctls)),
+                        problems=problems, warnings=warnings, holders=holders, flows=list(dict.fromkeys(flows)))
 
 
 _PUBLISH_OPTIONS = dict(
