@@ -138,13 +138,8 @@ def processes_in(names):
 
     One pass over /proc for all names, instead of one per namespace.
     """
-    wanted = {}
-    for name in names:
-        try:
-            st = os.stat(path_of(name))
-        except OSError:
-            continue
-        wanted[(st.st_dev, st.st_ino)] = name
+    device = _nsfs_device()
+    wanted = dict(((device, inode), name) for name, inode in inodes(names).items())
     found = dict((name, {}) for name in wanted.values())
     if not wanted:
         return found
