@@ -21,8 +21,8 @@ import tempfile
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.nslab.net.plugins.module_utils.lab_planning import LAB_ARGS, lab_spec, lab_variables
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._lab.plan import LAB_ARGS, lab_spec, lab_variables
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput
 from ansible_collections.nslab.net.plugins.plugin_utils.lab_report import (
     DEFAULT_NAME, diagram_location, lab_diagram, lab_summary)
 

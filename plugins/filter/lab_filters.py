@@ -9,8 +9,8 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput
-from ansible_collections.nslab.net.plugins.module_utils import lab_planning
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan, lab_spec
 from ansible_collections.nslab.net.plugins.plugin_utils import lab_report
 
 
@@ -28,8 +28,8 @@ class FilterModule(object):
 
     def filters(self):
         return {
-            'lab_spec': _checked(lab_planning.lab_spec),
-            'lab_plan': _checked(lab_planning.lab_plan),
+            'lab_spec': _checked(lab_spec),
+            'lab_plan': _checked(lab_plan),
             'lab_summary': lab_report.lab_summary,
             'lab_diagram': lab_report.lab_diagram,
         }

@@ -170,8 +170,8 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils.bridge_planning import BRIDGE_ARGS
-from ansible_collections.nslab.net.plugins.module_utils.module_flow import finish_netlink, bridge_task
+from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_plan import BRIDGE_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import finish_netlink, bridge_task
 
 
 def main():

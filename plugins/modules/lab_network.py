@@ -193,31 +193,31 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.nslab.net.plugins.module_utils import netns_files
-from ansible_collections.nslab.net.plugins.module_utils.bridge_planning import BRIDGE_ARGS
-from ansible_collections.nslab.net.plugins.module_utils.firewall_flow import nat_masquerade_task, port_publish_task
-from ansible_collections.nslab.net.plugins.module_utils.host_collision_readers import listening_sockets, nat_ruleset
-from ansible_collections.nslab.net.plugins.module_utils.host_collisions import (
+from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
+from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_plan import BRIDGE_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._firewall.runner import nat_masquerade_task, port_publish_task
+from ansible_collections.nslab.net.plugins.module_utils._lab.collision_readers import listening_sockets, nat_ruleset
+from ansible_collections.nslab.net.plugins.module_utils._lab.collisions import (
     foreign_published, host_collisions, host_warnings, published_ports)
-from ansible_collections.nslab.net.plugins.module_utils.iptables_backends import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.backends import (
     FirewallError, detect_backend, load_iptc)
-from ansible_collections.nslab.net.plugins.module_utils.lab_ownership import (
+from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import (
     claimed, empty_record, final, ownership_problems, verify)
-from ansible_collections.nslab.net.plugins.module_utils.lab_planning import LAB_ARGS, lab_plan, lab_spec, lab_variables
-from ansible_collections.nslab.net.plugins.module_utils.lab_record import (
+from ansible_collections.nslab.net.plugins.module_utils._lab.plan import LAB_ARGS, lab_plan, lab_spec, lab_variables
+from ansible_collections.nslab.net.plugins.module_utils._lab.record import (
     RecordError, delete_record, load_records, save_record)
-from ansible_collections.nslab.net.plugins.module_utils.link_model import Step, describe
-from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import NETWORK_ARGS
-from ansible_collections.nslab.net.plugins.module_utils.module_flow import (
+from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Step, describe
+from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import NETWORK_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import (
     TaskFailed, bridge_task, netns_task, run_netlink, veth_task)
-from ansible_collections.nslab.net.plugins.module_utils.netlink_adapter import PYROUTE2_IMPORT_ERROR, Netlink
-from ansible_collections.nslab.net.plugins.module_utils.netns_planning import NETNS_ARGS
-from ansible_collections.nslab.net.plugins.module_utils.publish_planning import PUBLISH_ARGS
-from ansible_collections.nslab.net.plugins.module_utils.service_flow import netns_service_task
-from ansible_collections.nslab.net.plugins.module_utils.service_planning import SERVICE_ARGS
-from ansible_collections.nslab.net.plugins.module_utils.service_processes import service_pids
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput
-from ansible_collections.nslab.net.plugins.module_utils.veth_planning import PAIR_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import PYROUTE2_IMPORT_ERROR, Netlink
+from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_plan import NETNS_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import PUBLISH_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._services.tasks import netns_service_task
+from ansible_collections.nslab.net.plugins.module_utils._services.plan import SERVICE_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._services.processes import service_pids
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_plan import PAIR_ARGS
 
 # How long a teardown waits for the kernel to destroy the host ends of the veth pairs of the
 # namespaces it deleted (it does so asynchronously, all of them in one batch).
@@ -284,7 +284,7 @@ def read_host(netlink, state):
 
     A teardown needs no namespace's addresses (it allocates none): only the host is read.
     """
-    names = netns_files.listed() if state == 'present' else []
+    names = named_namespaces.listed() if state == 'present' else []
     views = netlink.read_views([None] + names)
     return dict(host=describe(views[None]), namespaces=dict((name, describe(views[name])) for name in names))
 
@@ -321,7 +321,7 @@ def foreign_processes(plan, kill_processes):
     doomed = plan['remove']['netns']
     if not doomed:
         return [], set()
-    inside = netns_files.processes_in(doomed)
+    inside = named_namespaces.processes_in(doomed)
     services = service_pids([service['name'] for service in plan['remove']['services']])
     ours = set(pid for pids in services.values() for pid in pids)
     problems = []
@@ -360,7 +360,7 @@ def preflight(module, netlink, spec, params, backend):
         raise TaskFailed(str(exc), changed=False)
     record = records.get(lab) or empty_record()
     names = set(record.get('namespaces') or {}) | set(ns['name'] for ns in spec['namespaces'])
-    inodes = netns_files.inodes(sorted(names))
+    inodes = named_namespaces.inodes(sorted(names))
     owned = verify(lab, record, inodes)
     host_state = read_host(netlink, spec['state'])
     try:
@@ -429,7 +429,7 @@ def run(module, netlink, params, backend):
         if spec['state'] == 'absent':
             _forget(spec['name'])
         else:
-            _save(spec['name'], final(plan, netns_files.inodes(plan['netns'])))
+            _save(spec['name'], final(plan, named_namespaces.inodes(plan['netns'])))
     result.update(plan=plan, host_state=host_state, backend=backend)
     return result
 

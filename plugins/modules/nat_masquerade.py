@@ -180,9 +180,9 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils.firewall_flow import nat_masquerade_task
-from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import NETWORK_ARGS
-from ansible_collections.nslab.net.plugins.module_utils.module_flow import finish
+from ansible_collections.nslab.net.plugins.module_utils._firewall.runner import nat_masquerade_task
+from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import NETWORK_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import finish
 
 
 def main():

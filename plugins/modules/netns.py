@@ -109,8 +109,8 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils.module_flow import finish_netlink, netns_task
-from ansible_collections.nslab.net.plugins.module_utils.netns_planning import NETNS_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import finish_netlink, netns_task
+from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_plan import NETNS_ARGS
 
 
 def main():

@@ -91,10 +91,10 @@ host:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.nslab.net.plugins.module_utils import netns_files
-from ansible_collections.nslab.net.plugins.module_utils.link_model import describe
-from ansible_collections.nslab.net.plugins.module_utils.linux_limits import netns_name_error
-from ansible_collections.nslab.net.plugins.module_utils.netlink_adapter import PYROUTE2_IMPORT_ERROR, Netlink
+from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
+from ansible_collections.nslab.net.plugins.module_utils._netlink.model import describe
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import netns_name_error
+from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import PYROUTE2_IMPORT_ERROR, Netlink
 
 
 def main():
@@ -113,7 +113,7 @@ def main():
     if PYROUTE2_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
     if names is None:
-        names = netns_files.listed()
+        names = named_namespaces.listed()
     wanted = ([None] if module.params['host'] else []) + list(names)
     with Netlink() as netlink:
         views = netlink.read_views(wanted)

@@ -194,9 +194,9 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils.module_flow import finish
-from ansible_collections.nslab.net.plugins.module_utils.service_flow import netns_service_task
-from ansible_collections.nslab.net.plugins.module_utils.service_planning import SERVICE_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import finish
+from ansible_collections.nslab.net.plugins.module_utils._services.tasks import netns_service_task
+from ansible_collections.nslab.net.plugins.module_utils._services.plan import SERVICE_ARGS
 
 
 def main():

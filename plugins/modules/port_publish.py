@@ -202,9 +202,9 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils.firewall_flow import port_publish_task
-from ansible_collections.nslab.net.plugins.module_utils.module_flow import finish_netlink
-from ansible_collections.nslab.net.plugins.module_utils.publish_planning import PUBLISH_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._firewall.runner import port_publish_task
+from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import finish_netlink
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import PUBLISH_ARGS
 
 
 def main():

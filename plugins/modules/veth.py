@@ -253,8 +253,8 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils.module_flow import finish_netlink, veth_task
-from ansible_collections.nslab.net.plugins.module_utils.veth_planning import PAIR_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import finish_netlink, veth_task
+from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_plan import PAIR_ARGS
 
 
 def main():

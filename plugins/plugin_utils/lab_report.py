@@ -16,7 +16,7 @@ import ipaddress
 import os
 import re
 
-from ansible_collections.nslab.net.plugins.module_utils.publish_planning import parse_port_spec
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import parse_port_spec
 
 LOOPBACK = '127.0.0.1'
 #: The lab name of a lab that was not given one.

@@ -23,7 +23,7 @@ def test_built_tarball_installs_and_its_modules_work(world, tmp_path):
     (tarball,) = tmp_path.glob('nslab-net-*.tar.gz')
     with tarfile.open(tarball) as archive:
         names = set(archive.getnames())
-    assert {'plugins/modules/veth.py', 'plugins/module_utils/netlink_adapter.py', 'README.md'} <= names
+    assert {'plugins/modules/veth.py', 'plugins/module_utils/_netlink/adapter.py', 'README.md'} <= names
     assert not any(n.startswith(('.venv', 'tools/', 'scripts/', '.ci')) for n in names)
 
     installed = tmp_path / 'collections'

@@ -502,7 +502,7 @@ except socket.timeout:
 '''
 CONNTRACK_DUMP = r'''
 import json
-from ansible_collections.nslab.net.plugins.module_utils.conntrack_flows import ConntrackSocket
+from ansible_collections.nslab.net.plugins.module_utils._netlink.conntrack import ConntrackSocket
 with ConntrackSocket() as conntrack:
     print(json.dumps([dict(proto=f.proto, sport=f.orig_sport, dport=f.orig_dport, reply_src=f.reply_src)
                       for f in conntrack.flows()]))

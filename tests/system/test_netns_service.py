@@ -318,11 +318,12 @@ print(json.dumps(report))
 INSPECT = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.nslab.net.plugins.module_utils import netns_files, service_processes
+from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
+from ansible_collections.nslab.net.plugins.module_utils._services import processes
 names, namespaces = json.loads(sys.argv[2])
-owned = service_processes.service_pids(names)
+owned = processes.service_pids(names)
 inside = {}
-for netns, pids in netns_files.processes_in(namespaces).items():
+for netns, pids in named_namespaces.processes_in(namespaces).items():
     inside[netns] = {}
     for pid in pids:
         try:

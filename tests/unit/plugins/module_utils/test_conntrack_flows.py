@@ -11,9 +11,9 @@ import struct
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils import conntrack_flows as cf
-from ansible_collections.nslab.net.plugins.module_utils.netlink_dump import attributes
-from ansible_collections.nslab.net.plugins.module_utils.publish_planning import Mapping
+from ansible_collections.nslab.net.plugins.module_utils._netlink import conntrack as cf
+from ansible_collections.nslab.net.plugins.module_utils._netlink.dump import attributes
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import Mapping
 
 # One IPCTNL_MSG_CT_NEW payload of a 6.18 kernel's dump: a UDP datagram from
 # 198.51.100.2:40000 to 198.51.100.2:5353, DNAT'ed to 10.0.0.1:53 (nfgenmsg, then attributes).

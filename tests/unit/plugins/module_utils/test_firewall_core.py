@@ -8,14 +8,14 @@ import shlex
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils.firewall_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import (
     owned_rules, plan_firewall, simulate)
-from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import Rule, Ruleset, parse_save, save_words
-from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Rule, Ruleset, parse_save, save_words
+from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import (
     masquerade_task, parse_networks)
-from ansible_collections.nslab.net.plugins.module_utils.publish_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import (
     Mapping, parse_port_spec, parse_publish, publish_task)
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput
 
 OWNER = 'nslab:masquerade:br0'
 USER_TEXT = """*filter

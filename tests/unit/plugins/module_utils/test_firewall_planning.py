@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils.firewall_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import (
     owned_rules, plan_firewall, simulate)
-from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import (
     BUILTIN_CHAINS, CHAINS, JUMPS, TABLES, Rule, Ruleset, build, jump_rules, parse_save)
-from ansible_collections.nslab.net.plugins.module_utils.kernel_sysctls import BRIDGE_NF_CALL_IPTABLES, IP_FORWARD
-from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import BRIDGE_NF_CALL_IPTABLES, IP_FORWARD
+from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import (
     masquerade_task, network_rules, parse_networks)
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput
 
 OWNER = 'nslab:masquerade:br0'
 OTHER = 'nslab:masquerade:br1'

@@ -14,15 +14,15 @@ import sys
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils import host_collisions as checks
-from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import parse_save
-from ansible_collections.nslab.net.plugins.module_utils.host_collision_readers import (
+from ansible_collections.nslab.net.plugins.module_utils._lab import collisions as checks
+from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import parse_save
+from ansible_collections.nslab.net.plugins.module_utils._lab.collision_readers import (
     listening_sockets, parse_proc_net, socket_processes)
-from ansible_collections.nslab.net.plugins.module_utils.host_collisions import (
+from ansible_collections.nslab.net.plugins.module_utils._lab.collisions import (
     ForeignPort, Listener, foreign_published, host_collisions, host_warnings, published_ports)
-from ansible_collections.nslab.net.plugins.module_utils.lab_planning import lab_spec
-from ansible_collections.nslab.net.plugins.module_utils.link_model import Link, NamespaceView, describe
-from ansible_collections.nslab.net.plugins.module_utils.publish_planning import destination_rules, parse_port_spec
+from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_spec
+from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView, describe
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import destination_rules, parse_port_spec
 from nslab_sandbox.docker_host import docker_restore_text
 
 little_endian = pytest.mark.skipif(sys.byteorder != 'little', reason='the /proc/net lines are a little-endian host\'s')

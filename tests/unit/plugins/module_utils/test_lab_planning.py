@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput
-from ansible_collections.nslab.net.plugins.module_utils.lab_ownership import final, verify
-from ansible_collections.nslab.net.plugins.module_utils.lab_planning import lab_plan, lab_spec
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import final, verify
+from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan, lab_spec
 from ansible_collections.nslab.net.plugins.plugin_utils.lab_report import lab_diagram, lab_summary
 
 EMPTY_HOST = {'host': {'links': [], 'default_routes': {}}, 'namespaces': {}}

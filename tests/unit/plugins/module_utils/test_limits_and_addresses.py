@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils.ip_addresses import (
+from ansible_collections.nslab.net.plugins.module_utils._common.addresses import (
     is_link_local, parse_gateway, parse_interface_address)
-from ansible_collections.nslab.net.plugins.module_utils.linux_limits import interface_name_error, netns_name_error
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import interface_name_error, netns_name_error
 
 
 @pytest.mark.parametrize('name', ['br0', 'veth1-br', 'eth0.br0', 'a' * 15, 'red0.br0'])

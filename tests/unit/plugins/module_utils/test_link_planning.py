@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils.bridge_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_plan import (
     parse_bridges, plan_bridges, report_bridges)
-from ansible_collections.nslab.net.plugins.module_utils.link_model import Link, NamespaceView, Step, simulate
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput
-from ansible_collections.nslab.net.plugins.module_utils.veth_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView, Step, simulate
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_plan import (
     nsid_keys, parse_pairs, plan_pairs, report_pairs)
 
 NSID_NS1 = 7  # the id ns1 has in the host namespace, as the kernel would report it

@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 import struct
 
-from ansible_collections.nslab.net.plugins.module_utils import netlink_dump as nd
+from ansible_collections.nslab.net.plugins.module_utils._netlink import dump as nd
 
 
 def attr(kind: int, value: bytes) -> bytes:

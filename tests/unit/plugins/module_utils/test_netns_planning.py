@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils.link_model import Link, NamespaceView, Step, simulate
-from ansible_collections.nslab.net.plugins.module_utils.netns_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView, Step, simulate
+from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_plan import (
     NetnsEntry, parse_netns, plan_netns, report_netns)
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput
 
 
 def live(name, lo_up=True):

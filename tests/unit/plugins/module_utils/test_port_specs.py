@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils.firewall_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import (
     owned_rules, plan_firewall, simulate)
-from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import Ruleset
-from ansible_collections.nslab.net.plugins.module_utils.kernel_sysctls import IP_FORWARD, route_localnet
-from ansible_collections.nslab.net.plugins.module_utils.publish_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Ruleset
+from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import IP_FORWARD, route_localnet
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import (
     Mapping, owned_destinations, parse_port_spec, parse_publish, published, publish_task)
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput
 
 DEST = '10.0.0.2'
 BRIDGES = {'br0': ['10.0.0.0/24']}

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils.service_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
     Observed, ProcessRecord, ServiceStep, UnitState, choose_manager, host_problems, parse_services,
     plan_services, report_services, simulate, systemd_quote, unit_metadata, unit_text)
 
@@ -447,13 +447,13 @@ class FakeSystemctl:
 
 @pytest.fixture
 def unit_dir(tmp_path, monkeypatch):
-    from ansible_collections.nslab.net.plugins.module_utils import service_planning
-    monkeypatch.setattr(service_planning, 'UNIT_DIR', str(tmp_path))
+    from ansible_collections.nslab.net.plugins.module_utils._services import plan as service_plan
+    monkeypatch.setattr(service_plan, 'UNIT_DIR', str(tmp_path))
     return tmp_path
 
 
 def test_systemd_adapter_reads_applies_and_reports_failures(unit_dir):
-    from ansible_collections.nslab.net.plugins.module_utils.service_systemd import Systemd
+    from ansible_collections.nslab.net.plugins.module_utils._services.systemd import Systemd
     spec = specs_of(WEB)[0]
     fake = FakeSystemctl({'nslab-web.service': ('failed', 'failed', 0)})
     systemd = Systemd(fake, 'systemctl', 'journalctl')
@@ -481,15 +481,15 @@ def test_systemd_adapter_reads_applies_and_reports_failures(unit_dir):
 
 
 def test_systemd_adapter_fails_naming_the_command():
-    from ansible_collections.nslab.net.plugins.module_utils.service_processes import ServiceError
-    from ansible_collections.nslab.net.plugins.module_utils.service_systemd import Systemd
+    from ansible_collections.nslab.net.plugins.module_utils._services.processes import ServiceError
+    from ansible_collections.nslab.net.plugins.module_utils._services.systemd import Systemd
     systemd = Systemd(lambda argv: (1, '', 'Access denied\n'), 'systemctl')
     with pytest.raises(ServiceError, match='^systemctl daemon-reload failed .exit status 1.: Access denied$'):
         systemd.apply(ServiceStep('daemon_reload'))
 
 
 def test_systemd_adapter_tells_a_unit_file_systemd_has_not_loaded(unit_dir):
-    from ansible_collections.nslab.net.plugins.module_utils.service_systemd import Systemd
+    from ansible_collections.nslab.net.plugins.module_utils._services.systemd import Systemd
     spec = specs_of(WEB)[0]
     (unit_dir / 'nslab-web.service').write_text(unit_text(spec))
     for answer, need_reload in ((('inactive', 'dead', 0, 'not-found'), True),

@@ -17,8 +17,9 @@ import time
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils import service_planning, service_processes
-from ansible_collections.nslab.net.plugins.module_utils.service_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._services import plan as service_plan
+from ansible_collections.nslab.net.plugins.module_utils._services import processes as service_processes
+from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
     cgroup_units, environ_mark, record_fields, record_text, service_mark, service_members,
     token_leader, valid_token)
 
@@ -78,7 +79,7 @@ def test_members_by_group_and_by_unit():
 
 @pytest.fixture
 def state_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(service_planning, 'STATE_DIR', str(tmp_path))
+    monkeypatch.setattr(service_plan, 'STATE_DIR', str(tmp_path))
     return tmp_path
 
 
@@ -189,7 +190,7 @@ def test_service_pids_with_systemd_reads_cgroups_of_processes(state_dir, spawn):
 
 
 def test_stop_removes_a_pending_record_and_signals_only_the_found_group(state_dir, spawn):
-    from ansible_collections.nslab.net.plugins.module_utils.service_planning import ServiceStep
+    from ansible_collections.nslab.net.plugins.module_utils._services.plan import ServiceStep
     proc = spawn('sleep 60 & wait', marked('web', TOKEN))
     wait_for(lambda: len(children(proc.pid)) == 1)
     write_record(state_dir, 'web', TOKEN)
@@ -200,7 +201,7 @@ def test_stop_removes_a_pending_record_and_signals_only_the_found_group(state_di
 
 
 def test_a_completed_record_is_written_as_the_step_says(state_dir):
-    from ansible_collections.nslab.net.plugins.module_utils.service_planning import ServiceStep
+    from ansible_collections.nslab.net.plugins.module_utils._services.plan import ServiceStep
     text = record_text(record_fields('web', 'ns1', 'sleep 60', '/srv', TOKEN, 4242, 777))
     service_processes.complete_record(ServiceStep('record_process', 'web', pid=4242, start_time=777, text=text))
     assert json.loads((state_dir / 'web.json').read_text())['pid'] == 4242

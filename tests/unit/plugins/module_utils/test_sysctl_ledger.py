@@ -10,14 +10,14 @@ import stat
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils.firewall_planning import FirewallTask
-from ansible_collections.nslab.net.plugins.module_utils.kernel_sysctls import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import FirewallTask
+from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import (
     BRIDGE_NF_CALL_IPTABLES, IP_FORWARD, Sysctl, route_localnet)
-from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import (
     masquerade_task, parse_networks)
-from ansible_collections.nslab.net.plugins.module_utils.publish_planning import parse_publish, publish_task
-from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import Ruleset
-from ansible_collections.nslab.net.plugins.module_utils.sysctl_ledger import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import parse_publish, publish_task
+from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Ruleset
+from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctl_ledger import (
     LedgerError, load_ledger, plan_ledger, save_ledger)
 
 FORWARD = 'net.ipv4.ip_forward'

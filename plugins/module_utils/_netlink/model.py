@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.nslab.net.plugins.module_utils.ip_addresses import sorted_addresses
+from ansible_collections.nslab.net.plugins.module_utils._common.addresses import sorted_addresses
 
 
 class ValueObject(object):

@@ -27,8 +27,8 @@ import bisect
 import ipaddress
 from collections import namedtuple
 
-from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import Rule
-from ansible_collections.nslab.net.plugins.module_utils.publish_planning import parse_port_spec
+from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Rule
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import parse_port_spec
 
 #: A socket that receives on a host port: a TCP socket in LISTEN or an unconnected UDP
 #: socket. ``address`` is IPv4 text ('0.0.0.0' for any), '::' for an IPv6 socket on any

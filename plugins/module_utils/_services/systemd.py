@@ -18,9 +18,9 @@ __metaclass__ = type
 import errno
 import os
 
-from ansible_collections.nslab.net.plugins.module_utils.service_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
     UNIT_DIR, UnitState, unit_name, unit_path)
-from ansible_collections.nslab.net.plugins.module_utils.service_processes import (
+from ansible_collections.nslab.net.plugins.module_utils._services.processes import (
     ServiceError, namespace_identity, netns_identity)
 
 JOURNAL_TAIL_LINES = 15

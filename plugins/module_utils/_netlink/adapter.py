@@ -18,10 +18,10 @@ import os
 import socket
 import sys
 
-from ansible_collections.nslab.net.plugins.module_utils import netns_files
-from ansible_collections.nslab.net.plugins.module_utils.ip_addresses import is_link_local
-from ansible_collections.nslab.net.plugins.module_utils.link_model import Link, NamespaceView
-from ansible_collections.nslab.net.plugins.module_utils.netlink_dump import RouteSocket
+from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
+from ansible_collections.nslab.net.plugins.module_utils._common.addresses import is_link_local
+from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView
+from ansible_collections.nslab.net.plugins.module_utils._netlink.dump import RouteSocket
 
 try:
     from importlib.util import find_spec
@@ -59,7 +59,7 @@ class Netlink(object):
     """Sockets into the namespaces a module works on; ``None`` is the module's own namespace."""
 
     def __init__(self):
-        self._home = netns_files.own_namespace_fd()
+        self._home = named_namespaces.own_namespace_fd()
         self._fds = {}
         self._readers = {}
         self._sockets = {}
@@ -93,19 +93,19 @@ class Netlink(object):
         if netns is None:
             return self._home
         if netns not in self._fds:
-            if netns_files.status(netns) != 'present':
+            if named_namespaces.status(netns) != 'present':
                 return None
-            self._fds[netns] = os.open(netns_files.path_of(netns), os.O_RDONLY | os.O_CLOEXEC)
+            self._fds[netns] = os.open(named_namespaces.path_of(netns), os.O_RDONLY | os.O_CLOEXEC)
         return self._fds[netns]
 
     def _opened_in(self, netns, factory):
         if netns is None:
             return factory()
-        netns_files.setns(self.fd(netns))
+        named_namespaces.setns(self.fd(netns))
         try:
             return factory()
         finally:
-            netns_files.setns(self._home)
+            named_namespaces.setns(self._home)
 
     def socket(self, netns):
         """pyroute2's IPRoute in ``netns``, for writing."""
@@ -197,13 +197,13 @@ class Netlink(object):
     def _apply(self, step):
         a = step.args
         if step.op == 'create_netns':
-            netns_files.create(step.name, replace_stale=a.get('replace', False))
+            named_namespaces.create(step.name, replace_stale=a.get('replace', False))
             return
         if step.op == 'delete_netns':
             self._forget(step.name)
             if a.get('kill'):
-                netns_files.kill(step.name, a['kill'])
-            netns_files.delete(step.name)
+                named_namespaces.kill(step.name, a['kill'])
+            named_namespaces.delete(step.name)
             return
         if step.op == 'delete_link':
             self.reader(step.netns).delete_link(self._index(step.netns, step.name))

@@ -25,7 +25,7 @@ import struct
 import time
 import traceback
 
-from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import (
     BUILTIN_CHAINS, CHAINS, TABLES, Rule, Ruleset, parse_save)
 
 # python-iptables is imported by the legacy backend when it opens (load_iptc): the import

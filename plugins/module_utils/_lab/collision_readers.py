@@ -21,10 +21,10 @@ import ipaddress
 import os
 import struct
 
-from ansible_collections.nslab.net.plugins.module_utils import iptables_backends
-from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import Rule, Ruleset
-from ansible_collections.nslab.net.plugins.module_utils.host_collisions import Listener
-from ansible_collections.nslab.net.plugins.module_utils.iptables_backends import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall import backends
+from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Rule, Ruleset
+from ansible_collections.nslab.net.plugins.module_utils._lab.collisions import Listener
+from ansible_collections.nslab.net.plugins.module_utils._firewall.backends import (
     FirewallError, LegacyTables, NftTables, iptc_rule_args)
 
 #: file -> (protocol, IPv6, the state a receiving socket is in: TCP LISTEN, UDP unconnected)
@@ -142,7 +142,7 @@ def nat_ruleset(module, backend, directory=None):
     if 'nat' not in names:
         return ruleset
     LegacyTables(module)  # loads python-iptables and keeps it from creating other tables
-    iptc = iptables_backends.iptc
+    iptc = backends.iptc
     try:
         table = iptc.Table('nat', autocommit=False)
         table.refresh()

@@ -27,8 +27,8 @@ import signal
 import subprocess
 import time
 
-from ansible_collections.nslab.net.plugins.module_utils import service_planning
-from ansible_collections.nslab.net.plugins.module_utils.service_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._services import plan as service_plan
+from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
     NETNS_DIR, SERVICE_ENV, SHELL, STATE_DIR, ProcessRecord, environ_mark, log_path, record_fields,
     record_path, record_text, service_mark, service_members, token_leader, unit_name, valid_token)
 
@@ -214,7 +214,7 @@ def service_pids(names, systemd=None):
     cgroups; None: where systemd is init. Zombies are no one's: they hold no namespace.
     """
     if systemd is None:
-        systemd = os.path.isdir(service_planning.UNIT_DIR)
+        systemd = os.path.isdir(service_plan.UNIT_DIR)
     groups = {}
     for name, record in read_records(names).items():
         if record is not None and record.pid and (record.alive or record.leftovers):

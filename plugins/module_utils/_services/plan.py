@@ -18,9 +18,9 @@ import json
 import re
 import shlex
 
-from ansible_collections.nslab.net.plugins.module_utils.link_model import ValueObject
-from ansible_collections.nslab.net.plugins.module_utils.linux_limits import netns_name_error
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import duplicates
+from ansible_collections.nslab.net.plugins.module_utils._netlink.model import ValueObject
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import netns_name_error
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import duplicates
 
 SERVICE_KEYS = ('netns', 'command', 'name', 'chdir')
 MANAGERS = ('systemd', 'process')

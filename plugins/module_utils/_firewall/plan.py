@@ -17,7 +17,7 @@ __metaclass__ = type
 
 from collections import Counter
 
-from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import (
     CHAINS, SKELETON_COMMENT, TABLES, is_ours, jump_rules)
 
 

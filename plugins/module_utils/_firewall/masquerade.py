@@ -20,11 +20,11 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.nslab.net.plugins.module_utils.firewall_planning import BACKEND_OPTION, FirewallTask
-from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import build, owner_comment
-from ansible_collections.nslab.net.plugins.module_utils.kernel_sysctls import BRIDGE_NF_CALL_IPTABLES, IP_FORWARD
-from ansible_collections.nslab.net.plugins.module_utils.linux_limits import interface_name_error
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, duplicates
+from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import BACKEND_OPTION, FirewallTask
+from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import build, owner_comment
+from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import BRIDGE_NF_CALL_IPTABLES, IP_FORWARD
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import interface_name_error
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput, duplicates
 
 NETWORK_KEYS = ('bridge', 'subnet', 'out_interface', 'icc', 'masquerade')
 MULTICAST = '224.0.0.0/4'

@@ -7,9 +7,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.nslab.net.plugins.module_utils.linux_limits import netns_name_error
-from ansible_collections.nslab.net.plugins.module_utils.link_model import Step
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, duplicates
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import netns_name_error
+from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Step
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput, duplicates
 
 
 class NetnsEntry(object):

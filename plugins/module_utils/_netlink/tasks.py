@@ -19,16 +19,16 @@ __metaclass__ = type
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.nslab.net.plugins.module_utils import netns_files
-from ansible_collections.nslab.net.plugins.module_utils.bridge_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
+from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_plan import (
     BRIDGE_KEYS, parse_bridges, plan_bridges, report_bridges)
-from ansible_collections.nslab.net.plugins.module_utils.link_model import simulate
-from ansible_collections.nslab.net.plugins.module_utils.netlink_adapter import (
+from ansible_collections.nslab.net.plugins.module_utils._netlink.model import simulate
+from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import (
     PYROUTE2_IMPORT_ERROR, Netlink, StepFailed)
-from ansible_collections.nslab.net.plugins.module_utils.netns_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_plan import (
     NetnsEntry, parse_netns, plan_netns, report_netns)
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, task_items
-from ansible_collections.nslab.net.plugins.module_utils.veth_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput, task_items
+from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_plan import (
     PAIR_KEYS, nsid_keys, parse_pairs, plan_pairs, report_pairs)
 
 
@@ -108,9 +108,9 @@ def netns_task(module, netlink, params, spared=()):
     except InvalidInput as exc:
         raise invalid(exc)
     state = params['state']
-    entries = dict((name, NetnsEntry(name, netns_files.status(name))) for name in names)
+    entries = dict((name, NetnsEntry(name, named_namespaces.status(name))) for name in names)
     if state == 'absent':
-        for name, processes in netns_files.processes_in(names).items():
+        for name, processes in named_namespaces.processes_in(names).items():
             entries[name].processes = dict((pid, command) for pid, command in processes.items()
                                            if pid not in spared)
 

@@ -26,7 +26,7 @@ import errno
 import socket
 import struct
 
-from ansible_collections.nslab.net.plugins.module_utils.netlink_dump import NetlinkSocket, attributes
+from ansible_collections.nslab.net.plugins.module_utils._netlink.dump import NetlinkSocket, attributes
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_CTNETLINK = 1

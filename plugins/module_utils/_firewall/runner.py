@@ -27,21 +27,21 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.nslab.net.plugins.module_utils.conntrack_flows import delete_flows, deletion_command
-from ansible_collections.nslab.net.plugins.module_utils.firewall_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._netlink.conntrack import delete_flows, deletion_command
+from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import (
     owned_rules, plan_firewall, simulate)
-from ansible_collections.nslab.net.plugins.module_utils.iptables_backends import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.backends import (
     FirewallError, XtablesLock, detect_backend, open_backend)
-from ansible_collections.nslab.net.plugins.module_utils.kernel_sysctls import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import (
     Sysctl, read_sysctls, write_sysctl)
-from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import (
     NETWORK_KEYS, masquerade_task, parse_networks)
-from ansible_collections.nslab.net.plugins.module_utils.module_flow import TaskFailed, invalid
-from ansible_collections.nslab.net.plugins.module_utils.publish_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import TaskFailed, invalid
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import (
     PUBLISH_KEYS, parse_publish, publish_task)
-from ansible_collections.nslab.net.plugins.module_utils.sysctl_ledger import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctl_ledger import (
     LedgerError, load_ledger, plan_ledger, save_ledger)
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, task_items
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput, task_items
 
 
 def nat_masquerade_task(module, params):

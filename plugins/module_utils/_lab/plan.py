@@ -24,13 +24,13 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.nslab.net.plugins.module_utils.lab_ownership import Owned, lab_name_error, removals
-from ansible_collections.nslab.net.plugins.module_utils.linux_limits import interface_name_error, netns_name_error
-from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import Owned, lab_name_error, removals
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import interface_name_error, netns_name_error
+from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import (
     firewall_interface_error, parse_subnet)
-from ansible_collections.nslab.net.plugins.module_utils.publish_planning import conflicts, parse_port_spec
-from ansible_collections.nslab.net.plugins.module_utils.service_planning import service_name_error
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, duplicates
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import conflicts, parse_port_spec
+from ansible_collections.nslab.net.plugins.module_utils._services.plan import service_name_error
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput, duplicates
 
 NETWORK_KEYS = ('name', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc')
 MEMBER_KEYS = ('network', 'address', 'publish', 'interface', 'host_interface')

@@ -11,11 +11,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.nslab.net.plugins.module_utils.ip_addresses import parse_address_list, parse_gateway
-from ansible_collections.nslab.net.plugins.module_utils.linux_limits import (
+from ansible_collections.nslab.net.plugins.module_utils._common.addresses import parse_address_list, parse_gateway
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import (
     interface_name_error, mtu_error, netns_name_error)
-from ansible_collections.nslab.net.plugins.module_utils.link_model import Step
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput, duplicates, where
+from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Step
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput, duplicates, where
 
 END_KEYS = ('name', 'netns', 'addresses', 'master', 'hairpin', 'gateway')
 PAIR_KEYS = END_KEYS + ('peer', 'mtu', 'up')

@@ -29,12 +29,12 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.nslab.net.plugins.module_utils.firewall_planning import BACKEND_OPTION, FirewallTask
-from ansible_collections.nslab.net.plugins.module_utils.firewall_rules import TABLES, build, owner_comment
-from ansible_collections.nslab.net.plugins.module_utils.kernel_sysctls import IP_FORWARD, route_localnet
-from ansible_collections.nslab.net.plugins.module_utils.masquerade_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import BACKEND_OPTION, FirewallTask
+from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import TABLES, build, owner_comment
+from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import IP_FORWARD, route_localnet
+from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import (
     REPLIES, firewall_interface_error)
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput
 
 PUBLISH_KEYS = ('bridge', 'destination', 'ports')
 LOOPBACK = ipaddress.ip_network(u'127.0.0.0/8')

@@ -14,15 +14,16 @@ __metaclass__ = type
 import os
 import time
 
-from ansible_collections.nslab.net.plugins.module_utils import netns_files, service_processes
-from ansible_collections.nslab.net.plugins.module_utils.linux_limits import netns_name_error
-from ansible_collections.nslab.net.plugins.module_utils.module_flow import TaskFailed
-from ansible_collections.nslab.net.plugins.module_utils.service_planning import (
+from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
+from ansible_collections.nslab.net.plugins.module_utils._services import processes
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import netns_name_error
+from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import TaskFailed
+from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
     SERVICE_KEYS, Observed, choose_manager, host_problems, parse_services, plan_services,
     report_services, simulate)
-from ansible_collections.nslab.net.plugins.module_utils.service_processes import ServiceError
-from ansible_collections.nslab.net.plugins.module_utils.service_systemd import Systemd, booted
-from ansible_collections.nslab.net.plugins.module_utils.task_arguments import task_items
+from ansible_collections.nslab.net.plugins.module_utils._services.processes import ServiceError
+from ansible_collections.nslab.net.plugins.module_utils._services.systemd import Systemd, booted
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
 
 # Long enough for a mistyped command to fail, short enough to pay once per task.
 SETTLE_SECONDS = 0.5
@@ -30,7 +31,7 @@ SETTLE_SECONDS = 0.5
 
 def _host_facts(specs):
     """Whether the namespaces and explicit directories of ``specs`` exist."""
-    namespaces = dict((spec['netns'], netns_files.status(spec['netns']) == 'present')
+    namespaces = dict((spec['netns'], named_namespaces.status(spec['netns']) == 'present')
                       for spec in specs if spec['netns'] and not netns_name_error(spec['netns']))
     directories = dict((spec['chdir'], os.path.isdir(spec['chdir'])) for spec in specs
                        if not spec['own_chdir'] and spec['chdir'].startswith('/'))
@@ -38,7 +39,7 @@ def _host_facts(specs):
 
 
 def _read(names, systemd):
-    records = service_processes.read_records(names)
+    records = processes.read_records(names)
     units = systemd.read_units(names) if systemd else {}
     return dict((name, Observed(records[name], units.get(name))) for name in names)
 
@@ -51,7 +52,7 @@ def _apply(module, steps, records, systemd):
         stops = [s for s in steps if s.op == 'stop_process']
         if stops:
             step = stops[0]
-            service_processes.stop(stops, records)
+            processes.stop(stops, records)
             done.extend(stops)
         ip = None
         for step in steps:
@@ -59,9 +60,9 @@ def _apply(module, steps, records, systemd):
                 continue
             if step.op == 'start_process':
                 ip = ip or module.get_bin_path('ip', required=True)
-                started.append(service_processes.start(step, ip))
+                started.append(processes.start(step, ip))
             elif step.op == 'record_process':
-                service_processes.complete_record(step)
+                processes.complete_record(step)
             else:
                 systemd.apply(step)
             done.append(step)
@@ -104,7 +105,7 @@ def netns_service_task(module, params):
         restarted = [step.name for step in steps if step.op == 'restart_unit']
         if started or restarted:
             time.sleep(SETTLE_SECONDS)
-        failures = service_processes.exited(started)
+        failures = processes.exited(started)
         if restarted:
             failures.extend(systemd.not_running(restarted))
         after = report_services(specs, _read(names, systemd))
