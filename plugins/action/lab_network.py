@@ -16,15 +16,15 @@ __metaclass__ = type
 
 import errno
 import os
-import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.nslab.net.plugins.module_utils._lab.plan import LAB_ARGS, lab_spec, lab_variables
-from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.plugin_utils.lab_report import (
     DEFAULT_NAME, diagram_location, lab_diagram, lab_summary)
+from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
 
 
 class ActionModule(ActionBase):
@@ -83,15 +83,7 @@ def _write_file(path, data):
                 return
     except (IOError, OSError):
         pass
-    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.lab-diagram-')
-    try:
-        with os.fdopen(fd, 'wb') as out:
-            out.write(data)
-        os.chmod(temporary, 0o644)
-        os.rename(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_atomically(path, data)
 
 
 def _remove_file(path):

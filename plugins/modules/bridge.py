@@ -171,12 +171,12 @@ commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_plan import BRIDGE_ARGS
-from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import finish_netlink, bridge_task
+from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import bridge_spec, converge_bridges, finish_netlink_module
 
 
 def main():
     module = AnsibleModule(supports_check_mode=True, **BRIDGE_ARGS)
-    finish_netlink(module, lambda netlink: bridge_task(module, netlink, module.params))
+    finish_netlink_module(module, bridge_spec, converge_bridges)
 
 
 if __name__ == '__main__':

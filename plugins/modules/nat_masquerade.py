@@ -180,14 +180,14 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils._firewall.runner import nat_masquerade_task
-from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import NETWORK_ARGS
-from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import finish
+from ansible_collections.nslab.net.plugins.module_utils._common.results import finish
+from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import MASQUERADE_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade_task import converge_masquerade, masquerade_spec
 
 
 def main():
-    module = AnsibleModule(supports_check_mode=True, **NETWORK_ARGS)
-    finish(module, lambda: nat_masquerade_task(module, module.params))
+    module = AnsibleModule(supports_check_mode=True, **MASQUERADE_ARGS)
+    finish(module, lambda: converge_masquerade(module, masquerade_spec(module.params)))
 
 
 if __name__ == '__main__':

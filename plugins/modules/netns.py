@@ -109,13 +109,13 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import finish_netlink, netns_task
 from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_plan import NETNS_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import converge_netns, finish_netlink_module, netns_spec
 
 
 def main():
     module = AnsibleModule(supports_check_mode=True, **NETNS_ARGS)
-    finish_netlink(module, lambda netlink: netns_task(module, netlink, module.params))
+    finish_netlink_module(module, netns_spec, converge_netns)
 
 
 if __name__ == '__main__':

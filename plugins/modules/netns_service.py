@@ -194,14 +194,14 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import finish
-from ansible_collections.nslab.net.plugins.module_utils._services.tasks import netns_service_task
+from ansible_collections.nslab.net.plugins.module_utils._common.results import finish
 from ansible_collections.nslab.net.plugins.module_utils._services.plan import SERVICE_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._services.tasks import converge_services, service_spec
 
 
 def main():
     module = AnsibleModule(supports_check_mode=True, **SERVICE_ARGS)
-    finish(module, lambda: netns_service_task(module, module.params))
+    finish(module, lambda: converge_services(module, service_spec(module.params)))
 
 
 if __name__ == '__main__':

@@ -202,14 +202,14 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils._firewall.runner import port_publish_task
-from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import finish_netlink
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import PUBLISH_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish_task import converge_publish, publish_spec
+from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import finish_netlink_module
 
 
 def main():
     module = AnsibleModule(supports_check_mode=True, **PUBLISH_ARGS)
-    finish_netlink(module, lambda netlink: port_publish_task(module, netlink, module.params))
+    finish_netlink_module(module, publish_spec, converge_publish)
 
 
 if __name__ == '__main__':

@@ -253,13 +253,13 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import finish_netlink, veth_task
+from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import converge_pairs, finish_netlink_module, veth_spec
 from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_plan import PAIR_ARGS
 
 
 def main():
     module = AnsibleModule(supports_check_mode=True, **PAIR_ARGS)
-    finish_netlink(module, lambda netlink: veth_task(module, netlink, module.params))
+    finish_netlink_module(module, veth_spec, converge_pairs)
 
 
 if __name__ == '__main__':

@@ -14,14 +14,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-class InvalidInput(Exception):
-    """The task's arguments are wrong; nothing has been read or changed."""
-
-    def __init__(self, problems):
-        self.problems = list(problems)
-        super(InvalidInput, self).__init__('; '.join(self.problems))
-
-
 def task_items(params, list_key, item_keys):
     """The items of a task: ``params[list_key]`` when given, else the top-level options."""
     if params.get(list_key) is not None:

@@ -24,9 +24,10 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import BA
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import build, owner_comment
 from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import BRIDGE_NF_CALL_IPTABLES, IP_FORWARD
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import interface_name_error
-from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput, duplicates
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import duplicates
 
-NETWORK_KEYS = ('bridge', 'subnet', 'out_interface', 'icc', 'masquerade')
+MASQUERADE_KEYS = ('bridge', 'subnet', 'out_interface', 'icc', 'masquerade')
 MULTICAST = '224.0.0.0/4'
 REPLIES = ('conntrack', ('--ctstate', 'RELATED,ESTABLISHED'))
 
@@ -46,7 +47,7 @@ def firewall_interface_error(role, name):
 def parse_subnet(text, bridge):
     """The IPv4 network ``text`` names; host bits are an error, so a typo is not widened."""
     try:
-        network = ipaddress.ip_network(u'%s' % text, strict=False)
+        network = ipaddress.ip_network(str(text), strict=False)
     except ValueError:
         raise InvalidInput(['bridge %s: subnet %r is not an IPv4 network in CIDR form' % (bridge, text)])
     if network.version != 4:
@@ -139,7 +140,7 @@ _NETWORK_OPTIONS = dict(
     masquerade=dict(type='bool', default=True),
 )
 #: The module's arguments (AnsibleModule keyword arguments), shared with lab_network.
-NETWORK_ARGS = dict(
+MASQUERADE_ARGS = dict(
     argument_spec=dict(
         _NETWORK_OPTIONS,
         networks=dict(type='list', elements='dict', options=dict(_NETWORK_OPTIONS, bridge=dict(type='str', required=True))),

@@ -42,7 +42,6 @@ class FirewallPlan:
     def __bool__(self):
         return bool(self.new_chains or self.deletes or self.inserts or self.appends or self.old_chains)
 
-    __nonzero__ = __bool__
 
     def tables(self):
         """The tables the plan changes, in a fixed order."""
@@ -164,7 +163,7 @@ def _remove_skeleton(current, plan, foreign_chains):
                         if current.has_chain(table, chain) and chain not in keep]
 
 
-def simulate(current, plan):
+def simulate_rules(current, plan):
     """The ruleset after ``plan``, computed without the kernel (for check mode)."""
     after = current.copy()
     for table, chain in plan.new_chains:

@@ -34,10 +34,10 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import T
 from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import IP_FORWARD, route_localnet
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import (
     REPLIES, firewall_interface_error)
-from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 
 PUBLISH_KEYS = ('bridge', 'destination', 'ports')
-LOOPBACK = ipaddress.ip_network(u'127.0.0.0/8')
+LOOPBACK = ipaddress.ip_network('127.0.0.0/8')
 DNAT_CHAINS = {False: 'NSLAB-DNAT', True: 'NSLAB-DNAT-LOCAL'}
 _SPEC = re.compile(r'^(?:(?P<ip>[0-9.]*):)?(?P<host>[0-9]+(?:-[0-9]+)?):(?P<container>[0-9]+(?:-[0-9]+)?)'
                    r'(?:/(?P<proto>[A-Za-z]+))?$')
@@ -62,7 +62,7 @@ class Mapping(tuple):
 
     @property
     def loopback_only(self):
-        return self.host_ip is not None and ipaddress.ip_address(u'%s' % self.host_ip) in LOOPBACK
+        return self.host_ip is not None and ipaddress.ip_address(str(self.host_ip)) in LOOPBACK
 
     @property
     def reaches_loopback(self):
@@ -76,6 +76,15 @@ class Mapping(tuple):
     def as_spec(self):
         host = '%s:' % self.host_ip if self.host_ip else ''
         return '%s%d:%d/%s -> %s' % (host, self.host_port, self.container_port, self.proto, self.destination)
+
+    def conntrack_deletion_command(self):
+        """The ``conntrack`` command a person would type to delete the flows through this port."""
+        words = ['conntrack', '-D', '-p', self.proto]
+        if self.host_ip is not None:
+            words += ['--orig-dst', self.host_ip]
+        words += ['--orig-port-dst', str(self.host_port), '--reply-src', self.destination,
+                  '--reply-port-src', str(self.container_port)]
+        return ' '.join(words)
 
 
 def _port_range(text):
@@ -99,7 +108,7 @@ def parse_port_spec(spec, destination):
     host_ip = match.group('ip') or None
     if host_ip is not None:
         try:
-            address = ipaddress.ip_address(u'%s' % host_ip)
+            address = ipaddress.ip_address(str(host_ip))
         except ValueError:
             raise InvalidInput(['port %r: host address %r is not an IPv4 address' % (spec, host_ip)])
         host_ip = None if address.is_unspecified else str(address)
@@ -117,7 +126,7 @@ def parse_port_spec(spec, destination):
 
 def parse_destination(text, bridge):
     try:
-        address = ipaddress.ip_address(u'%s' % text)
+        address = ipaddress.ip_address(str(text))
     except ValueError:
         raise InvalidInput(['bridge %s: destination %r is not an IPv4 address' % (bridge, text)])
     if address.version != 4:
@@ -330,8 +339,8 @@ def publish_task(wanted, state, bridges, current, check_mode, exclusive=False):
                                 ' which needs the bridge\'s subnet' % bridge)
         else:
             for dest, mappings in destinations.items():
-                address = ipaddress.ip_address(u'%s' % dest)
-                if mappings and not any(address in ipaddress.ip_network(u'%s' % s) for s in subnets):
+                address = ipaddress.ip_address(str(dest))
+                if mappings and not any(address in ipaddress.ip_network(str(s)) for s in subnets):
                     problems.append('bridge %s: destination %s is in none of its subnets (%s)'
                                     % (bridge, dest, ', '.join(subnets) or 'it has no IPv4 address'))
         for dest, mappings in sorted(destinations.items()):

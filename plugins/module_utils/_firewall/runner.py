@@ -10,9 +10,8 @@ so forwarding is never turned on before the rules that guard it are in place; wh
 were before is kept in the ledger (:mod:`sysctl_ledger`), and the last owner that lets a
 setting go puts it back.
 
-Each module's work is a function from validated parameters to its result
-(``nat_masquerade_task``, ``port_publish_task``), shared by the module and by
-nslab.net.lab_network; failures raise :class:`module_flow.TaskFailed`.
+The two firewall modules' tasks (:mod:`masquerade_task`, :mod:`publish_task`) run here;
+failures raise :class:`errors.TaskFailed`.
 
 A task may name conntrack flows to delete (``flows``: published ports that went). They
 are deleted right after the rules changed, so no packet can start a new flow through the
@@ -25,68 +24,24 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ipaddress
-
-from ansible_collections.nslab.net.plugins.module_utils._netlink.conntrack import delete_flows, deletion_command
-from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import (
-    owned_rules, plan_firewall, simulate)
-from ansible_collections.nslab.net.plugins.module_utils._firewall.backends import (
-    FirewallError, XtablesLock, detect_backend, open_backend)
-from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import (
-    Sysctl, read_sysctls, write_sysctl)
-from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import (
-    NETWORK_KEYS, masquerade_task, parse_networks)
-from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import TaskFailed, invalid
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import (
-    PUBLISH_KEYS, parse_publish, publish_task)
-from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctl_ledger import (
-    LedgerError, load_ledger, plan_ledger, save_ledger)
-from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput, task_items
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
+from ansible_collections.nslab.net.plugins.module_utils._common.interpreter import respawn_with
+from ansible_collections.nslab.net.plugins.module_utils._common.results import task_result
+from ansible_collections.nslab.net.plugins.module_utils._firewall.backends import FirewallError, XtablesLock, detect_backend, load_iptc, open_backend
+from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import owned_rules, plan_firewall, simulate_rules
+from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctl_ledger import LedgerError, load_ledger, plan_ledger, save_ledger
+from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import Sysctl, read_sysctls, write_sysctl
 
 
-def nat_masquerade_task(module, params):
-    state = params['state']
-    try:
-        networks = parse_networks(task_items(params, 'networks', NETWORK_KEYS), state)
-    except InvalidInput as exc:
-        raise invalid(exc)
-    return run_firewall(module, params['backend'], lambda current: masquerade_task(networks, state))
-
-
-def port_publish_task(module, netlink, params):
-    state = params['state']
-    exclusive = bool(params.get('exclusive'))
-    try:
-        wanted = parse_publish(task_items(params, 'publish', PUBLISH_KEYS), state, exclusive)
-    except InvalidInput as exc:
-        raise invalid(exc)
-    subnets = bridge_subnets(netlink, sorted(wanted))
-    return run_firewall(module, params['backend'],
-                        lambda current: publish_task(wanted, state, subnets, current, module.check_mode, exclusive))
-
-
-def bridge_subnets(netlink, names):
-    """Each bridge's IPv4 subnets, None for a bridge that does not exist."""
-    view = netlink.read_views([None])[None]
-    subnets = {}
-    for name in names:
-        link = view.link(name)
-        if link is None:
-            subnets[name] = None
-        elif link.kind != 'bridge':
-            raise TaskFailed('%s is a %s link, not a bridge' % (name, link.kind or 'physical'))
-        else:
-            networks = [ipaddress.ip_interface(u'%s' % address).network for address in link.addresses]
-            subnets[name] = [str(network) for network in networks if network.version == 4]
-    return subnets
-
-
-def run_firewall(module, backend, want):
+def run_firewall(module, backend, want, delete_flows=None):
     """Lock, read, plan, apply, report: the result dict. ``want(current_ruleset)`` returns a
-    :class:`firewall_planning.FirewallTask`."""
+    :class:`plan.FirewallTask`; ``delete_flows(flows)`` deletes the conntrack flows of the
+    task's ``flows`` (only port publishing has any, and only it needs netlink for them)."""
     try:
         if backend == 'auto':
             backend = detect_backend(module)
+        if backend == 'legacy' and load_iptc() is None:
+            respawn_with('iptc')  # python-iptables of the distribution, for its own Python
         tables = open_backend(module, backend)
         # The ledger is read, planned and written, and the settings written, under the
         # xtables lock the rules need anyway rather than under a lock of its own: every
@@ -110,12 +65,12 @@ def run_firewall(module, backend, want):
             # The plan is applied whole or not at all, under the lock, in the canonical form
             # iptables-save writes (the system tests hold check runs, which predict, equal to
             # real ones): what it leaves is the simulation, without another save.
-            after = owned_rules(simulate(current, plan), task.owners)
+            after = owned_rules(simulate_rules(current, plan), task.owners)
             flows = task.flows if plan else []
             flow_warnings = []
             if plan and not module.check_mode:
                 tables.apply(plan)
-                flow_warnings = _delete_flows(flows)
+                flow_warnings = _delete_flows(delete_flows, flows)
             if not module.check_mode:
                 _write_settings(backend, ledger, kernel)
     except (FirewallError, LedgerError) as exc:
@@ -126,24 +81,20 @@ def run_firewall(module, backend, want):
     values_before = dict((name, values[name]) for name in names)
     values_after = dict(values_before)
     values_after.update(kernel.writes)
-    return dict(
-        changed=bool(plan) or bool(kernel.writes),
-        backend=backend,
-        rules=after,
-        sysctls=values_after,
-        commands=plan.commands() + [deletion_command(flow) for flow in flows]
-        + ['sysctl -w %s=%s' % (name, value) for name, value in kernel.writes],
-        diff={'before': {'rules': before, 'sysctls': values_before},
-              'after': {'rules': after, 'sysctls': values_after}},
-    )
+    commands = plan.commands() + [flow.conntrack_deletion_command() for flow in flows]
+    commands += ['sysctl -w %s=%s' % (name, value) for name, value in kernel.writes]
+    return task_result(plan or kernel.writes, commands, dict(rules=before, sysctls=values_before),
+                       dict(rules=after, sysctls=values_after), backend=backend)
 
 
-def _delete_flows(flows):
+def _delete_flows(delete_flows, flows):
     """Delete the conntrack flows through ``flows``; warnings where that failed.
 
     The rules have changed by then, so a failure does not fail the task: the flows that
     were not deleted end when their traffic pauses for the conntrack timeout.
     """
+    if not flows:
+        return []
     try:
         delete_flows(flows)
     except (IOError, OSError) as exc:

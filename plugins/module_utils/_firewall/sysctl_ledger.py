@@ -22,7 +22,8 @@ __metaclass__ = type
 
 import json
 import os
-import tempfile
+
+from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
 
 LEDGER_DIR = '/run/nslab'
 LEDGER_PATH = os.path.join(LEDGER_DIR, 'sysctls.json')
@@ -167,17 +168,6 @@ def save_ledger(ledger, path=LEDGER_PATH):
         if not os.path.isdir(directory):
             os.mkdir(directory, 0o755)
             os.chmod(directory, 0o755)  # whatever the umask
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix='.sysctls.', suffix='.tmp')
-        try:
-            with os.fdopen(fd, 'w') as handle:
-                handle.write(json.dumps(ledger, indent=2, sort_keys=True) + '\n')
-                handle.flush()
-                os.fchmod(handle.fileno(), 0o644)
-                os.fsync(handle.fileno())
-            os.rename(temporary, path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
+        write_atomically(path, json.dumps(ledger, indent=2, sort_keys=True) + '\n')
     except (IOError, OSError) as exc:
         raise LedgerError('cannot write %s: %s' % (path, exc))

@@ -100,7 +100,7 @@ def _parse_dnat(args):
             proto = _PROTOCOLS.get(value)
         elif token == '-d':
             try:
-                destination = ipaddress.ip_network(u'%s' % value, strict=False)
+                destination = ipaddress.ip_network(str(value), strict=False)
             except ValueError:
                 return None
             negated = negate
@@ -189,7 +189,7 @@ def _listener_collides(mapping, listener):
 def _foreign_collides(mapping, foreign):
     if mapping.host_ip is None or foreign.destination is None:
         return True
-    inside = ipaddress.ip_address(u'%s' % mapping.host_ip) in foreign.destination
+    inside = ipaddress.ip_address(str(mapping.host_ip)) in foreign.destination
     return inside != foreign.negated
 
 
@@ -257,15 +257,15 @@ def _address_collisions(network, links, own, other_labs):
     """The gateway held by another link, or the subnet overlapping a network of one."""
     messages = []
     label = 'network %s' % network['name']
-    subnet = ipaddress.ip_network(u'%s' % network['subnet'])
-    gateway = ipaddress.ip_address(u'%s' % network['gateway']) if network.get('gateway') else None
+    subnet = ipaddress.ip_network(str(network['subnet']))
+    gateway = ipaddress.ip_address(str(network['gateway'])) if network.get('gateway') else None
     for link in links:
         if link['name'] in own:
             continue
         where = _lab_of(link['name'], other_labs) if link['name'] in other_labs else '%s on the host' % link['name']
         interfaces = []
         for text in link.get('addresses') or []:
-            interface = ipaddress.ip_interface(u'%s' % text)
+            interface = ipaddress.ip_interface(str(text))
             if interface.version == 4:
                 interfaces.append(interface)
         held = [interface for interface in interfaces if interface.ip == gateway]

@@ -30,7 +30,8 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade imp
     firewall_interface_error, parse_subnet)
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import conflicts, parse_port_spec
 from ansible_collections.nslab.net.plugins.module_utils._services.plan import service_name_error
-from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput, duplicates
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import duplicates
 
 NETWORK_KEYS = ('name', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc')
 MEMBER_KEYS = ('network', 'address', 'publish', 'interface', 'host_interface')
@@ -69,7 +70,7 @@ def _parse_network(item, label):
         if not item.get('subnet'):
             problems.append('%s: subnet is required' % label)
         return network, problems
-    subnet = ipaddress.ip_network(u'%s' % network['subnet'])
+    subnet = ipaddress.ip_network(str(network['subnet']))
     if subnet.prefixlen > 30:
         problems.append('%s: subnet %s is too small for a gateway and a namespace (at most /30)' % (label, subnet))
         return network, problems
@@ -81,7 +82,7 @@ def _parse_network(item, label):
         if error:
             problems.append('%s: gateway %s' % (label, error))
         else:
-            network['gateway'] = str(ipaddress.ip_address(u'%s' % gateway))
+            network['gateway'] = str(ipaddress.ip_address(str(gateway)))
     if network['uplink'] is not None:
         error = firewall_interface_error('%s: uplink' % label, network['uplink'])
         if error:
@@ -92,7 +93,7 @@ def _parse_network(item, label):
 def _host_address_error(text, subnet):
     """Why ``text`` cannot be a host's address in ``subnet``, or None."""
     try:
-        address = ipaddress.ip_address(u'%s' % text)
+        address = ipaddress.ip_address(str(text))
     except ValueError:
         return '%r is not an IPv4 address' % (text,)
     if address.version != 4:
@@ -113,7 +114,7 @@ def _check_networks(networks):
     for network in networks:
         if network['uplink'] in bridges:
             problems.append('network %s: uplink %s is a bridge of the lab' % (network['name'], network['uplink']))
-    subnets = [(n['name'], ipaddress.ip_network(u'%s' % n['subnet'])) for n in networks if n['subnet']]
+    subnets = [(n['name'], ipaddress.ip_network(str(n['subnet']))) for n in networks if n['subnet']]
     for index, (name, subnet) in enumerate(subnets):
         for other_name, other in subnets[index + 1:]:
             if subnet.overlaps(other):
@@ -228,13 +229,13 @@ def _check_members(namespaces, networks_by_name):
             network = networks_by_name[member['network']]
             label = 'namespace %s' % ns['name']
             if member['address'] is not None and network['subnet']:
-                subnet = ipaddress.ip_network(u'%s' % network['subnet'])
+                subnet = ipaddress.ip_network(str(network['subnet']))
                 error = _host_address_error(member['address'], subnet)
                 if error:
                     problems.append('%s: address %s' % (label, error))
                     member['address'] = None
                 else:
-                    address = str(ipaddress.ip_address(u'%s' % member['address']))
+                    address = str(ipaddress.ip_address(str(member['address'])))
                     member['address'] = address
                     if address == network['gateway']:
                         problems.append('%s: address %s is the gateway of network %s' % (
@@ -249,7 +250,11 @@ def _check_members(namespaces, networks_by_name):
                     own += parse_port_spec(spec, ns['name'])
                 except InvalidInput as exc:
                     problems += ['%s: %s' % (label, problem) for problem in exc.problems]
-            mappings += list(dict.fromkeys(own))
+            own = list(dict.fromkeys(own))
+            mappings += own
+            # Kept parsed, so that neither the publishing step nor the summary parses them again.
+            member['ports'] = [dict(proto=m.proto, host_ip=m.host_ip, host_port=m.host_port,
+                                    container_port=m.container_port) for m in own]
     problems += conflicts(mappings, mappings)
     return problems
 
@@ -326,7 +331,7 @@ def _held_addresses(info, subnet):
     for netns, view in views:
         for link in view.get('links') or []:
             for text in link.get('addresses') or []:
-                address = ipaddress.ip_interface(u'%s' % text).ip
+                address = ipaddress.ip_interface(str(text)).ip
                 if address in subnet:
                     held.setdefault(str(address), (netns, link['name']))
     return held
@@ -336,7 +341,7 @@ def _allocate(spec, info):
     """Give every present member an address: its own, the one it holds, or the lowest free one."""
     problems = []
     for network in spec['networks']:
-        subnet = ipaddress.ip_network(u'%s' % network['subnet'])
+        subnet = ipaddress.ip_network(str(network['subnet']))
         members = [(ns, m) for ns in spec['namespaces'] for m in ns['members']
                    if m['network'] == network['name']]
         ours = set((ns['name'], m['interface']) for ns, m in members)
@@ -435,7 +440,8 @@ def lab_plan(spec, info, owned=None):
             name=ns['name'], command=ns['command'],
             networks=[dict(network=m['network'], bridge=networks[m['network']]['bridge'],
                            interface=m['interface'], host_interface=m['host_interface'],
-                           address=m['address'], publish=list(m['publish'])) for m in ns['members']]))
+                           address=m['address'], publish=list(m['publish']), ports=list(m.get('ports') or []))
+                      for m in ns['members']]))
     plan['networks'] = [dict((key, n[key]) for key in NETWORK_KEYS) for n in spec['networks']]
     host_links = dict((link['name'], link.get('kind')) for link in (info.get('host') or {}).get('links') or [])
     plan['remove'] = removals(plan, owned or Owned({}, set(), [], []), host_links)

@@ -17,7 +17,8 @@ __metaclass__ = type
 import errno
 import json
 import os
-import tempfile
+
+from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
 
 RECORD_DIR = '/run/nslab/labs'
 
@@ -68,16 +69,7 @@ def save_record(lab, record, directory=RECORD_DIR):
     try:
         if not os.path.isdir(directory):
             os.makedirs(directory, 0o755)
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix='.%s.' % lab, suffix='.tmp')
-        try:
-            with os.fdopen(fd, 'w') as handle:
-                handle.write(json.dumps(record, indent=1, sort_keys=True) + '\n')
-                os.fchmod(handle.fileno(), 0o644)
-            os.rename(temporary, record_path(lab, directory))
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
+        write_atomically(record_path(lab, directory), json.dumps(record, indent=1, sort_keys=True) + '\n')
     except (IOError, OSError) as exc:
         raise RecordError('cannot write %s: %s' % (record_path(lab, directory), exc))
 

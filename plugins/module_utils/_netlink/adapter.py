@@ -17,19 +17,15 @@ __metaclass__ = type
 import os
 import socket
 import sys
+from importlib.util import find_spec
 
 from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
 from ansible_collections.nslab.net.plugins.module_utils._common.addresses import is_link_local
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView
 from ansible_collections.nslab.net.plugins.module_utils._netlink.dump import RouteSocket
 
-try:
-    from importlib.util import find_spec
-except ImportError:  # Python 2
-    find_spec = None
-
 # Whether pyroute2 can be imported, found without importing it (which costs 0.15 s).
-if find_spec is not None and find_spec('pyroute2') is None:
+if find_spec('pyroute2') is None:
     PYROUTE2_IMPORT_ERROR = 'ImportError: No module named pyroute2'
 else:
     PYROUTE2_IMPORT_ERROR = None

@@ -136,16 +136,6 @@ def flow_matches(flow, target):
             and (target.host_ip is None or flow.orig_dst == target.host_ip))
 
 
-def deletion_command(target):
-    """The ``conntrack`` command a person would type to delete the flows of ``target``."""
-    words = ['conntrack', '-D', '-p', target.proto]
-    if target.host_ip is not None:
-        words += ['--orig-dst', target.host_ip]
-    words += ['--orig-port-dst', str(target.host_port), '--reply-src', target.destination,
-              '--reply-port-src', str(target.container_port)]
-    return ' '.join(words)
-
-
 class ConntrackSocket(NetlinkSocket):
     """A ctnetlink socket of the network namespace the calling thread is in when it is made."""
 

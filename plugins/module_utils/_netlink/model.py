@@ -5,7 +5,7 @@
 
 The netlink adapter fills these from the kernel; the planners read them and emit Steps; the
 same Steps are applied to the kernel by the adapter or, in check mode and for the diff, to a
-copy of the observed views by ``simulate``. Reporting reads views only, so a prediction and a
+copy of the observed views by ``simulate_links``. Reporting reads views only, so a prediction and a
 re-read after a real run are rendered by the same code and can be compared as data.
 """
 
@@ -146,7 +146,7 @@ def _drop_link(view, name):
     _drop_routes_via(view, name)
 
 
-def simulate(views, steps):
+def simulate_links(views, steps):
     """Apply ``steps`` to copies of ``views`` (a dict netns -> NamespaceView) and return them.
 
     Mirrors what the kernel does for each step, including the side effects planning relies

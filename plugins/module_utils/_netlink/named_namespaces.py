@@ -16,7 +16,8 @@ import ctypes
 import errno
 import os
 import signal
-import time
+
+from ansible_collections.nslab.net.plugins.module_utils._common.signals import kill_process, signal_and_wait
 
 RUN_DIR = '/run/netns'
 CLONE_NEWNET = 0x40000000
@@ -163,18 +164,10 @@ def kill(name, pids):
     Only processes still inside that namespace are signalled, so a pid reused meanwhile by
     an unrelated process is left alone.
     """
+    alive = pids
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        alive = _still_inside(name, pids)
-        for pid in alive:
-            try:
-                os.kill(pid, sig)
-            except OSError as exc:
-                if exc.errno != errno.ESRCH:
-                    raise
-        deadline = time.monotonic() + KILL_GRACE_SECONDS
-        while alive and time.monotonic() < deadline:
-            time.sleep(0.05)
-            alive = _still_inside(name, alive)
+        alive = signal_and_wait(_still_inside(name, alive), kill_process, lambda rest: _still_inside(name, rest),
+                                sig, KILL_GRACE_SECONDS)
         if not alive:
             return
     raise OSError(errno.EBUSY, 'processes %s in namespace %s did not stop' % (alive, name))

@@ -9,7 +9,8 @@ __metaclass__ = type
 
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import netns_name_error
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Step
-from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput, duplicates
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import duplicates
 
 
 class NetnsEntry(object):

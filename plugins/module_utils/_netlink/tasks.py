@@ -1,14 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one shape every netlink module runs in: read, plan, apply (unless check mode), report.
+"""The one shape every netlink module runs in: parse, read, plan, apply (unless check mode), report.
 
-Each module's work is a function from validated parameters to its result (``netns_task``,
-``bridge_task``, ``veth_task``), so that the module itself and nslab.net.lab_network, which
-runs them all in one process, share it. Failures raise :class:`TaskFailed`; :func:`finish`
-turns the outcome into the module's exit.
+Each module has two functions here: ``*_spec(params)`` parses its arguments into a spec
+(raising TaskFailed with every problem), and ``converge_*(module, netlink, spec)`` makes the
+kernel match it and returns the result. The modules run both; nslab.net.lab_network, which
+runs them all in one process with one Netlink, builds the same specs from its plan.
 
-Arguments are validated before any of this runs, so a bad task never opens a socket. The
+Arguments are parsed before any of this reads, so a bad task never opens a socket. The
 diff's ``after`` is a re-read of the kernel after a real run and a simulation of the plan in
 check mode; both go through the module's own report function.
 """
@@ -22,50 +22,36 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
 from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_plan import (
     BRIDGE_KEYS, parse_bridges, plan_bridges, report_bridges)
-from ansible_collections.nslab.net.plugins.module_utils._netlink.model import simulate
+from ansible_collections.nslab.net.plugins.module_utils._netlink.model import simulate_links
 from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import (
     PYROUTE2_IMPORT_ERROR, Netlink, StepFailed)
 from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_plan import (
     NetnsEntry, parse_netns, plan_netns, report_netns)
-from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput, task_items
+from ansible_collections.nslab.net.plugins.module_utils._common.interpreter import lacking, respawn_with
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, TaskFailed, invalid
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
+from ansible_collections.nslab.net.plugins.module_utils._common.results import finish, task_result
 from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_plan import (
     PAIR_KEYS, nsid_keys, parse_pairs, plan_pairs, report_pairs)
 
 
-class TaskFailed(Exception):
-    """A task cannot be done or failed part-way; ``fields`` go into the failed result."""
-
-    def __init__(self, msg, **fields):
-        self.msg = msg
-        self.fields = fields
-        super(TaskFailed, self).__init__(msg)
-
-
-def invalid(exc):
-    """The TaskFailed of arguments that failed validation."""
-    return TaskFailed(str(exc), problems=exc.problems)
-
-
 def require_pyroute2():
+    """Respawn under a system Python that has pyroute2 when this one lacks it, else fail
+    naming this interpreter."""
     if PYROUTE2_IMPORT_ERROR:
-        raise TaskFailed(missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
+        respawn_with('pyroute2')
+        raise TaskFailed('%s. %s' % (lacking(['pyroute2']), missing_required_lib('pyroute2')),
+                         exception=PYROUTE2_IMPORT_ERROR)
 
 
-def finish(module, task):
-    """Exit ``module`` with what ``task()`` returns, or fail it with the TaskFailed it raises."""
-    try:
-        result = task()
-    except TaskFailed as exc:
-        module.fail_json(msg=exc.msg, **exc.fields)
-    module.exit_json(**result)
-
-
-def finish_netlink(module, task):
-    """:func:`finish` for a task that takes a Netlink: ``task(netlink)``."""
+def finish_netlink_module(module, parse, converge):
+    """End ``module`` with ``converge(module, netlink, parse(module.params))``: the arguments
+    are parsed before pyroute2 is looked for or a socket opened."""
     def run():
+        spec = parse(module.params)
         require_pyroute2()
         with Netlink() as netlink:
-            return task(netlink)
+            return converge(module, netlink, spec)
     finish(module, run)
 
 
@@ -83,7 +69,7 @@ def run_netlink(netlink, check_mode, result_key, namespaces, plan, report, nsid_
     commands = [step.as_command() for step in steps]
     before = report(views)
     if check_mode or not steps:
-        after = report(simulate(views, steps))
+        after = report(simulate_links(views, steps))
     else:
         try:
             netlink.apply(steps)
@@ -91,23 +77,23 @@ def run_netlink(netlink, check_mode, result_key, namespaces, plan, report, nsid_
             raise TaskFailed(str(exc), changed=bool(exc.done), commands=commands,
                              applied=[step.as_command() for step in exc.done])
         after = report(netlink.read_views(namespaces, links_only))
-    return {
-        'changed': bool(steps),
-        'commands': commands,
-        'diff': {'before': {result_key: before}, 'after': {result_key: after}},
-        result_key: after,
-    }
+    return task_result(steps, commands, {result_key: before}, {result_key: after})
 
 
-def netns_task(module, netlink, params, spared=()):
-    """``spared``: pids an earlier step of the same run stops (the lab's own services), which
-    therefore do not keep a namespace from being deleted, even when check mode only predicts
-    that stop."""
+def netns_spec(params):
+    """What nslab.net.netns's arguments ask for; TaskFailed naming every bad value."""
     try:
         names, loopback, kill_processes = parse_netns(params)
     except InvalidInput as exc:
         raise invalid(exc)
-    state = params['state']
+    return dict(names=names, loopback=loopback, kill_processes=kill_processes, state=params['state'])
+
+
+def converge_netns(module, netlink, spec, spared=()):
+    """``spared``: pids an earlier step of the same run stops (the lab's own services), which
+    therefore do not keep a namespace from being deleted, even when check mode only predicts
+    that stop."""
+    names, state = spec['names'], spec['state']
     entries = dict((name, NetnsEntry(name, named_namespaces.status(name))) for name in names)
     if state == 'absent':
         for name, processes in named_namespaces.processes_in(names).items():
@@ -115,34 +101,44 @@ def netns_task(module, netlink, params, spared=()):
                                            if pid not in spared)
 
     def plan(views, nsids):
-        return plan_netns(names, state, loopback, kill_processes, entries, views)
+        return plan_netns(names, state, spec['loopback'], spec['kill_processes'], entries, views)
 
     # Only the state of lo matters here: no address or route dumps per namespace.
     return run_netlink(netlink, module.check_mode, 'namespaces', names, plan,
                        lambda views: report_netns(names, views), links_only=True)
 
 
-def bridge_task(module, netlink, params):
+def bridge_spec(params):
+    """What nslab.net.bridge's arguments ask for; TaskFailed naming every bad value."""
     try:
-        specs = parse_bridges(task_items(params, 'bridges', BRIDGE_KEYS))
+        return dict(bridges=parse_bridges(task_items(params, 'bridges', BRIDGE_KEYS)), state=params['state'])
     except InvalidInput as exc:
         raise invalid(exc)
 
+
+def converge_bridges(module, netlink, spec):
+    bridges = spec['bridges']
+
     def plan(views, nsids):
-        return plan_bridges(specs, params['state'], views, module.check_mode)
+        return plan_bridges(bridges, spec['state'], views, module.check_mode)
 
-    return run_netlink(netlink, module.check_mode, 'bridges', [spec['netns'] for spec in specs], plan,
-                       lambda views: report_bridges(specs, views))
+    return run_netlink(netlink, module.check_mode, 'bridges', [bridge['netns'] for bridge in bridges], plan,
+                       lambda views: report_bridges(bridges, views))
 
 
-def veth_task(module, netlink, params):
+def veth_spec(params):
+    """What nslab.net.veth's arguments ask for; TaskFailed naming every bad value."""
     try:
-        pairs = parse_pairs(task_items(params, 'pairs', PAIR_KEYS))
+        return dict(pairs=parse_pairs(task_items(params, 'pairs', PAIR_KEYS)), state=params['state'])
     except InvalidInput as exc:
         raise invalid(exc)
 
+
+def converge_pairs(module, netlink, spec):
+    pairs = spec['pairs']
+
     def plan(views, nsids):
-        return plan_pairs(pairs, params['state'], views, nsids, module.check_mode)
+        return plan_pairs(pairs, spec['state'], views, nsids, module.check_mode)
 
     namespaces = [pair[side]['netns'] for pair in pairs for side in 'ab']
     return run_netlink(netlink, module.check_mode, 'pairs', namespaces, plan,

@@ -15,7 +15,8 @@ from ansible_collections.nslab.net.plugins.module_utils._common.addresses import
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import (
     interface_name_error, mtu_error, netns_name_error)
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Step
-from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput, duplicates, where
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import duplicates, where
 
 END_KEYS = ('name', 'netns', 'addresses', 'master', 'hairpin', 'gateway')
 PAIR_KEYS = END_KEYS + ('peer', 'mtu', 'up')

@@ -495,7 +495,7 @@ def _start(spec):
                        chdir=spec['chdir'], own_chdir=spec['own_chdir'])
 
 
-def simulate(specs, state, manager, observed):
+def simulate_services(specs, state, manager, observed):
     """``observed`` as it is after the plan of the same arguments: what check mode reports."""
     after = dict(observed)
     for spec in specs:

@@ -25,8 +25,9 @@ import json
 import os
 import signal
 import subprocess
-import time
 
+from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
+from ansible_collections.nslab.net.plugins.module_utils._common.signals import kill_group, signal_and_wait
 from ansible_collections.nslab.net.plugins.module_utils._services import plan as service_plan
 from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
     NETNS_DIR, SERVICE_ENV, SHELL, STATE_DIR, ProcessRecord, environ_mark, log_path, record_fields,
@@ -34,7 +35,6 @@ from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
 
 STOP_GRACE_SECONDS = 5.0
 KILL_WAIT_SECONDS = 2.0
-POLL_SECONDS = 0.05
 LOG_TAIL_LINES = 15
 LOG_TAIL_BYTES = 8192
 # The service gets a clean environment, as a systemd unit does, not the module's (which
@@ -263,20 +263,7 @@ def stop(steps, records):
 
 def _signal_groups(pgids, sig, wait_seconds):
     """Send ``sig`` to the groups, wait until they are gone; return those still alive."""
-    for pgid in pgids:
-        try:
-            os.killpg(pgid, sig)
-        except OSError as exc:
-            if exc.errno != errno.ESRCH:
-                raise
-    remaining = set(pgids)
-    deadline = time.monotonic() + wait_seconds
-    while remaining:
-        remaining &= _live_groups()
-        if not remaining or time.monotonic() >= deadline:
-            break
-        time.sleep(POLL_SECONDS)
-    return sorted(remaining)
+    return signal_and_wait(pgids, kill_group, lambda rest: _live_groups() & set(rest), sig, wait_seconds)
 
 
 class Started(object):
@@ -305,7 +292,7 @@ def start(step, ip_binary):
             env['LANG'] = os.environ['LANG']
         fields = record_fields(name, a['netns'], a['command'], a['chdir'], token)
         # The intent first: killed after the fork below, the next run finds the process by it.
-        _write_atomically(record_path(name), record_text(fields))
+        write_atomically(record_path(name), record_text(fields), mode=0o600)
         try:
             # ip execs the shell, so the pid (and its start time) stays the service's; the new
             # session outlives this module, the playbook and the connection that ran it.
@@ -321,13 +308,13 @@ def start(step, ip_binary):
         os.close(log_fd)
     stat = proc_stat(process.pid)
     fields.update(pid=process.pid, start_time=stat.start_time if stat else None)
-    _write_atomically(record_path(name), record_text(fields))
+    write_atomically(record_path(name), record_text(fields), mode=0o600)
     return Started(name, process, offset)
 
 
 def complete_record(step):
     """Complete the record of a ``record_process`` step (a start whose run died before it)."""
-    _write_atomically(record_path(step.name), step.args['text'])
+    write_atomically(record_path(step.name), step.args['text'], mode=0o600)
 
 
 def _remove(path):
@@ -336,14 +323,6 @@ def _remove(path):
     except OSError as exc:
         if exc.errno != errno.ENOENT:
             raise
-
-
-def _write_atomically(path, text):
-    # A reader (a concurrent run) sees the old record or the new one, never half of one.
-    tmp = '%s.%d.tmp' % (path, os.getpid())
-    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as handle:
-        handle.write(text)
-    os.rename(tmp, path)
 
 
 def exited(started):

@@ -22,6 +22,7 @@ from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
     UNIT_DIR, UnitState, unit_name, unit_path)
 from ansible_collections.nslab.net.plugins.module_utils._services.processes import (
     ServiceError, namespace_identity, netns_identity)
+from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
 
 JOURNAL_TAIL_LINES = 15
 # One systemctl show per this many units keeps the argument list far below ARG_MAX.
@@ -88,7 +89,7 @@ class Systemd(object):
         """Carry out one systemd step (see service_planning.ServiceStep)."""
         name = step.name
         if step.op == 'write_unit':
-            _write_atomically(unit_path(name), step.args['text'])
+            write_atomically(unit_path(name), step.args['text'])
         elif step.op == 'remove_unit':
             try:
                 os.unlink(unit_path(name))
@@ -143,12 +144,3 @@ def _read_text(path):
         if exc.errno == errno.ENOENT:
             return None
         raise
-
-
-def _write_atomically(path, text):
-    # systemd may read the directory at any moment (another daemon-reload): never half a unit.
-    # The temporary name is hidden, so systemd never takes it for a unit of its own.
-    tmp = os.path.join(os.path.dirname(path), '.%s.%d.tmp' % (os.path.basename(path), os.getpid()))
-    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), 'w') as handle:
-        handle.write(text)
-    os.rename(tmp, path)

@@ -17,10 +17,11 @@ import time
 from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
 from ansible_collections.nslab.net.plugins.module_utils._services import processes
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import netns_name_error
-from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import TaskFailed
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
+from ansible_collections.nslab.net.plugins.module_utils._common.results import task_result
 from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
     SERVICE_KEYS, Observed, choose_manager, host_problems, parse_services, plan_services,
-    report_services, simulate)
+    report_services, simulate_services)
 from ansible_collections.nslab.net.plugins.module_utils._services.processes import ServiceError
 from ansible_collections.nslab.net.plugins.module_utils._services.systemd import Systemd, booted
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
@@ -73,9 +74,16 @@ def _apply(module, steps, records, systemd):
     return started
 
 
-def netns_service_task(module, params):
-    state, requested = params['state'], params['manager']
-    specs, problems = parse_services(task_items(params, 'services', SERVICE_KEYS), state)
+def service_spec(params):
+    """What nslab.net.netns_service's arguments ask for. Problems of the arguments are kept
+    in ``problems``, not raised, so that the task reports them with those of the host."""
+    specs, problems = parse_services(task_items(params, 'services', SERVICE_KEYS), params['state'])
+    return dict(services=specs, problems=problems, state=params['state'], manager=params['manager'])
+
+
+def converge_services(module, spec):
+    state, requested, specs = spec['state'], spec['manager'], spec['services']
+    problems = list(spec['problems'])
     systemd_booted = booted()
     manager = choose_manager(requested, systemd_booted)
     namespaces, directories = _host_facts(specs)
@@ -98,7 +106,7 @@ def netns_service_task(module, params):
     before = report_services(specs, observed)
     failures = []
     if module.check_mode or not steps:
-        after = report_services(specs, simulate(specs, state, manager, observed) if steps else observed)
+        after = report_services(specs, simulate_services(specs, state, manager, observed) if steps else observed)
     else:
         records = dict((name, seen.process) for name, seen in observed.items())
         started = _apply(module, steps, records, systemd)
@@ -109,13 +117,7 @@ def netns_service_task(module, params):
         if restarted:
             failures.extend(systemd.not_running(restarted))
         after = report_services(specs, _read(names, systemd))
-    result = dict(
-        changed=bool(steps),
-        manager=manager,
-        commands=commands,
-        diff=dict(before=dict(services=before), after=dict(services=after)),
-        services=after,
-    )
+    result = task_result(steps, commands, dict(services=before), dict(services=after), manager=manager)
     if failures:
         raise TaskFailed('\n'.join(message for name, message in failures),
                          failed_services=[name for name, message in failures], **result)

@@ -103,9 +103,9 @@ def test_a_mapping_on_one_host_address_owns_the_flows_to_that_address_only():
 
 
 def test_deletion_commands():
-    assert cf.deletion_command(UDP_5353) == (
+    assert UDP_5353.conntrack_deletion_command() == (
         'conntrack -D -p udp --orig-port-dst 5353 --reply-src 10.0.0.1 --reply-port-src 53')
-    assert cf.deletion_command(Mapping('tcp', '127.0.0.1', 8080, '10.0.0.1', 80)) == (
+    assert Mapping('tcp', '127.0.0.1', 8080, '10.0.0.1', 80).conntrack_deletion_command() == (
         'conntrack -D -p tcp --orig-dst 127.0.0.1 --orig-port-dst 8080 --reply-src 10.0.0.1 --reply-port-src 80')
 
 

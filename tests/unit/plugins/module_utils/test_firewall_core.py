@@ -9,13 +9,13 @@ import shlex
 import pytest
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import (
-    owned_rules, plan_firewall, simulate)
+    owned_rules, plan_firewall, simulate_rules)
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Rule, Ruleset, parse_save, save_words
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import (
     masquerade_task, parse_networks)
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import (
     Mapping, parse_port_spec, parse_publish, publish_task)
-from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 
 OWNER = 'nslab:masquerade:br0'
 USER_TEXT = """*filter
@@ -47,7 +47,7 @@ def test_first_plan_builds_the_skeleton_and_the_rules_in_one_transaction_per_tab
 
 def test_second_plan_is_empty_and_the_user_rule_stays():
     current = parse_save(USER_TEXT)
-    after = simulate(current, plan_firewall(current, [OWNER], masquerade_rules()))
+    after = simulate_rules(current, plan_firewall(current, [OWNER], masquerade_rules()))
     assert not plan_firewall(after, [OWNER], masquerade_rules())
     assert Rule('filter', 'FORWARD', ['-s', '192.0.2.2/32', '-j', 'ACCEPT']) in after.chain_rules('filter', 'FORWARD')
 
@@ -57,20 +57,20 @@ def test_a_task_touches_only_its_owners_and_removing_the_last_removes_the_skelet
     renamed = [[a.replace(OWNER, 'nslab:masquerade:br1').replace('br0', 'br1') for a in r.args]
                for r in masquerade_rules()]
     other = [Rule(r.table, r.chain, args) for r, args in zip(masquerade_rules(), renamed)]
-    both = simulate(current, plan_firewall(current, [OWNER, 'nslab:masquerade:br1'], masquerade_rules() + other))
-    only_br1 = simulate(both, plan_firewall(both, [OWNER], []))
+    both = simulate_rules(current, plan_firewall(current, [OWNER, 'nslab:masquerade:br1'], masquerade_rules() + other))
+    only_br1 = simulate_rules(both, plan_firewall(both, [OWNER], []))
     assert owned_rules(only_br1, [OWNER]) == []
     assert len(owned_rules(only_br1, ['nslab:masquerade:br1'])) == len(other)
-    empty = simulate(only_br1, plan_firewall(only_br1, ['nslab:masquerade:br1'], []))
+    empty = simulate_rules(only_br1, plan_firewall(only_br1, ['nslab:masquerade:br1'], []))
     assert not [chain for table in empty.chains.values() for chain in table if chain.startswith('NSLAB-')]
     assert empty.chain_rules('filter', 'FORWARD') == current.chain_rules('filter', 'FORWARD')
 
 
 def test_the_user_hook_and_its_jumps_outlive_our_rules():
     current = parse_save(USER_TEXT)
-    built = simulate(current, plan_firewall(current, [OWNER], masquerade_rules()))
+    built = simulate_rules(current, plan_firewall(current, [OWNER], masquerade_rules()))
     built.append(Rule('filter', 'NSLAB-USER', ['-s', '192.0.2.7/32', '-j', 'DROP']))
-    gone = simulate(built, plan_firewall(built, [OWNER], []))
+    gone = simulate_rules(built, plan_firewall(built, [OWNER], []))
     assert gone.has_chain('filter', 'NSLAB-USER') and gone.has_chain('filter', 'NSLAB-FORWARD')
     assert [r.args[-1] for r in gone.chain_rules('filter', 'NSLAB-FORWARD')] == ['NSLAB-USER']
     assert not gone.has_chain('filter', 'NSLAB-INBOUND') and not gone.has_chain('nat', 'NSLAB-POSTROUTING')
@@ -78,11 +78,11 @@ def test_the_user_hook_and_its_jumps_outlive_our_rules():
 
 def test_skeleton_jumps_out_of_order_are_rewritten_and_duplicates_dropped():
     current = parse_save(USER_TEXT)
-    built = simulate(current, plan_firewall(current, [OWNER], masquerade_rules()))
+    built = simulate_rules(current, plan_firewall(current, [OWNER], masquerade_rules()))
     jumps = built.rules['filter']['NSLAB-FORWARD']
     jumps.reverse()
     built.rules['filter']['FORWARD'].append(built.rules['filter']['FORWARD'][0])
-    repaired = simulate(built, plan_firewall(built, [OWNER], masquerade_rules()))
+    repaired = simulate_rules(built, plan_firewall(built, [OWNER], masquerade_rules()))
     assert [r.args[-1] for r in repaired.chain_rules('filter', 'NSLAB-FORWARD')] == [
         'NSLAB-USER', 'NSLAB-INBOUND', 'NSLAB-ISOLATE', 'NSLAB-OUTBOUND']
     assert [r.args[-1] for r in repaired.chain_rules('filter', 'FORWARD')].count('NSLAB-FORWARD') == 1
@@ -130,7 +130,7 @@ def test_publish_keeps_other_destinations_and_refuses_their_ports():
     current = Ruleset()
     first = publish_task(parse_publish([dict(bridge='br0', destination='10.0.0.1', ports=['8000:80'])], 'present'),
                          'present', {'br0': ['10.0.0.0/24']}, current, False)
-    current = simulate(current, plan_firewall(current, first.owners, first.rules))
+    current = simulate_rules(current, plan_firewall(current, first.owners, first.rules))
     clash = publish_task(parse_publish([dict(bridge='br0', destination='10.0.0.2', ports=['8000:80'])], 'present'),
                          'present', {'br0': ['10.0.0.0/24']}, current, False)
     assert clash.problems and 'destination 10.0.0.1' in clash.problems[0]

@@ -13,13 +13,13 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import (
-    owned_rules, plan_firewall, simulate)
+    owned_rules, plan_firewall, simulate_rules)
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import (
     BUILTIN_CHAINS, CHAINS, JUMPS, TABLES, Rule, Ruleset, build, jump_rules, parse_save)
 from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import BRIDGE_NF_CALL_IPTABLES, IP_FORWARD
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import (
     masquerade_task, network_rules, parse_networks)
-from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 
 OWNER = 'nslab:masquerade:br0'
 OTHER = 'nslab:masquerade:br1'
@@ -64,7 +64,7 @@ BR1 = rules_of('br1', '10.1.0.0/24')
 
 
 def converge(current, owners, wanted):
-    return simulate(current, plan_firewall(current, owners, wanted))
+    return simulate_rules(current, plan_firewall(current, owners, wanted))
 
 
 def our_chains(ruleset):
@@ -108,7 +108,7 @@ def test_first_plan_inserts_the_builtin_jumps_so_they_end_up_on_top_in_order():
     plan = plan_firewall(current, [OWNER], BR0)
     builtin = [rule for rule in jump_rules() if rule.chain in BUILTIN_CHAINS[rule.table]]
     assert sorted(plan.inserts) == sorted(builtin)
-    after = simulate(current, plan)
+    after = simulate_rules(current, plan)
     assert targets(after, 'filter', 'FORWARD') == ['NSLAB-FORWARD', 'ACCEPT']
     assert targets(after, 'filter', 'INPUT') == ['NSLAB-INPUT', 'ACCEPT']
     assert targets(after, 'nat', 'PREROUTING') == ['NSLAB-DNAT']
@@ -193,7 +193,7 @@ def test_only_the_rules_of_the_task_owners_are_deleted():
     plan = plan_firewall(current, [OWNER], [])
     assert sorted(rule for rule, index in plan.deletes) == sorted(BR0)
     assert plan.new_chains == plan.old_chains == plan.inserts == plan.appends == []
-    after = simulate(current, plan)
+    after = simulate_rules(current, plan)
     assert owned_rules(after, [OWNER]) == []
     kept = [r for t in TABLES for c in CHAINS[t] for r in after.chain_rules(t, c) if r.comment == OTHER]
     assert sorted(kept) == sorted(BR1)
@@ -223,7 +223,7 @@ def test_foreign_rules_in_our_chains_and_elsewhere_are_never_deleted():
         deleted = [rule for rule, index in plan.deletes]
         assert FOREIGN_INBOUND not in deleted and stray not in deleted
         assert all(rule.comment in (OWNER, 'nslab') for rule in deleted)
-        after = simulate(current, plan)
+        after = simulate_rules(current, plan)
         assert FOREIGN_INBOUND in after.chain_rules('filter', 'NSLAB-INBOUND')
         assert after.chain_rules('filter', 'FORWARD')[-2:] == [
             Rule('filter', 'FORWARD', ['-s', '192.0.2.2/32', '-j', 'ACCEPT']), stray]
@@ -240,7 +240,7 @@ def test_duplicates_of_a_wanted_rule_are_reduced_to_one():
     chain = current.chain_rules(rule.table, rule.chain)
     assert [index for unused, index in plan.deletes] == [i for i, r in enumerate(chain) if r == rule][1:]
     assert plan.appends == plan.inserts == []
-    after = simulate(current, plan)
+    after = simulate_rules(current, plan)
     assert after.chain_rules(rule.table, rule.chain).count(rule) == 1
     assert not plan_firewall(after, [OWNER], BR0)
 
@@ -256,7 +256,7 @@ def test_removing_the_last_owner_removes_every_chain_and_jump():
     for table, block in table_blocks(plan.restore_input()).items():
         verbs = [line.split()[0] for line in block]
         assert verbs == sorted(verbs, key=['-D', '-X'].index), table
-    after = simulate(built, plan)
+    after = simulate_rules(built, plan)
     assert our_chains(after) == []
     for table in TABLES:
         for chain in BUILTIN_CHAINS[table]:
@@ -312,7 +312,7 @@ def test_forward_jumps_out_of_order_are_rewritten():
     forward = [rule for rule in jump_rules() if rule.chain == 'NSLAB-FORWARD']
     assert sorted(rule for rule, index in plan.deletes) == sorted(forward)
     assert plan.appends == forward and plan.inserts == [] and plan.new_chains == []
-    after = simulate(built, plan)
+    after = simulate_rules(built, plan)
     assert after.chain_rules('filter', 'NSLAB-FORWARD') == forward
     assert not plan_firewall(after, [OWNER], BR0)
 
@@ -325,7 +325,7 @@ def test_a_duplicated_builtin_jump_is_deleted_once():
     assert plan.deletes == [(ours, 2)]
     assert plan.inserts == plan.appends == []
     assert plan.commands() == ['iptables -t filter -D FORWARD -m comment --comment nslab -j NSLAB-FORWARD']
-    after = simulate(built, plan)
+    after = simulate_rules(built, plan)
     assert targets(after, 'filter', 'FORWARD') == ['NSLAB-FORWARD', 'ACCEPT']
 
 
@@ -336,7 +336,7 @@ def test_a_missing_builtin_jump_is_inserted_again():
     assert plan.inserts == [jump('FORWARD', 'NSLAB-FORWARD')]
     assert plan.deletes == plan.appends == plan.new_chains == []
     assert plan.commands() == ['iptables -t filter -I FORWARD 1 -m comment --comment nslab -j NSLAB-FORWARD']
-    assert targets(simulate(built, plan), 'filter', 'FORWARD') == ['NSLAB-FORWARD', 'ACCEPT']
+    assert targets(simulate_rules(built, plan), 'filter', 'FORWARD') == ['NSLAB-FORWARD', 'ACCEPT']
 
 
 def test_one_of_two_missing_output_jumps_is_inserted_again():
@@ -346,7 +346,7 @@ def test_one_of_two_missing_output_jumps_is_inserted_again():
     built.rules['nat']['OUTPUT'] = [r for r in built.rules['nat']['OUTPUT'] if r.args[-1] != 'NSLAB-DNAT-LOCAL']
     plan = plan_firewall(built, [OWNER], BR0)
     assert plan.inserts == [jump('OUTPUT', 'NSLAB-DNAT-LOCAL')] and plan.deletes == []
-    after = simulate(built, plan)
+    after = simulate_rules(built, plan)
     assert sorted(targets(after, 'nat', 'OUTPUT')) == ['NSLAB-DNAT', 'NSLAB-DNAT-LOCAL']
     assert not plan_firewall(after, [OWNER], BR0)
 

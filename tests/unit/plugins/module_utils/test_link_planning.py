@@ -8,8 +8,8 @@ import pytest
 
 from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_plan import (
     parse_bridges, plan_bridges, report_bridges)
-from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView, Step, simulate
-from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView, Step, simulate_links
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_plan import (
     nsid_keys, parse_pairs, plan_pairs, report_pairs)
 
@@ -51,7 +51,7 @@ def test_bridge_from_nothing_is_created_addressed_and_up():
     assert problems == []
     assert [s.as_command() for s in steps] == [
         'ip link add br0 type bridge', 'ip address add 10.0.0.254/24 dev br0', 'ip link set br0 up']
-    after = report_bridges(specs, simulate(empty_views(), steps))
+    after = report_bridges(specs, simulate_links(empty_views(), steps))
     assert after == [dict(name='br0', netns=None, mtu=1500, stp=False, up=True, addresses=['10.0.0.254/24'],
                           ports=[])]
 
@@ -137,7 +137,7 @@ def test_seed_pairs_from_nothing():
         'ip -n ns1 link set veth1 up',
         'ip -n ns1 route replace default via 10.0.0.254 dev veth1',
     ]
-    after = report_pairs(pairs, simulate(views, steps))
+    after = report_pairs(pairs, simulate_links(views, steps))
     assert after[0]['master'] == 'br0' and after[0]['peer']['gateway'] == '10.0.0.254'
     assert nsid_keys(pairs) == [(None, 'ns1'), (None, 'ns2')]
 
@@ -209,7 +209,7 @@ def test_pair_absent_deletes_one_end_and_knows_the_peer_goes_too():
     views = existing_pair_views()
     steps, problems = plan_pairs(one_pair(), 'absent', views, {(None, 'ns1'): NSID_NS1}, False)
     assert problems == [] and steps == [Step('delete_link', None, 'veth1-br', peer=('ns1', 'veth1'))]
-    after = simulate(views, steps)
+    after = simulate_links(views, steps)
     assert 'veth1' not in after['ns1'].links and after['ns1'].default_routes == {}
     assert report_pairs(one_pair(), after) == []
 
@@ -273,11 +273,11 @@ def test_replanning_after_the_simulated_repair_finds_nothing_to_do(changes):
     nsids = {(None, 'ns1'): NSID_NS1}
     steps, problems = plan_pairs(one_pair(), 'present', views, nsids, False)
     assert problems == [] and steps
-    assert plan_pairs(one_pair(), 'present', simulate(views, steps), nsids, False) == ([], [])
+    assert plan_pairs(one_pair(), 'present', simulate_links(views, steps), nsids, False) == ([], [])
 
 
 def test_replanning_a_simulated_bridge_finds_nothing_to_do():
     views = empty_views()
     specs = parse_bridges([bridge(addresses=['10.0.0.254/24'], mtu=9000, stp=True)])
-    after = simulate(views, plan_bridges(specs, 'present', views, False)[0])
+    after = simulate_links(views, plan_bridges(specs, 'present', views, False)[0])
     assert plan_bridges(specs, 'present', after, False) == ([], [])

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView, Step, simulate
+from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView, Step, simulate_links
 from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_plan import (
     NetnsEntry, parse_netns, plan_netns, report_netns)
-from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 
 
 def live(name, lo_up=True):
@@ -23,7 +23,7 @@ def test_missing_namespaces_are_created_with_loopback_up():
     assert problems == []
     assert [s.as_command() for s in steps] == [
         'ip netns add ns1', 'ip -n ns1 link set lo up', 'ip netns add ns2', 'ip -n ns2 link set lo up']
-    assert report_netns(['ns1', 'ns2'], simulate(views, steps)) == [
+    assert report_netns(['ns1', 'ns2'], simulate_links(views, steps)) == [
         dict(name='ns1', path='/run/netns/ns1', loopback_up=True),
         dict(name='ns2', path='/run/netns/ns2', loopback_up=True)]
 

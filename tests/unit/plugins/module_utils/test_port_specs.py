@@ -14,12 +14,12 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import (
-    owned_rules, plan_firewall, simulate)
+    owned_rules, plan_firewall, simulate_rules)
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Ruleset
 from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import IP_FORWARD, route_localnet
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import (
     Mapping, owned_destinations, parse_port_spec, parse_publish, published, publish_task)
-from ansible_collections.nslab.net.plugins.module_utils._common.parameters import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 
 DEST = '10.0.0.2'
 BRIDGES = {'br0': ['10.0.0.0/24']}
@@ -35,7 +35,7 @@ def task(items, state='present', bridges=None, current=None, check_mode=False, e
 
 def converge(current, firewall_task):
     assert firewall_task.problems == []
-    return simulate(current, plan_firewall(current, firewall_task.owners, firewall_task.rules))
+    return simulate_rules(current, plan_firewall(current, firewall_task.owners, firewall_task.rules))
 
 
 def lines(rules, chain=None):

@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
     Observed, ProcessRecord, ServiceStep, UnitState, choose_manager, host_problems, parse_services,
-    plan_services, report_services, simulate, systemd_quote, unit_metadata, unit_text)
+    plan_services, report_services, simulate_services, systemd_quote, unit_metadata, unit_text)
 
 WEB = dict(netns='ns1', command='python3 -m http.server 8000', name='web', chdir=None)
 
@@ -150,14 +150,14 @@ def test_absent_stops_a_running_service_and_ignores_a_missing_one():
     specs = specs_of(dict(name='web'), dict(netns='ns2'), state='absent')
     observed = {'web': Observed(running_record(specs_of(WEB)[0])), 'ns2': Observed()}
     assert ops(plan_services(specs, 'absent', 'process', observed)) == [('stop_process', 'web')]
-    assert report_services(specs, simulate(specs, 'absent', 'process', observed)) == []
+    assert report_services(specs, simulate_services(specs, 'absent', 'process', observed)) == []
 
 
 def test_report_and_simulation_of_present():
     specs = specs_of(WEB)
     observed = {'web': Observed()}
     assert report_services(specs, observed) == []
-    assert report_services(specs, simulate(specs, 'present', 'process', observed)) == [dict(
+    assert report_services(specs, simulate_services(specs, 'present', 'process', observed)) == [dict(
         name='web', netns='ns1', command=WEB['command'], chdir='/run/nslab/services/web.d',
         manager='process', running=True)]
     dead = running_record(specs[0], alive=False)
@@ -191,7 +191,7 @@ def test_a_started_process_its_run_did_not_record_is_recorded_not_started_again(
         steps[0].args['text'].strip())
     # Nothing about the service changes: check mode predicts the same report.
     assert report_services(specs, observed) == report_services(
-        specs, simulate(specs, 'present', 'process', observed))
+        specs, simulate_services(specs, 'present', 'process', observed))
     completed = running_record(specs[0], token='0123456789abcdef0123456789abcdef')
     assert plan_services(specs, 'present', 'process', {'web': Observed(completed)}) == []
 
@@ -297,7 +297,7 @@ def test_systemd_report_reads_what_the_unit_runs_back_from_it():
     assert report_services(specs, {'web': Observed(unit=unit_of(specs[0]))}) == [dict(
         name='web', netns='ns1', command=WEB['command'], chdir='/run/nslab/services/web.d',
         manager='systemd', running=True)]
-    assert report_services(specs, simulate(specs, 'present', 'systemd', {})) == report_services(
+    assert report_services(specs, simulate_services(specs, 'present', 'systemd', {})) == report_services(
         specs, {'web': Observed(unit=unit_of(specs[0]))})
     assert unit_metadata('[Service]\nExecStart=/bin/true\n') == dict(netns=None, command=None, chdir=None)
 

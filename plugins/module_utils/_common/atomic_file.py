@@ -1,0 +1,38 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Files a concurrent reader sees whole: the old content or the new, never half of it.
+
+Records, the sysctl ledger, unit files and the controller's diagram are all read by someone
+who may look at any moment (another run, systemd's daemon-reload, a person): each is written
+to a hidden temporary name in the same directory, flushed to disk, then renamed over the
+file, which is atomic within one file system.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import tempfile
+
+
+def write_atomically(path, data, mode=0o644):
+    """Replace path with data (str or bytes) in one step, with permissions mode.
+
+    The temporary name starts with a dot, so systemd never takes it for a unit and a glob
+    for *.json never sees it.
+    """
+    directory, name = os.path.split(path)
+    fd, temporary = tempfile.mkstemp(dir=directory or '.', prefix='.%s.' % name, suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(data.encode('utf-8') if isinstance(data, str) else data)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.rename(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise

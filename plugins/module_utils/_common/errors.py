@@ -1,0 +1,36 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The two ways a task fails: before it looks at the system, and while it works.
+
+:class:`InvalidInput` means the arguments are wrong and nothing was read or changed; it
+carries every problem found, so one failed run shows them all. :class:`TaskFailed` is what
+a task raises to fail its module; its ``fields`` go into the failed result (``changed``,
+``commands`` of what was done, ``problems``).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class InvalidInput(Exception):
+    """The task's arguments are wrong; nothing has been read or changed."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super(InvalidInput, self).__init__('; '.join(self.problems))
+
+
+class TaskFailed(Exception):
+    """A task cannot be done or failed part-way; ``fields`` go into the failed result."""
+
+    def __init__(self, msg, **fields):
+        self.msg = msg
+        self.fields = fields
+        super(TaskFailed, self).__init__(msg)
+
+
+def invalid(exc):
+    """The TaskFailed of arguments that failed validation."""
+    return TaskFailed(str(exc), problems=exc.problems)

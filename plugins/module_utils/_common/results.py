@@ -1,0 +1,35 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every task returns, and how a module ends with it.
+
+A task's result names what it manages (``namespaces``, ``rules``, ``services``...) as it
+is after the run (predicted in check mode), the same under ``diff`` before and after, the
+equivalent shell ``commands`` of its changes, and ``changed``. Building it in one place
+keeps the modules' return values alike, which the role and the lab's step list rely on.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
+
+
+def task_result(changed, commands, before, after, **managed):
+    """The result dict: ``before`` and ``after`` map each managed key to its value; the
+    ``after`` values are also returned at the top level, with ``managed`` extras."""
+    result = dict(changed=bool(changed), commands=list(commands),
+                  diff=dict(before=dict(before), after=dict(after)))
+    result.update(after)
+    result.update(managed)
+    return result
+
+
+def finish(module, task):
+    """Exit ``module`` with what ``task()`` returns, or fail it with the TaskFailed it raises."""
+    try:
+        result = task()
+    except TaskFailed as exc:
+        module.fail_json(msg=exc.msg, **exc.fields)
+    module.exit_json(**result)

@@ -1,0 +1,30 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The work of nslab.net.nat_masquerade: its arguments parsed into networks, then converged.
+
+Shared by the module and by nslab.net.lab_network. It needs no netlink: the module's
+payload carries only the firewall code.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, invalid
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
+from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import MASQUERADE_KEYS, masquerade_task, parse_networks
+from ansible_collections.nslab.net.plugins.module_utils._firewall.runner import run_firewall
+
+
+def masquerade_spec(params):
+    """The networks of the module's arguments; TaskFailed naming every bad value."""
+    try:
+        networks = parse_networks(task_items(params, 'networks', MASQUERADE_KEYS), params['state'])
+    except InvalidInput as exc:
+        raise invalid(exc)
+    return dict(networks=networks, state=params['state'], backend=params['backend'])
+
+
+def converge_masquerade(module, spec):
+    return run_firewall(module, spec['backend'], lambda current: masquerade_task(spec['networks'], spec['state']))

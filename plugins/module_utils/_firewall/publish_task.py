@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The work of nslab.net.port_publish: its arguments parsed into mappings, then converged.
+
+Shared by the module and by nslab.net.lab_network. Unlike masquerading it reads the bridges'
+subnets over netlink, and deletes the conntrack flows of ports that went.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, TaskFailed, invalid
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import PUBLISH_KEYS, parse_publish, publish_task
+from ansible_collections.nslab.net.plugins.module_utils._firewall.runner import run_firewall
+from ansible_collections.nslab.net.plugins.module_utils._netlink.conntrack import delete_flows
+
+
+def publish_spec(params):
+    """``{bridge: {destination: [Mapping]}}`` of the module's arguments; TaskFailed naming every bad value."""
+    state, exclusive = params['state'], bool(params.get('exclusive'))
+    try:
+        wanted = parse_publish(task_items(params, 'publish', PUBLISH_KEYS), state, exclusive)
+    except InvalidInput as exc:
+        raise invalid(exc)
+    return dict(wanted=wanted, state=state, exclusive=exclusive, backend=params['backend'])
+
+
+def converge_publish(module, netlink, spec):
+    wanted, state, exclusive = spec['wanted'], spec['state'], spec['exclusive']
+    subnets = bridge_subnets(netlink, sorted(wanted))
+    return run_firewall(module, spec['backend'],
+                        lambda current: publish_task(wanted, state, subnets, current, module.check_mode, exclusive),
+                        delete_flows=delete_flows)
+
+
+def bridge_subnets(netlink, names):
+    """Each bridge's IPv4 subnets, None for a bridge that does not exist."""
+    view = netlink.read_views([None])[None]
+    subnets = {}
+    for name in names:
+        link = view.link(name)
+        if link is None:
+            subnets[name] = None
+        elif link.kind != 'bridge':
+            raise TaskFailed('%s is a %s link, not a bridge' % (name, link.kind or 'physical'))
+        else:
+            networks = [ipaddress.ip_interface(address).network for address in link.addresses]
+            subnets[name] = [str(network) for network in networks if network.version == 4]
+    return subnets

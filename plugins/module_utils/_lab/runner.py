@@ -1,0 +1,293 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""nslab.net.lab_network's run: check everything, claim, remove, build, record.
+
+The preflight reads the host and the lab's record and finds every reason to refuse before
+any change (:func:`preflight`). The run then claims in the record what it may create, runs
+each area's work on specs built from the plan (removal first, in :data:`REMOVE_ORDER`, then
+:data:`BUILD_ORDER`) with one Netlink for all of them, and records what the lab owns.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, TaskFailed
+from ansible_collections.nslab.net.plugins.module_utils._common.interpreter import respawn_with
+from ansible_collections.nslab.net.plugins.module_utils._firewall.backends import FirewallError, detect_backend, load_iptc
+from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade_task import converge_masquerade, masquerade_spec
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import Mapping
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish_task import converge_publish, publish_spec
+from ansible_collections.nslab.net.plugins.module_utils._lab.collision_readers import listening_sockets, nat_ruleset
+from ansible_collections.nslab.net.plugins.module_utils._lab.collisions import (
+    foreign_published, host_collisions, host_warnings, published_ports)
+from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import (
+    claimed, empty_record, final, ownership_problems, verify)
+from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan, lab_spec, lab_variables
+from ansible_collections.nslab.net.plugins.module_utils._lab.record import (
+    RecordError, delete_record, load_records, save_record)
+from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
+from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import PYROUTE2_IMPORT_ERROR
+from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Step, describe
+from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import (
+    bridge_spec, converge_bridges, converge_netns, converge_pairs, netns_spec, run_netlink, veth_spec)
+from ansible_collections.nslab.net.plugins.module_utils._services.processes import service_pids
+from ansible_collections.nslab.net.plugins.module_utils._services.tasks import converge_services, service_spec
+
+# How long a teardown waits for the kernel to destroy the host ends of the veth pairs of the
+# namespaces it deleted (it does so asynchronously, all of them in one batch).
+VETH_GONE_SECONDS = 10.0
+
+#: step name -> (the list argument the plan fills, the spec of its arguments, the work)
+STEPS = {
+    'netns': ('name', netns_spec, converge_netns),
+    'bridge': ('bridges', bridge_spec, converge_bridges),
+    'nat_masquerade': ('networks', masquerade_spec, lambda module, netlink, spec: converge_masquerade(module, spec)),
+    'veth': ('pairs', veth_spec, converge_pairs),
+    'port_publish': ('publish', publish_spec, converge_publish),
+    'netns_service': ('services', service_spec, lambda module, netlink, spec: converge_services(module, spec)),
+}
+#: (step, key of the plan) in the order they run: removal first, services before their
+#: namespaces, bridges last; building with the guarding rules before any namespace is plugged in.
+#: ``links`` are host ends left behind by namespaces deleted by hand; they go first, while
+#: whatever keeps their namespace alive (the lab's service) still does.
+REMOVE_ORDER = (('links', 'links'), ('netns_service', 'services'), ('port_publish', 'publish'), ('veth', 'pairs'),
+                ('netns', 'netns'), ('nat_masquerade', 'masquerade'), ('bridge', 'bridges'))
+BUILD_ORDER = (('netns', 'netns'), ('bridge', 'bridges'), ('nat_masquerade', 'masquerade'),
+               ('veth', 'pairs'), ('port_publish', 'publish'), ('netns_service', 'services'))
+
+
+def missing_requirements(module, backend):
+    """What the host lacks, and the backend resolved (None where iptables is missing).
+
+    Where this interpreter lacks a Python package that the system Python has, the module
+    runs again under that one instead (and this function does not return).
+    """
+    missing = []
+    if PYROUTE2_IMPORT_ERROR:
+        respawn_with('pyroute2')
+        missing.append('pyroute2')
+    if not module.get_bin_path('ip'):
+        missing.append('iproute2')
+    if not module.get_bin_path('iptables'):
+        return missing + ['iptables'], None
+    if backend == 'auto':
+        backend = detect_backend(module)
+    if backend == 'legacy' and load_iptc() is None:
+        respawn_with('iptc')
+        missing.append('python-iptables')
+    return missing, backend
+
+
+def step_arguments(step, items, state, params, backend):
+    """The step's arguments, as the module of that name would take them.
+
+    They are not validated against the module's argument spec here: the plan made them from
+    a lab that was checked as a whole (the unit tests hold every plan's steps to the
+    modules' specs). Each area's own parsing still turns them into its spec.
+    """
+    list_key = STEPS[step][0]
+    raw = {list_key: items, 'state': state}
+    if step in ('nat_masquerade', 'port_publish'):
+        raw['backend'] = backend
+    if step == 'port_publish' and state == 'present':
+        # The lab owns its bridges: a destination it no longer lists there is unpublished.
+        raw['exclusive'] = True
+    elif step == 'netns_service':
+        raw['manager'] = params['service_manager']
+    elif step == 'netns':
+        raw['kill_processes'] = params['kill_processes'] if state == 'absent' else False
+    return raw
+
+
+def published_spec(plan, backend):
+    """The port_publish spec of the lab's members, from the mappings the lab's check parsed:
+    a port spec is parsed once per machine."""
+    wanted = {}
+    for namespace in plan['namespaces']:
+        for member in namespace['networks']:
+            wanted.setdefault(member['bridge'], {})[member['address']] = [
+                Mapping(port['proto'], port['host_ip'], port['host_port'], member['address'], port['container_port'])
+                for port in member['ports']]
+    return dict(wanted=wanted, state='present', exclusive=True, backend=backend)
+
+
+def step_spec(step, items, state, plan, params, backend):
+    if step == 'port_publish' and state == 'present':
+        return published_spec(plan, backend)
+    return STEPS[step][1](step_arguments(step, items, state, params, backend))
+
+
+def read_host(netlink, state):
+    """The host and every namespace in /run/netns, as netns_info returns them.
+
+    A teardown needs no namespace's addresses (it allocates none): only the host is read.
+    """
+    names = named_namespaces.listed() if state == 'present' else []
+    views = netlink.read_views([None] + names)
+    return dict(host=describe(views[None]), namespaces=dict((name, describe(views[name])) for name in names))
+
+
+def wait_for_veth_ends(module, netlink, names):
+    """Wait until the host ends in ``names`` are gone with their namespaces; warn if not."""
+    deadline = time.monotonic() + VETH_GONE_SECONDS
+    while True:
+        netlink.forget_views()
+        left = [name for name in names if netlink.read_views([None], links_only=True)[None].link(name)]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    if left:
+        module.warn('the kernel has not yet removed %s, the host ends of deleted namespaces'
+                    % ', '.join(left))
+
+
+def stale_links_task(module, netlink, names):
+    """Delete the lab's host ends whose namespace was deleted by hand while a process kept it
+    alive: their peers are in a namespace no name reaches, so no pair check can apply."""
+    def plan(views, nsids):
+        return [Step('delete_link', None, name) for name in names if views[None].link(name)], []
+
+    def report(views):
+        return [name for name in names if views[None].link(name)]
+
+    return run_netlink(netlink, module.check_mode, 'links', [None], plan, report, links_only=True)
+
+
+def foreign_processes(plan, kill_processes):
+    """Problems for processes in namespaces the run deletes that are not the lab's own
+    services (those are stopped first), and the pids of those services."""
+    doomed = plan['remove']['netns']
+    if not doomed:
+        return [], set()
+    inside = named_namespaces.processes_in(doomed)
+    services = service_pids([service['name'] for service in plan['remove']['services']])
+    ours = set(pid for pids in services.values() for pid in pids)
+    problems = []
+    for netns in doomed:
+        others = sorted((pid, command) for pid, command in inside.get(netns, {}).items() if pid not in ours)
+        if others and not kill_processes:
+            problems.append('namespace %s still has processes the lab did not start: %s; stop them first or set '
+                            'kill_processes: true (lab_kill_processes)'
+                            % (netns, ', '.join('%d (%s)' % item for item in others)))
+    return problems, ours
+
+
+def collisions(module, spec, host_state, owned, records, backend):
+    """What the lab would collide with on the host (see :mod:`host_collisions`)."""
+    if spec['state'] != 'present':
+        return []
+    for warning in host_warnings(spec, host_state):
+        module.warn(warning)
+    other_labs = dict((bridge, name) for name, record in records.items() if name != spec['name']
+                      for bridge in record.get('bridges') or [])
+    lab_bridges = set(owned.bridges) | set(network['bridge'] for network in spec['networks'])
+    try:
+        foreign = foreign_published(nat_ruleset(module, backend), own_bridges=lab_bridges)
+    except FirewallError as exc:
+        raise TaskFailed(str(exc), changed=False)
+    return host_collisions(spec, host_state, owned_bridges=owned.bridges, other_labs=other_labs,
+                           listening=listening_sockets(ports=published_ports(spec)), foreign=foreign)
+
+
+def preflight(module, netlink, spec, params, backend):
+    """Read the host and the lab's record, plan, and find every reason to refuse, before any change."""
+    lab = spec['name']
+    try:
+        records = load_records()
+    except RecordError as exc:
+        raise TaskFailed(str(exc), changed=False)
+    record = records.get(lab) or empty_record()
+    names = set(record.get('namespaces') or {}) | set(ns['name'] for ns in spec['namespaces'])
+    inodes = named_namespaces.inodes(sorted(names))
+    owned = verify(lab, record, inodes)
+    host_state = read_host(netlink, spec['state'])
+    try:
+        plan = lab_plan(spec, host_state, owned)
+    except InvalidInput as exc:
+        raise TaskFailed('the lab is not valid: %s' % '; '.join(exc.problems), problems=exc.problems, changed=False)
+    host_links = dict((link['name'], link['kind']) for link in host_state['host']['links'])
+    problems = collisions(module, spec, host_state, owned, records, backend)
+    problems += ownership_problems(lab, plan, owned, records, inodes, host_links)
+    more, spared = foreign_processes(plan, params['kill_processes'])
+    problems += more
+    if problems:
+        raise TaskFailed('the lab cannot be %s, nothing was changed: %s'
+                         % ('torn down' if spec['state'] == 'absent' else 'built as declared', '; '.join(problems)),
+                         problems=problems, changed=False)
+    for warning in owned.warnings:
+        module.warn(warning)
+    return owned, host_state, plan, spared
+
+
+def run(module, netlink, params, backend):
+    try:
+        spec = lab_spec(lab_variables(params))
+    except InvalidInput as exc:
+        raise TaskFailed('the lab is not valid: %s' % '; '.join(exc.problems), problems=exc.problems, changed=False)
+    owned, host_state, plan, spared = preflight(module, netlink, spec, params, backend)
+    remove = plan['remove']
+    work = dict((step, converge) for step, (unused, unused_spec, converge) in STEPS.items())
+    work['netns'] = lambda module, netlink, spec: converge_netns(module, netlink, spec, spared=spared)
+    queue = [(step, 'absent', remove[key]) for step, key in REMOVE_ORDER]
+    queue += [(step, 'present', plan[key]) for step, key in BUILD_ORDER]
+    result = dict(changed=False, commands=[], steps=[], diff=dict(before={}, after={}))
+    if not module.check_mode:
+        _save(spec['name'], claimed(owned, plan))
+    # A namespace's end of a pair dies with it and takes the host end along: deleting the
+    # pair first would cost one unregistration (an RCU grace period) per link, where the
+    # kernel's namespace cleanup does them all in one batch.
+    waiting = False
+    for step, state, items in queue:
+        if waiting and state == 'present':
+            # Before anything is built that could take their names; the kernel has been
+            # destroying them while the NAT rules and bridges went.
+            wait_for_veth_ends(module, netlink, remove['dying'])
+            waiting = False
+        if not items:
+            continue
+        label = step if state == 'present' else '%s (remove)' % step
+        try:
+            if step == 'links':
+                done = stale_links_task(module, netlink, items)
+            else:
+                done = work[step](module, netlink, step_spec(step, items, state, plan, params, backend))
+        except TaskFailed as exc:
+            changed = result['changed'] or bool(exc.fields.get('changed'))
+            fields = dict(exc.fields, changed=changed, failed_step=label, steps=result['steps'],
+                          commands=result['commands'] + exc.fields.get('commands', []))
+            raise TaskFailed('%s: %s' % (label, exc.msg), **fields)
+        result['changed'] = result['changed'] or done['changed']
+        result['commands'] += done['commands']
+        result['steps'].append(dict(step=label, changed=done['changed'], commands=done['commands']))
+        result['diff']['before'][label] = done['diff']['before']
+        result['diff']['after'][label] = done['diff']['after']
+        waiting = waiting or (step == 'netns' and state == 'absent' and bool(remove['dying']) and not module.check_mode)
+    if waiting:
+        wait_for_veth_ends(module, netlink, remove['dying'])
+    if not module.check_mode:
+        if spec['state'] == 'absent':
+            _forget(spec['name'])
+        else:
+            _save(spec['name'], final(plan, named_namespaces.inodes(plan['netns'])))
+    result.update(plan=plan, host_state=host_state, backend=backend)
+    return result
+
+
+def _save(lab, record):
+    try:
+        save_record(lab, record)
+    except RecordError as exc:
+        raise TaskFailed(str(exc))
+
+
+def _forget(lab):
+    try:
+        delete_record(lab)
+    except RecordError as exc:
+        raise TaskFailed(str(exc), changed=True)
+
+
