@@ -18,6 +18,9 @@ MAX_NETNS_NAME = 255
 # 68 is the least an IPv4 link must carry (RFC 791); 65535 the most the kernel accepts here.
 MIN_MTU, MAX_MTU = 68, 65535
 
+#: Where ip-netns(8) mounts named network namespaces; one name per namespace.
+NETNS_RUN_DIR = '/run/netns'
+
 
 def interface_name_error(name):
     """Return why ``name`` cannot be a Linux interface name, or None when it can."""

@@ -37,7 +37,7 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade imp
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 
 PUBLISH_KEYS = ('bridge', 'destination', 'ports')
-LOOPBACK = ipaddress.ip_network('127.0.0.0/8')
+LOOPBACK_NETWORK = ipaddress.ip_network('127.0.0.0/8')
 DNAT_CHAINS = {False: 'NSLAB-DNAT', True: 'NSLAB-DNAT-LOCAL'}
 _SPEC = re.compile(r'^(?:(?P<ip>[0-9.]*):)?(?P<host>[0-9]+(?:-[0-9]+)?):(?P<container>[0-9]+(?:-[0-9]+)?)'
                    r'(?:/(?P<proto>[A-Za-z]+))?$')
@@ -62,7 +62,7 @@ class Mapping(tuple):
 
     @property
     def loopback_only(self):
-        return self.host_ip is not None and ipaddress.ip_address(str(self.host_ip)) in LOOPBACK
+        return self.host_ip is not None and ipaddress.ip_address(str(self.host_ip)) in LOOPBACK_NETWORK
 
     @property
     def reaches_loopback(self):
@@ -257,7 +257,7 @@ def hairpin_subnets(current, bridge):
     for rule in current.chain_rules('nat', 'NSLAB-POSTROUTING'):
         if rule.comment == bridge_owner(bridge) and '-s' in rule.args:
             subnet = rule.args[rule.args.index('-s') + 1]
-            if subnet != str(LOOPBACK):
+            if subnet != str(LOOPBACK_NETWORK):
                 subnets.append(subnet)
     return subnets
 
@@ -290,8 +290,8 @@ def bridge_rules(bridge, subnets, loopback):
     ]
     if loopback:
         rules += [
-            build('nat', 'NSLAB-POSTROUTING', 'MASQUERADE', src=str(LOOPBACK), out_if=bridge, comment=owner),
-            build('filter', 'NSLAB-INPUT', 'DROP', src='!' + str(LOOPBACK), dst=str(LOOPBACK), in_if=bridge,
+            build('nat', 'NSLAB-POSTROUTING', 'MASQUERADE', src=str(LOOPBACK_NETWORK), out_if=bridge, comment=owner),
+            build('filter', 'NSLAB-INPUT', 'DROP', src='!' + str(LOOPBACK_NETWORK), dst=str(LOOPBACK_NETWORK), in_if=bridge,
                   matches=[('conntrack', ('!', '--ctstate', 'RELATED,ESTABLISHED,DNAT'))], comment=owner),
         ]
     return rules

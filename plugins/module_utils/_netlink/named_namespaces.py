@@ -17,9 +17,10 @@ import errno
 import os
 import signal
 
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import NETNS_RUN_DIR
 from ansible_collections.nslab.net.plugins.module_utils._common.signals import kill_process, signal_and_wait
 
-RUN_DIR = '/run/netns'
+RUN_DIR = NETNS_RUN_DIR
 CLONE_NEWNET = 0x40000000
 MS_BIND = 0x1000
 MS_REC = 0x4000

@@ -19,14 +19,13 @@ import re
 import shlex
 
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import ValueObject
-from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import netns_name_error
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import NETNS_RUN_DIR, netns_name_error
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import duplicates
 
 SERVICE_KEYS = ('netns', 'command', 'name', 'chdir')
 MANAGERS = ('systemd', 'process')
 STATE_DIR = '/run/nslab/services'
 UNIT_DIR = '/run/systemd/system'
-NETNS_DIR = '/run/netns'
 SHELL = '/bin/sh'
 MAX_NAME = 64
 # The name becomes a file name and part of a unit name: only characters both take as is.
@@ -351,7 +350,7 @@ def unit_text(spec):
         '',
         '[Service]',
         'Type=simple',
-        'NetworkNamespacePath=%s' % _specifiers_escaped('%s/%s' % (NETNS_DIR, spec['netns'])),
+        'NetworkNamespacePath=%s' % _specifiers_escaped('%s/%s' % (NETNS_RUN_DIR, spec['netns'])),
         'WorkingDirectory=%s' % _specifiers_escaped(spec['chdir']),
         'ExecStart=%s -c %s' % (SHELL, systemd_quote(spec['command'])),
         'Restart=on-failure',

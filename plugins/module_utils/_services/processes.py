@@ -26,11 +26,12 @@ import os
 import signal
 import subprocess
 
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import NETNS_RUN_DIR
 from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
 from ansible_collections.nslab.net.plugins.module_utils._common.signals import kill_group, signal_and_wait
 from ansible_collections.nslab.net.plugins.module_utils._services import plan as service_plan
 from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
-    NETNS_DIR, SERVICE_ENV, SHELL, STATE_DIR, ProcessRecord, environ_mark, log_path, record_fields,
+    SERVICE_ENV, SHELL, STATE_DIR, ProcessRecord, environ_mark, log_path, record_fields,
     record_path, record_text, service_mark, service_members, token_leader, unit_name, valid_token)
 
 STOP_GRACE_SECONDS = 5.0
@@ -56,7 +57,7 @@ def namespace_identity(path):
 
 
 def netns_identity(netns):
-    return namespace_identity('%s/%s' % (NETNS_DIR, netns)) if netns else None
+    return namespace_identity('%s/%s' % (NETNS_RUN_DIR, netns)) if netns else None
 
 
 class ProcStat(object):
