@@ -171,7 +171,8 @@ commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_plan import BRIDGE_ARGS
-from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import bridge_spec, converge_bridges, finish_netlink_module
+from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_task import bridge_spec, converge_bridges
+from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import finish_netlink_module
 
 
 def main():

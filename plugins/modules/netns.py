@@ -110,7 +110,8 @@ commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_plan import NETNS_ARGS
-from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import converge_netns, finish_netlink_module, netns_spec
+from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_task import converge_netns, netns_spec
+from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import finish_netlink_module
 
 
 def main():

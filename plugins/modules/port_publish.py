@@ -204,7 +204,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import PUBLISH_ARGS
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish_task import converge_publish, publish_spec
-from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import finish_netlink_module
+from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import finish_netlink_module
 
 
 def main():

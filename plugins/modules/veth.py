@@ -253,7 +253,8 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import converge_pairs, finish_netlink_module, veth_spec
+from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_task import converge_pairs, veth_spec
+from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import finish_netlink_module
 from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_plan import PAIR_ARGS
 
 

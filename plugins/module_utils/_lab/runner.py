@@ -32,8 +32,10 @@ from ansible_collections.nslab.net.plugins.module_utils._lab.record import (
 from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
 from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import PYROUTE2_IMPORT_ERROR
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Step, describe
-from ansible_collections.nslab.net.plugins.module_utils._netlink.tasks import (
-    bridge_spec, converge_bridges, converge_netns, converge_pairs, netns_spec, run_netlink, veth_spec)
+from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_task import bridge_spec, converge_bridges
+from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_task import converge_netns, netns_spec
+from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_task import converge_pairs, veth_spec
+from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import run_netlink
 from ansible_collections.nslab.net.plugins.module_utils._services.processes import service_pids
 from ansible_collections.nslab.net.plugins.module_utils._services.tasks import converge_services, service_spec
 

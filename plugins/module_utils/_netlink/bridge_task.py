@@ -1,0 +1,32 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The work of nslab.net.bridge: its arguments parsed into a spec, then converged.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, invalid
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
+from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_plan import BRIDGE_KEYS, parse_bridges, plan_bridges, report_bridges
+from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import run_netlink
+
+
+def bridge_spec(params):
+    """What nslab.net.bridge's arguments ask for; TaskFailed naming every bad value."""
+    try:
+        return dict(bridges=parse_bridges(task_items(params, 'bridges', BRIDGE_KEYS)), state=params['state'])
+    except InvalidInput as exc:
+        raise invalid(exc)
+
+
+def converge_bridges(module, netlink, spec):
+    bridges = spec['bridges']
+
+    def plan(views, nsids):
+        return plan_bridges(bridges, spec['state'], views, module.check_mode)
+
+    return run_netlink(netlink, module.check_mode, 'bridges', [bridge['netns'] for bridge in bridges], plan,
+                       lambda views: report_bridges(bridges, views))

@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The work of nslab.net.netns: its arguments parsed into a spec, then converged.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, invalid
+from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
+from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_plan import NetnsEntry, parse_netns, plan_netns, report_netns
+from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import run_netlink
+
+
+def netns_spec(params):
+    """What nslab.net.netns's arguments ask for; TaskFailed naming every bad value."""
+    try:
+        names, loopback, kill_processes = parse_netns(params)
+    except InvalidInput as exc:
+        raise invalid(exc)
+    return dict(names=names, loopback=loopback, kill_processes=kill_processes, state=params['state'])
+
+
+def converge_netns(module, netlink, spec, spared=()):
+    """``spared``: pids an earlier step of the same run stops (the lab's own services), which
+    therefore do not keep a namespace from being deleted, even when check mode only predicts
+    that stop."""
+    names, state = spec['names'], spec['state']
+    entries = dict((name, NetnsEntry(name, named_namespaces.status(name))) for name in names)
+    if state == 'absent':
+        for name, processes in named_namespaces.processes_in(names).items():
+            entries[name].processes = dict((pid, command) for pid, command in processes.items()
+                                           if pid not in spared)
+
+    def plan(views, nsids):
+        return plan_netns(names, state, spec['loopback'], spec['kill_processes'], entries, views)
+
+    # Only the state of lo matters here: no address or route dumps per namespace.
+    return run_netlink(netlink, module.check_mode, 'namespaces', names, plan,
+                       lambda views: report_netns(names, views), links_only=True)

@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one shape every netlink module runs in: parse, read, plan, apply (unless check mode), report.
+
+Each netlink module has a file of its own (:mod:`netns_task`, :mod:`bridge_task`,
+:mod:`veth_task`) with two functions: ``*_spec(params)`` parses its arguments into a spec
+(raising TaskFailed with every problem), and ``converge_*(module, netlink, spec)`` makes the
+kernel match it through :func:`run_netlink` and returns the result. The modules run both;
+nslab.net.lab_network, which runs them all in one process with one Netlink, builds the same
+specs from its plan.
+
+Arguments are parsed before any of this reads, so a bad task never opens a socket. The
+diff's ``after`` is a re-read of the kernel after a real run and a simulation of the plan in
+check mode; both go through the module's own report function.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.nslab.net.plugins.module_utils._netlink.model import simulate_links
+from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import (
+    PYROUTE2_IMPORT_ERROR, Netlink, StepFailed)
+from ansible_collections.nslab.net.plugins.module_utils._common.interpreter import lacking, respawn_with
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
+from ansible_collections.nslab.net.plugins.module_utils._common.results import finish, task_result
+
+
+def require_pyroute2():
+    """Respawn under a system Python that has pyroute2 when this one lacks it, else fail
+    naming this interpreter."""
+    if PYROUTE2_IMPORT_ERROR:
+        respawn_with('pyroute2')
+        raise TaskFailed('%s. %s' % (lacking(['pyroute2']), missing_required_lib('pyroute2')),
+                         exception=PYROUTE2_IMPORT_ERROR)
+
+
+def finish_netlink_module(module, parse, converge):
+    """End ``module`` with ``converge(module, netlink, parse(module.params))``: the arguments
+    are parsed before pyroute2 is looked for or a socket opened."""
+    def run():
+        spec = parse(module.params)
+        require_pyroute2()
+        with Netlink() as netlink:
+            return converge(module, netlink, spec)
+    finish(module, run)
+
+
+def run_netlink(netlink, check_mode, result_key, namespaces, plan, report, nsid_keys=(), links_only=False):
+    """Read ``namespaces`` (names; None is the host's), plan, apply, report: the result dict.
+
+    ``plan(views, nsids)`` returns ``(steps, problems)``; ``report(views)`` the managed
+    objects as a list of dicts. ``links_only`` reads links but no addresses or routes.
+    """
+    namespaces = list(namespaces)
+    views = netlink.read_views(namespaces, links_only)
+    steps, problems = plan(views, netlink.nsids(nsid_keys))
+    if problems:
+        raise TaskFailed('; '.join(problems), problems=problems, changed=False)
+    commands = [step.as_command() for step in steps]
+    before = report(views)
+    if check_mode or not steps:
+        after = report(simulate_links(views, steps))
+    else:
+        try:
+            netlink.apply(steps)
+        except StepFailed as exc:
+            raise TaskFailed(str(exc), changed=bool(exc.done), commands=commands,
+                             applied=[step.as_command() for step in exc.done])
+        after = report(netlink.read_views(namespaces, links_only))
+    return task_result(steps, commands, {result_key: before}, {result_key: after})
+
+

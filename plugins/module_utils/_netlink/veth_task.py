@@ -1,0 +1,33 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The work of nslab.net.veth: its arguments parsed into a spec, then converged.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, invalid
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
+from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import run_netlink
+from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_plan import PAIR_KEYS, nsid_keys, parse_pairs, plan_pairs, report_pairs
+
+
+def veth_spec(params):
+    """What nslab.net.veth's arguments ask for; TaskFailed naming every bad value."""
+    try:
+        return dict(pairs=parse_pairs(task_items(params, 'pairs', PAIR_KEYS)), state=params['state'])
+    except InvalidInput as exc:
+        raise invalid(exc)
+
+
+def converge_pairs(module, netlink, spec):
+    pairs = spec['pairs']
+
+    def plan(views, nsids):
+        return plan_pairs(pairs, spec['state'], views, nsids, module.check_mode)
+
+    namespaces = [pair[side]['netns'] for pair in pairs for side in 'ab']
+    return run_netlink(netlink, module.check_mode, 'pairs', namespaces, plan,
+                       lambda views: report_pairs(pairs, views), nsid_keys=nsid_keys(pairs))
