@@ -174,7 +174,9 @@ backend:
   type: str
   sample: nft
 summary:
-  description: The lab as the role prints it, from the action plugin (namespaces, published ports and their URLs, text lines).
+  description: >-
+    The lab as the role prints it, from the action plugin: C(totals) (networks, namespaces, published
+    ports, services), the networks, namespaces, published ports with their URLs, and C(text), the lines of a table.
   returned: success
   type: dict
 diagram:

@@ -16,9 +16,9 @@ import ipaddress
 import os
 import re
 
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import parse_port_spec
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import Mapping
 
-LOOPBACK = '127.0.0.1'
+LOOPBACK_ADDRESS = '127.0.0.1'
 #: The lab name of a lab that was not given one.
 DEFAULT_NAME = 'lab'
 MEMBER_FIELDS = ('network', 'bridge', 'address', 'interface', 'host_interface')
@@ -28,7 +28,7 @@ def _ipv4_addresses(link):
     """The IPv4 addresses of ``link`` (a link as netns_info returns it), loopback ones left out."""
     found = []
     for text in link.get('addresses') or []:
-        address = ipaddress.ip_interface(u'%s' % text)
+        address = ipaddress.ip_interface(str(text))
         if address.version == 4 and not address.ip.is_loopback:
             found.append(str(address.ip))
     return found
@@ -63,7 +63,7 @@ def uplink_addresses(info, uplink):
 def _endpoints(mapping, addresses):
     if mapping.host_ip is not None:
         return [mapping.host_ip]
-    return [LOOPBACK] + list(addresses)
+    return [LOOPBACK_ADDRESS] + list(addresses)
 
 
 def lab_summary(plan, info, backend=None, name=DEFAULT_NAME):
@@ -76,39 +76,87 @@ def lab_summary(plan, info, backend=None, name=DEFAULT_NAME):
                                addresses=[m['address'] for m in ns['networks']],
                                networks=[dict((key, m[key]) for key in MEMBER_FIELDS) for m in ns['networks']]))
         for member in ns['networks']:
-            for spec in member['publish']:
-                for mapping in parse_port_spec(spec, member['address']):
-                    where = ['%s:%d' % (host, mapping.host_port) for host in _endpoints(mapping, addresses)]
-                    published.append(dict(
-                        namespace=ns['name'], network=member['network'], proto=mapping.proto,
-                        host_port=mapping.host_port, host_ip=mapping.host_ip or '0.0.0.0',
-                        destination='%s:%d' % (mapping.destination, mapping.container_port),
-                        urls=['http://%s/' % hostport if mapping.proto == 'tcp' else 'udp://%s' % hostport
-                              for hostport in where]))
+            for port in member['ports']:
+                # Parsed once, when the lab was checked; the plan carries the result.
+                mapping = Mapping(port['proto'], port['host_ip'], port['host_port'], member['address'],
+                                  port['container_port'])
+                where = ['%s:%d' % (host, mapping.host_port) for host in _endpoints(mapping, addresses)]
+                published.append(dict(
+                    namespace=ns['name'], network=member['network'], proto=mapping.proto,
+                    host_port=mapping.host_port, host_ip=mapping.host_ip or '0.0.0.0',
+                    destination='%s:%d' % (mapping.destination, mapping.container_port),
+                    urls=['http://%s/' % hostport if mapping.proto == 'tcp' else 'udp://%s' % hostport
+                          for hostport in where]))
     networks = [dict(name=n['name'], bridge=n['bridge'], subnet=n['subnet'], gateway=n['gateway'],
                      uplink=n['uplink'], uplink_addresses=uplink_addresses(info, n['uplink']) if n['uplink'] else [],
                      masquerade=n['masquerade'], icc=n['icc']) for n in plan['networks']]
     summary = dict(name=name, state=plan['state'], backend=backend, host_addresses=addresses, networks=networks,
-                   namespaces=namespaces, published=published)
+                   namespaces=namespaces, published=published,
+                   totals=dict(networks=len(networks), namespaces=len(namespaces), published=len(published),
+                               services=sum(1 for ns in namespaces if ns['command'])))
     summary['text'] = _text(summary)
     return summary
 
 
-def _text(summary):
-    """The summary as the lines a person reads in the play's output."""
-    lines = []
-    for network in summary['networks']:
-        lines.append('network %s: bridge %s, %s, gateway %s, %s' % (
-            network['name'], network['bridge'], network['subnet'], network['gateway'],
-            'NAT out of %s' % (network['uplink'] or 'any other interface') if network['masquerade'] else 'no NAT'))
-    for ns in summary['namespaces']:
-        where = ', '.join('%s %s on %s' % (m['interface'], m['address'], m['bridge']) for m in ns['networks'])
-        lines.append('namespace %s: %s%s' % (ns['name'], where, '; runs: %s' % ns['command'] if ns['command'] else ''))
+def _columns(rows):
+    """``rows`` (lists of cells, a header first) as lines whose columns line up, two spaces apart.
+
+    No line ends in spaces: Ansible's YAML output would quote such a line.
+    """
+    widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(max(len(row) for row in rows))]
+    return ['  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+
+
+def _outbound(network):
+    if not network['masquerade']:
+        return 'no NAT'
+    if not network['uplink']:
+        return 'NAT out of any other interface'
+    addresses = network.get('uplink_addresses')
+    return 'NAT out of %s%s' % (network['uplink'], ' (%s)' % ', '.join(addresses) if addresses else '')
+
+
+def _port_cells(port):
+    """A published port as ``docker ps`` writes it (host side -> namespace port), and its URLs."""
+    return ['%s:%d->%s/%s' % (port['host_ip'], port['host_port'], port['destination'].rsplit(':', 1)[1], port['proto']),
+            ' '.join(port['urls'])]
+
+
+def _namespace_rows(summary):
+    """One row per namespace; one on several networks, or with several published ports, goes on
+    over the next lines, its name and service on the first only, as a table cell holding several
+    values does. Each port is on the line of the network it is published to, whose address it
+    reaches. The service comes last, so that a long command widens no column."""
+    ports = {}
     for port in summary['published']:
-        lines.append('port %s:%d/%s -> %s (%s): %s' % (
-            port['host_ip'], port['host_port'], port['proto'], port['destination'], port['namespace'],
-            ' '.join(port['urls'])))
-    lines.append('firewall: iptables %s' % (summary['backend'] or 'not used'))
+        ports.setdefault((port['namespace'], port['network']), []).append(port)
+    rows = [['NAMESPACE', 'NETWORK', 'ADDRESS', 'PUBLISHED', 'URLS', 'SERVICE']]
+    for ns in summary['namespaces']:
+        lines = []
+        for member in ns['networks']:
+            where = [member['network'], '%s %s' % (member['interface'], member['address'])]
+            published = ports.get((ns['name'], member['network'])) or []
+            lines.append(where + (_port_cells(published[0]) if published else ['', '']))
+            lines += [['', ''] + _port_cells(port) for port in published[1:]]
+        lines = lines or [['', '', '', '']]
+        rows.append([ns['name']] + lines[0] + [ns['command'] or ''])
+        rows += [[''] + line for line in lines[1:]]
+    return rows
+
+
+def _text(summary):
+    """The summary as the lines a person reads in the play's output: the lab's totals, then a
+    table of its networks and one of its namespaces, as ``containerlab inspect`` shows a lab."""
+    totals = summary['totals']
+    firewall = 'iptables %s' % summary['backend'] if summary['backend'] else 'not used'
+    lines = _columns([['LAB', 'NETWORKS', 'NAMESPACES', 'PUBLISHED', 'SERVICES', 'FIREWALL'],
+                      [summary.get('name') or DEFAULT_NAME] + [str(totals[key]) for key in (
+                          'networks', 'namespaces', 'published', 'services')] + [firewall]])
+    lines += [''] + _columns([['NETWORK', 'BRIDGE', 'SUBNET', 'GATEWAY', 'ICC', 'OUTBOUND']] + [
+        [n['name'], n['bridge'], n['subnet'], n['gateway'], 'yes' if n['icc'] else 'no', _outbound(n)]
+        for n in summary['networks']])
+    if summary['namespaces']:
+        lines += [''] + _columns(_namespace_rows(summary))
     return lines
 
 

@@ -122,7 +122,9 @@ def test_seeds_lab_end_to_end(lab_world):
 
     first = built(play(world, SEEDS, '-e', 'lab_install_packages=true'))
     assert first.changed > 0
-    assert 'http://127.0.0.1:8000/' in first.output and 'firewall: iptables %s' % world.iptables in first.output
+    # The summary opens with the totals: lab, 1 network, 2 namespaces, 1 published port, 1 service.
+    assert 'http://127.0.0.1:8000/ %s' % HOST_URL in first.output
+    assert re.search(r'"lab +1 +2 +1 +1 +iptables %s"' % world.iptables, first.output), first
     assert 'ns_ns1 --- br_br0' in first.diagram
 
     # ns1's command answers, Docker-style, everywhere -p 8000:8000 promises; the play is over.
@@ -226,22 +228,48 @@ def test_bad_variables_fail_before_any_change():
         assert snapshot(world) == pristine
 
 
-def test_a_host_without_pyroute2_gets_packages_then_a_clear_failure_and_no_change(tmp_path):
-    """The role installs what lab_network reports missing and runs it again; where that does
-    not help (an interpreter apt does not serve), the second run fails, naming what lacks."""
+def bare_interpreter(tmp_path):
+    """A virtualenv Python without pyroute2, as a play's ansible_python_interpreter."""
     bare = tmp_path / 'bare'
     subprocess.run(['python3', '-m', 'venv', '--without-pip', str(bare)], check=True)
-    interpreter = ['-e', 'ansible_python_interpreter=%s' % (bare / 'bin' / 'python')]
+    return str(bare / 'bin' / 'python')
+
+
+def test_an_interpreter_without_pyroute2_hands_the_module_to_the_system_python(tmp_path):
+    """Like ansible.posix's selinux modules, the module runs again under the system Python
+    that has the distribution's pyroute2 (which bootstrap.sh installs, as the role would)."""
+    interpreter = bare_interpreter(tmp_path)
     with World() as world:
+        # Positive control: the interpreter really lacks pyroute2, the system one has it.
+        assert world.run([interpreter, '-c', 'import pyroute2'], check=False).returncode != 0
+        world.run(['/usr/bin/python3', '-c', 'import pyroute2'])
+        first = built(play(world, SEEDS, '-e', 'ansible_python_interpreter=%s' % interpreter))
+        assert first.changed > 0 and 'lacks' not in first.output, first
+        assert 'ns1' in world.run(['ip', 'netns', 'list']).stdout
+        assert built(play(world, SEEDS, '-e', 'ansible_python_interpreter=%s' % interpreter)).changed == 0
+
+
+def test_where_no_python_has_pyroute2_the_failure_names_the_interpreter_and_changes_nothing(tmp_path):
+    """The role installs what lab_network reports missing and runs it again; where that does
+    not help (no Python on the host can import pyroute2), the second run fails, naming the
+    interpreter that lacks it."""
+    interpreter = bare_interpreter(tmp_path)
+    args = ('-e', 'ansible_python_interpreter=%s' % interpreter)
+    with World() as world:
+        # Only inside this world's mount namespace: the system Python loses its pyroute2.
+        world.run(['mount', '-t', 'tmpfs', 'tmpfs', '/usr/lib/python3/dist-packages/pyroute2'])
+        assert world.run(['/usr/bin/python3', '-c', 'import pyroute2'], check=False).returncode != 0
         pristine = snapshot(world)
-        refused = play(world, SEEDS, *interpreter)
-        assert refused.rc != 0 and refused.failed == 1 and 'the host lacks pyroute2' in refused.output, refused
+        lacks = 'the Python interpreter %s on the host lacks pyroute2' % interpreter
+        refused = play(world, SEEDS, *args)
+        assert refused.rc != 0 and refused.failed == 1 and lacks in refused.output, refused
         assert 'Install iproute2, iptables' not in refused.output, refused
-        retried = play(world, dict(SEEDS, lab_install_packages=True), *interpreter)
+        retried = play(world, dict(SEEDS, lab_install_packages=True), *args)
         assert retried.rc != 0 and retried.failed == 1, retried
         assert 'TASK [nslab.net.lab : Install iproute2, iptables' in retried.output, retried
         assert retried.output.count('TASK [nslab.net.lab : The lab, in one task]') == 2, retried
-        assert 'the host lacks pyroute2' in retried.output.rsplit('TASK [', 1)[-1], retried
+        assert lacks in retried.output.rsplit('TASK [', 1)[-1], retried
         assert snapshot(world) == pristine
-        # Positive control: the same lab with the system python3 builds.
-        assert built(play(world, SEEDS)).changed > 0
+        # Positive control: the same lab with pyroute2 back builds.
+        world.run(['umount', '/usr/lib/python3/dist-packages/pyroute2'])
+        assert built(play(world, SEEDS, *args)).changed > 0

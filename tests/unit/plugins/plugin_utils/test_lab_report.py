@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import yaml
 from ansible.parsing.dataloader import DataLoader
@@ -28,15 +29,27 @@ def host(*links):
             'namespaces': {}}
 
 
-def plan(bridge, subnet, gateway, namespace, address, uplink='eth0', publish=('8000:8000',)):
+def port(host_port, container_port, proto='tcp', host_ip=None):
+    """A published port as lab_plan keeps it parsed."""
+    return dict(proto=proto, host_ip=host_ip, host_port=host_port, container_port=container_port)
+
+
+def member(network, address, *ports, interface='eth0', host_interface=None, bridge=None, namespace='ns'):
+    """A namespace's place on a network, as lab_plan gives it, with its published ``ports``."""
+    specs = ['%s%d:%d/%s' % ('%s:' % p['host_ip'] if p['host_ip'] else '', p['host_port'], p['container_port'],
+                             p['proto']) for p in ports]
+    return dict(network=network, bridge=bridge or network, interface=interface, address=address,
+                host_interface=host_interface or '%s-%s' % (namespace, interface), publish=specs, ports=list(ports))
+
+
+def plan(bridge, subnet, gateway, namespace, address, uplink='eth0', ports=(port(8000, 8000),)):
     """A lab_plan result with one network and one namespace on it (the fields the report reads)."""
     return dict(
         state='present',
         networks=[dict(name=bridge, bridge=bridge, subnet=subnet, gateway=gateway, uplink=uplink,
                        masquerade=True, icc=True)],
-        namespaces=[dict(name=namespace, command=None, networks=[dict(
-            network=bridge, bridge=bridge, interface='eth0', host_interface='%s-eth0' % namespace,
-            address=address, publish=list(publish))])])
+        namespaces=[dict(name=namespace, command=None,
+                         networks=[member(bridge, address, *ports, namespace=namespace)])])
 
 
 # This machine as a second lab leaves it: lab "one" (br0) built, and lab "two" (br1) with
@@ -134,3 +147,86 @@ def test_the_role_defaults_keep_the_lab_name_in_the_diagram_file_name():
         defaults = yaml.safe_load(handle)
     assert 'inventory_dir' not in defaults['lab_diagram_path'] and 'playbook_dir' not in defaults['lab_diagram_path']
     assert 'lab_name' in defaults['lab_diagram_path']
+
+
+# A lab as the role's README shows one: two networks, a namespace on both, ports on each.
+SHOP = dict(
+    state='present',
+    networks=[dict(name='front', bridge='br-front', subnet='10.10.0.0/24', gateway='10.10.0.1', uplink='eth0',
+                   masquerade=True, icc=True),
+              dict(name='back', bridge='br-back', subnet='10.20.0.0/24', gateway='10.20.0.1', uplink=None,
+                   masquerade=False, icc=False)],
+    namespaces=[
+        dict(name='web', command='python3 -m http.server 80', networks=[member(
+            'front', '10.10.0.2', port(8080, 80), port(8443, 443, host_ip='127.0.0.1'), port(5353, 53, 'udp'),
+            bridge='br-front', namespace='web')]),
+        dict(name='api', command=None, networks=[
+            member('front', '10.10.0.3', bridge='br-front', namespace='api'),
+            member('back', '10.20.0.50', port(9000, 9000), bridge='br-back', interface='eth1',
+                   host_interface='api-back')]),
+        dict(name='database', command='sleep infinity', networks=[
+            member('back', '10.20.0.2', bridge='br-back', namespace='database')])])
+
+
+def table(lines, header):
+    """The table of ``lines`` that starts with the header row whose first column is ``header``."""
+    start = next(i for i, line in enumerate(lines) if line.startswith(header + ' '))
+    end = lines.index('', start) if '' in lines[start:] else len(lines)
+    return lines[start:end]
+
+
+def cell(line, header_line, column):
+    """The text of ``line`` in the column whose header is ``column``, found by the header's position."""
+    starts = [match.start() for match in re.finditer(r'\S+', header_line)]
+    start = re.search(r'\b%s\b' % column, header_line).start()
+    following = [where for where in starts if where > start]
+    return line[start:following[0] if following else None].strip()
+
+
+def test_the_text_opens_with_the_labs_totals():
+    summary = lab_summary(SHOP, ALONE, 'nft', 'shop')
+    assert summary['totals'] == dict(networks=2, namespaces=3, published=4, services=2)
+    header, values = summary['text'][:2]
+    assert header.split() == ['LAB', 'NETWORKS', 'NAMESPACES', 'PUBLISHED', 'SERVICES', 'FIREWALL']
+    assert [cell(values, header, column) for column in header.split()] == ['shop', '2', '3', '4', '2', 'iptables nft']
+    header, values = lab_summary(LAB_ONE, ALONE)['text'][:2]
+    assert cell(values, header, 'LAB') == 'lab' and cell(values, header, 'FIREWALL') == 'not used'
+
+
+def test_each_network_is_one_line_of_its_table():
+    rows = table(lab_summary(SHOP, ALONE, 'nft', 'shop')['text'], 'NETWORK')
+    assert [[cell(row, rows[0], column) for column in rows[0].split()] for row in rows[1:]] == [
+        ['front', 'br-front', '10.10.0.0/24', '10.10.0.1', 'yes', 'NAT out of eth0 (198.51.100.2)'],
+        ['back', 'br-back', '10.20.0.0/24', '10.20.0.1', 'no', 'no NAT']]
+
+
+def test_each_namespace_is_a_row_with_its_addresses_ports_urls_and_service():
+    rows = table(lab_summary(SHOP, ALONE, 'nft', 'shop')['text'], 'NAMESPACE')
+    assert [[cell(row, rows[0], column) for column in rows[0].split()] for row in rows[1:]] == [
+        ['web', 'front', 'eth0 10.10.0.2', '0.0.0.0:8080->80/tcp',
+         'http://127.0.0.1:8080/ http://198.51.100.2:8080/', 'python3 -m http.server 80'],
+        ['', '', '', '127.0.0.1:8443->443/tcp', 'http://127.0.0.1:8443/', ''],
+        ['', '', '', '0.0.0.0:5353->53/udp', 'udp://127.0.0.1:5353 udp://198.51.100.2:5353', ''],
+        ['api', 'front', 'eth0 10.10.0.3', '', '', ''],
+        ['', 'back', 'eth1 10.20.0.50', '0.0.0.0:9000->9000/tcp',
+         'http://127.0.0.1:9000/ http://198.51.100.2:9000/', ''],
+        ['database', 'back', 'eth0 10.20.0.2', '', '', 'sleep infinity']]
+
+
+def test_the_text_shows_every_url_and_no_line_ends_in_spaces():
+    summary = lab_summary(SHOP, CROWDED, 'legacy', 'shop')
+    text = '\n'.join(summary['text'])
+    urls = [url for port in summary['published'] for url in port['urls']]
+    assert len(urls) == 10 and all(url in text for url in urls)
+    assert all(line == line.rstrip() for line in summary['text'])
+
+
+def test_a_hundred_namespaces_make_a_hundred_lines_after_the_totals():
+    big = dict(LAB_ONE, namespaces=[dict(name='ns%d' % i, command=None, networks=[member(
+        'br0', '10.0.%d.%d' % (i // 256, i % 256), *([port(8000 + i, 80)] if i % 10 == 1 else []),
+        namespace='ns%d' % i)]) for i in range(2, 102)])
+    text = lab_summary(big, ALONE, 'nft')['text']
+    assert len(text) == 2 + 1 + 2 + 1 + 1 + 100
+    rows = table(text, 'NAMESPACE')
+    assert [row.split()[0] for row in rows[1:]] == ['ns%d' % i for i in range(2, 102)]
+    assert cell(rows[10], rows[0], 'URLS') == 'http://127.0.0.1:8011/ http://198.51.100.2:8011/'
