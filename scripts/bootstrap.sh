@@ -5,9 +5,12 @@
 # Installs everything the demo and the tests need, and reuses what is already there:
 #  - Debian/Ubuntu packages (iproute2, iptables, ...), with apt-get, only when one is missing;
 #  - .venv: the pinned controller/test environment (requirements/dev.txt);
+#  - .venv/cores/ansible-core-2.15: a second controller with the oldest ansible-core the
+#    collection supports (requirements/oldest-core.txt), for its tests and sanity;
 #  - .venv/targets/pyroute2-0.7: a second target interpreter with Debian 12's pyroute2;
 #  - .venv/collections/ansible_collections/nslab/net: a symlink to this checkout, so Ansible
-#    and pytest import the collection from the working tree without copying it.
+#    and pytest import the collection from the working tree without copying it;
+#  - what the EC2 inventory and its test need, by scripts/bootstrap-ec2.sh where it exists.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -48,7 +51,12 @@ venv() {
     touch "$stamp"
 }
 venv .venv requirements/dev.txt
+venv .venv/cores/ansible-core-2.15 requirements/oldest-core.txt
 venv .venv/targets/pyroute2-0.7 requirements/target-pyroute2-0.7.txt
 
 mkdir -p .venv/collections/ansible_collections/nslab
 ln -sfn "$root" .venv/collections/ansible_collections/nslab/net
+
+if [[ -f scripts/bootstrap-ec2.sh ]]; then
+    bash scripts/bootstrap-ec2.sh
+fi

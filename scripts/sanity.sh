@@ -2,21 +2,21 @@
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
-# ansible-test sanity (no ignore files) and ansible-lint (production profile).
+# ansible-test sanity (no ignore files) on the newest and the oldest ansible-core the collection
+# supports (.venv and .venv/cores/ansible-core-2.15), ansible-lint (production profile), and a
+# check that CHANGELOG.md is antsibull-changelog's rendering of changelogs/.
+#   bash scripts/sanity.sh             all of it
+#   bash scripts/sanity.sh changelog   only rewrite CHANGELOG.md from changelogs/ (seconds)
 # ansible-test insists on running from a path ending in ansible_collections/NS/NAME, and
 # resolves symlinks, so it runs on a copy of the files git tracks (and new, unignored ones).
-# Its caches and venvs live under .venv/ansible-test-home, not in the user's home.
+# Each core's caches and venvs live in an ansible-test-home inside its venv, not in the
+# user's home.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 venv=$root/.venv
+oldest=$venv/cores/ansible-core-2.15
 python_version=$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-
-home=$venv/ansible-test-home
-mkdir -p "$home/.ansible/test/cache"
-# ansible-test bootstraps pip in its venvs with a get-pip.py it downloads from outside the
-# package registries; it uses a cached copy first, which this stand-in is (see the file).
-cp tools/ansible_test_get_pip.py "$home/.ansible/test/cache/get_pip_24_2.py"
 
 work=$(mktemp -d /tmp/nslab-sanity.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -24,12 +24,66 @@ copy=$work/ansible_collections/nslab/net
 mkdir -p "$copy"
 git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$copy"
 
-echo "== ansible-test sanity (Python $python_version)"
-(cd "$copy" && HOME=$home "$venv/bin/ansible-test" sanity --python "$python_version" --color no)
+# render_changelog: CHANGELOG.md of the copy, as antsibull-changelog makes it. It renders only
+# releases, so changes not released yet (the fragments) are rendered, on the copy alone, as
+# the release of galaxy.yml's version, with a summary saying it is not out; changelog.yaml and
+# the fragments in the checkout stay as they are until `antsibull-changelog release`.
+render_changelog() {
+    local version
+    version=$("$venv/bin/python" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["version"])' \
+        "$copy/galaxy.yml")
+    if compgen -G "$copy/changelogs/fragments/*.yml" >/dev/null; then
+        printf -- '---\nrelease_summary: >-\n  Not released yet: the changes so far, from changelogs/fragments.\n' \
+            >"$copy/changelogs/fragments/zz-not-released-yet.yml"
+        set -- release --version "$version"
+    else
+        set -- generate
+    fi
+    # The plugins listed as new come from ansible-doc, which finds the collection in the copy.
+    (cd "$copy" && ANSIBLE_COLLECTIONS_PATH=$work PATH=$venv/bin:$PATH "$venv/bin/antsibull-changelog" "$@")
+}
+
+if [[ ${1:-} == changelog ]]; then
+    render_changelog
+    cp "$copy/CHANGELOG.md" CHANGELOG.md
+    echo "CHANGELOG.md rewritten from changelogs/"
+    exit 0
+fi
+
+# sanity VENV: ansible-test sanity of that venv's ansible-core, on the copy.
+sanity() {
+    local core=$1 home=$1/ansible-test-home pip_version tests=$1/lib/python$python_version/site-packages/ansible_test
+    # ansible-test bootstraps pip in its venvs with a get-pip.py it downloads from outside the
+    # package registries; it uses a cached copy first, which this stand-in is (see the file).
+    # Each ansible-test asks for the pip release it pins in its default_packages.
+    pip_version=$(sed -n "/default_packages = dict(/,/)/s/^ *pip='\([0-9.]*\)'.*/\1/p" \
+        "$tests/_internal/python_requirements.py")
+    mkdir -p "$home/.ansible/test/cache"
+    cp tools/ansible_test_get_pip.py "$home/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+    echo "== ansible-test sanity, $("$core/bin/ansible" --version | head -1) (Python $python_version)"
+    (cd "$copy" && HOME=$home "$core/bin/ansible-test" sanity --python "$python_version" --color no)
+}
+# Every check runs, whatever the ones before found, and the run fails at the end if one did.
+failed=()
+sanity "$venv" || failed+=("ansible-test sanity (newest core)")
+sanity "$oldest" || failed+=("ansible-test sanity (oldest core)")
+
+echo "== CHANGELOG.md is antsibull-changelog's rendering of changelogs/"
+if ! render_changelog >/dev/null || ! diff -u CHANGELOG.md "$copy/CHANGELOG.md"; then
+    echo "sanity: CHANGELOG.md is not what changelogs/ renders to; run: bash scripts/sanity.sh changelog" >&2
+    failed+=("CHANGELOG.md")
+fi
 
 echo "== ansible-lint (production profile)"
 # ansible-lint installs the collection it lints into ~/.ansible/collections; a stale copy
 # there would shadow the checkout for every later ansible run, so it gets a home of its own.
+# It runs on the newest ansible-core only: it depends on ansible-core itself (ansible-lint
+# 26.10.1 requires ansible-core >= 2.16.19, not 2.17) and imports it: it cannot run on 2.15.
 mkdir -p "$venv/ansible-lint-home"
 HOME=$venv/ansible-lint-home PATH=$venv/bin:$PATH ANSIBLE_COLLECTIONS_PATH=$venv/collections \
-    "$venv/bin/ansible-lint" --profile production --nocolor
+    "$venv/bin/ansible-lint" --profile production --nocolor || failed+=("ansible-lint")
+
+if ((${#failed[@]})); then
+    printf 'sanity: failed: %s\n' "${failed[@]}" >&2
+    exit 1
+fi

@@ -7,7 +7,10 @@ inode, to fit a line); the rulesets are built from iptables-save text and from t
 the collection itself writes.
 """
 
+from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
+
+__metaclass__ = type
 
 import os
 import sys
@@ -298,3 +301,10 @@ def test_the_port_checks_are_linear_in_the_ports(monkeypatch):
     assert messages[0] == 'namespace ns0: host port 20050/tcp is in use on the host (a process listens on 0.0.0.0:20050)'
     assert messages[1] == 'namespace ns0: host ports 20000-20099/tcp are already published by the nat rule -A EVERYTHING'
     assert len(messages) == 21
+
+
+def test_a_dnat_rule_whose_port_option_has_no_value_is_not_read_as_a_port():
+    """iptables-save never writes one; a hand-made ruleset text could, and must not crash the check."""
+    from ansible_collections.nslab.net.plugins.module_utils._lab.collisions import _parse_dnat  # pylint: disable=import-outside-toplevel
+    assert _parse_dnat(('-p', 'tcp', '-j', 'DNAT', '--dport')) is None
+    assert _parse_dnat(('-p', 'tcp', '--dport', '8080', '-j', 'DNAT')) is not None  # positive control

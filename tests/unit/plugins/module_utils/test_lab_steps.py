@@ -8,7 +8,10 @@ representative labs to the modules' own specs instead, and check that the publis
 runner builds from the parsed ports equals what port_publish would parse from the arguments.
 """
 
+from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
+
+__metaclass__ = type
 
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -75,7 +78,7 @@ def test_every_step_of_a_plan_is_valid_for_its_module(name, plan):
     assert checked >= 3, name  # positive control: the plans do have steps
 
 
-@pytest.mark.parametrize('name', [name for name in LABS])
+@pytest.mark.parametrize('name', list(LABS))
 def test_the_publishing_spec_from_parsed_ports_is_what_port_publish_parses(name):
     spec = lab_spec(dict(DEFAULTS, **LABS[name]))
     plan = lab_plan(spec, EMPTY_HOST)
