@@ -20,6 +20,7 @@ __metaclass__ = type
 import ipaddress
 import os
 import struct
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall import backends
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Rule, Ruleset
@@ -27,18 +28,21 @@ from ansible_collections.nslab.net.plugins.module_utils._lab.collisions import L
 from ansible_collections.nslab.net.plugins.module_utils._firewall.backends import (
     FirewallError, LegacyTables, NftTables, iptc_rule_args)
 
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+
 #: file -> (protocol, IPv6, the state a receiving socket is in: TCP LISTEN, UDP unconnected)
 PROC_NET_FILES = (('tcp', 'tcp', False, '0A'), ('tcp6', 'tcp', True, '0A'),
                   ('udp', 'udp', False, '07'), ('udp6', 'udp', True, '07'))
 
 
-def proc_net_dir():
+def proc_net_dir() -> str:
     """/proc/thread-self/net: the calling thread's namespace (a thread may have entered
     another with setns(), and /proc/self/net follows the main thread's)."""
     return '/proc/thread-self/net' if os.path.isdir('/proc/thread-self/net') else '/proc/self/net'
 
 
-def _address(text, ipv6):
+def _address(text: str, ipv6: bool) -> str:
     """An address as /proc/net prints it: the bytes in memory order, 32-bit words in hex."""
     raw = b''.join(struct.pack('=I', int(text[i:i + 8], 16)) for i in range(0, len(text), 8))
     if not ipv6:
@@ -47,7 +51,7 @@ def _address(text, ipv6):
     return str(address.ipv4_mapped) if address.ipv4_mapped else str(address)
 
 
-def parse_proc_net(text, proto, ipv6, state):
+def parse_proc_net(text: str, proto: str, ipv6: bool, state: str) -> List[Listener]:
     """The receiving sockets in one /proc/net file's ``text``, as Listener items."""
     listeners = []
     for line in text.splitlines()[1:]:
@@ -62,14 +66,14 @@ def parse_proc_net(text, proto, ipv6, state):
     return listeners
 
 
-def socket_processes(inodes, proc='/proc'):
+def socket_processes(inodes: Iterable[int], proc: str = '/proc') -> Dict[int, str]:
     """``{inode: 'comm (pid N)'}`` for the socket inodes in ``inodes``, lowest pid first.
 
     Processes come and go during the scan, and a process may not be readable: those are
     left out, so a socket may stay unnamed.
     """
     wanted = dict(('socket:[%d]' % inode, inode) for inode in inodes)
-    found = {}
+    found: Dict[int, str] = {}
     if not wanted:
         return found
     try:
@@ -99,7 +103,8 @@ def socket_processes(inodes, proc='/proc'):
     return found
 
 
-def listening_sockets(ports=None, directory=None, processes=True, proc='/proc'):
+def listening_sockets(ports: Optional[Set[Tuple[str, int]]] = None, directory: Optional[str] = None, processes: bool = True,
+                      proc: str = '/proc') -> List[Listener]:
     """The host's receiving sockets (TCP in LISTEN, unconnected UDP) as Listener items.
 
     ``ports``: a set of ``(proto, port)`` to keep (None: all), e.g.
@@ -123,7 +128,7 @@ def listening_sockets(ports=None, directory=None, processes=True, proc='/proc'):
     return listeners
 
 
-def nat_ruleset(module, backend, directory=None):
+def nat_ruleset(module: 'AnsibleModule', backend: str, directory: Optional[str] = None) -> Ruleset:
     """Every chain of the host's nat table, as a Ruleset (the filter table left empty).
 
     ``backend`` is ``nft`` or ``legacy``, as resolved for the lab. A legacy host without a

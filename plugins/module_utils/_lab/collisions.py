@@ -26,9 +26,14 @@ __metaclass__ = type
 import bisect
 import ipaddress
 from collections import namedtuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Rule
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import parse_port_spec
+
+if TYPE_CHECKING:
+    from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import Mapping
+    from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Ruleset
 
 #: A socket that receives on a host port: a TCP socket in LISTEN or an unconnected UDP
 #: socket. ``address`` is IPv4 text ('0.0.0.0' for any), '::' for an IPv6 socket on any
@@ -50,7 +55,7 @@ _WILDCARDS = ('0.0.0.0', '::')
 
 # -- what the lab publishes ---------------------------------------------------------------
 
-def _published(spec):
+def _published(spec: Dict[str, Any]) -> List[Tuple[str, 'Mapping']]:
     """``[(namespace name, Mapping)]`` of every present namespace, in spec order."""
     found = []
     for ns in spec.get('namespaces') or []:
@@ -62,16 +67,18 @@ def _published(spec):
     return found
 
 
-def published_ports(spec):
+def published_ports(spec: Dict[str, Any]) -> Set[Tuple[str, int]]:
     """The ``(proto, host port)`` pairs the lab publishes: what the socket reader needs to keep."""
     return set((mapping.proto, mapping.host_port) for unused, mapping in _published(spec))
 
 
 # -- another owner's DNAT rules -----------------------------------------------------------
 
-def _port_ranges(text):
+def _port_ranges(text: str) -> List[Tuple[int, int]]:
     """``[(first, last)]`` from ``8080``, ``1000:2000`` or a multiport list ``80,443,1000:2000``."""
     ranges = []
+    first: Union[str, int]  # the text, then the port it names
+    last: Union[str, int]
     for part in text.split(','):
         first, unused, last = part.partition(':')
         first = int(first) if first else 0
@@ -80,7 +87,7 @@ def _port_ranges(text):
     return ranges
 
 
-def _parse_dnat(args):
+def _parse_dnat(args: Sequence[str]) -> Optional[Tuple[str, List[Tuple[int, int]], Optional[Union[ipaddress.IPv4Network, ipaddress.IPv6Network]], bool]]:
     """``(proto, [(first, last)], destination, negated)`` of a DNAT/REDIRECT rule that names its
     destination ports, or None for any other rule (or one this cannot reason about)."""
     proto = destination = ranges = target = None
@@ -105,8 +112,8 @@ def _parse_dnat(args):
                 return None
             negated = negate
         elif token in ('--dport', '--destination-port', '--dports', '--destination-ports', '--ports'):
-            if negate:
-                return None  # every port but some: too broad to name, and rare
+            if negate or value is None:
+                return None  # every port but some: too broad to name, and rare; or malformed
             try:
                 ranges = _port_ranges(value)
             except ValueError:
@@ -120,7 +127,7 @@ def _parse_dnat(args):
     return proto, ranges, destination, negated
 
 
-def _publish_owner(comment):
+def _publish_owner(comment: Optional[str]) -> Optional[Tuple[str, str]]:
     """``(bridge, address)`` of a destination's publish comment, or None."""
     if not comment or not comment.startswith(_PUBLISH_PREFIX):
         return None
@@ -128,7 +135,7 @@ def _publish_owner(comment):
     return (parts[0], parts[1]) if len(parts) == 2 else None
 
 
-def foreign_published(ruleset, own_bridges=()):
+def foreign_published(ruleset: 'Ruleset', own_bridges: Iterable[str] = ()) -> List[ForeignPort]:
     """The host ports that DNAT rules of other owners publish, as :class:`ForeignPort` items.
 
     ``ruleset`` is a :class:`firewall_rules.Ruleset` holding every chain of the nat table
@@ -158,10 +165,10 @@ def foreign_published(ruleset, own_bridges=()):
 
 # -- the checks ---------------------------------------------------------------------------
 
-def _port_text(ports, proto, host_ip):
+def _port_text(ports: Iterable[int], proto: str, host_ip: Optional[str]) -> str:
     """``host port 8000/tcp is`` or ``host ports 8000-8009, 8020/tcp are``, on ``host_ip`` if given."""
     ports = sorted(set(ports))
-    runs = []
+    runs: List[List[int]] = []
     for port in ports:
         if runs and port == runs[-1][1] + 1:
             runs[-1][1] = port
@@ -174,31 +181,31 @@ def _port_text(ports, proto, host_ip):
     return 'host ports %s%s/%s are' % (where, text, proto)
 
 
-def _socket_text(listener):
+def _socket_text(listener: Listener) -> str:
     address = '[%s]' % listener.address if ':' in listener.address else listener.address
     who = listener.process or 'a process'
     return '%s listens on %s:%d' % (who, address, listener.port)
 
 
-def _listener_collides(mapping, listener):
+def _listener_collides(mapping: 'Mapping', listener: Listener) -> bool:
     if ':' in listener.address and listener.address != '::':
         return False  # an IPv6 socket on a specific address never sees the IPv4 traffic a DNAT takes
     return listener.address in _WILDCARDS or mapping.host_ip in (None, listener.address)
 
 
-def _foreign_collides(mapping, foreign):
+def _foreign_collides(mapping: 'Mapping', foreign: ForeignPort) -> bool:
     if mapping.host_ip is None or foreign.destination is None:
         return True
     inside = ipaddress.ip_address(str(mapping.host_ip)) in foreign.destination
     return inside != foreign.negated
 
 
-def _lab_of(bridge, other_labs):
+def _lab_of(bridge: str, other_labs: Dict[str, str]) -> str:
     lab = other_labs.get(bridge)
     return 'bridge %s of lab %s' % (bridge, lab) if lab else 'bridge %s' % bridge
 
 
-def _foreign_holder(foreign, other_labs):
+def _foreign_holder(foreign: ForeignPort, other_labs: Dict[str, str]) -> Tuple[Tuple[str, str], str]:
     """(group key, text): ports of one owner's rules collapse into one message."""
     if foreign.bridge is not None:
         lab = other_labs.get(foreign.bridge)
@@ -208,18 +215,19 @@ def _foreign_holder(foreign, other_labs):
     return ('rule', foreign.line), 'the nat rule %s' % foreign.line
 
 
-def _port_collisions(published, order, listening, foreign, other_labs):
-    listeners = {}
+def _port_collisions(published: Iterable[Tuple[str, 'Mapping']], order: Dict[str, int], listening: Iterable[Listener],
+                     foreign: Iterable[ForeignPort], other_labs: Dict[str, str]) -> List[str]:
+    listeners: Dict[Tuple[str, int], List[Listener]] = {}
     for listener in listening:
         listeners.setdefault((listener.proto, listener.port), []).append(listener)
     # {(namespace, proto, host_ip, holder key): [holder text, ports]}, in first-found order
-    groups = {}
+    groups: Dict[Tuple[str, str, Optional[str], Tuple[str, Any]], List[Any]] = {}
 
-    def note(ns, mapping, key, text):
+    def note(ns: str, mapping: 'Mapping', key: Tuple[str, Any], text: str) -> None:
         entry = groups.setdefault((ns, mapping.proto, mapping.host_ip, key), [text, []])
         entry[1].append(mapping.host_port)
 
-    by_port = {}
+    by_port: Dict[str, Dict[int, List[Tuple[str, 'Mapping']]]] = {}
     for ns, mapping in published:
         sockets = [listener for listener in listeners.get((mapping.proto, mapping.host_port), ())
                    if _listener_collides(mapping, listener)]
@@ -249,11 +257,11 @@ def _port_collisions(published, order, listening, foreign, other_labs):
     return messages
 
 
-def _host_links(host_state):
+def _host_links(host_state: Dict[str, Any]) -> List[Dict[str, Any]]:
     return (host_state.get('host') or {}).get('links') or []
 
 
-def _address_collisions(network, links, own, other_labs):
+def _address_collisions(network: Dict[str, Any], links: Iterable[Dict[str, Any]], own: Set[str], other_labs: Dict[str, str]) -> List[str]:
     """The gateway held by another link, or the subnet overlapping a network of one."""
     messages = []
     label = 'network %s' % network['name']
@@ -282,7 +290,9 @@ def _address_collisions(network, links, own, other_labs):
     return messages
 
 
-def host_collisions(spec, host_state, owned_bridges=(), other_labs=None, listening=(), foreign=()):
+def host_collisions(spec: Dict[str, Any], host_state: Dict[str, Any], owned_bridges: Iterable[str] = (),
+                    other_labs: Optional[Dict[str, str]] = None, listening: Iterable[Listener] = (),
+                    foreign: Iterable[ForeignPort] = ()) -> List[str]:
     """Every way the lab ``spec`` collides with the host, as messages (empty: none).
 
     ``spec``: what :func:`lab_planning.lab_spec` returns. ``host_state``: the host as
@@ -322,7 +332,7 @@ def host_collisions(spec, host_state, owned_bridges=(), other_labs=None, listeni
     return messages
 
 
-def host_warnings(spec, host_state):
+def host_warnings(spec: Dict[str, Any], host_state: Dict[str, Any]) -> List[str]:
     """What is allowed but likely not meant: NAT with no uplink and no default route.
 
     Without either, a network's traffic is masqueraded out of any interface but its bridge

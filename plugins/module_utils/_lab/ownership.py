@@ -30,12 +30,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 RECORD_VERSION = 1
 _LAB_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')
 
 
-def lab_name_error(name):
+def lab_name_error(name: object) -> Optional[str]:
     """Why ``name`` cannot name a lab (it names the record file), or None."""
     if not isinstance(name, str) or not _LAB_NAME.match(name):
         return ('lab name %r must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter '
@@ -43,7 +44,7 @@ def lab_name_error(name):
     return None
 
 
-def empty_record():
+def empty_record() -> Dict[str, Any]:
     return dict(version=RECORD_VERSION, bridges=[], namespaces={})
 
 
@@ -55,21 +56,21 @@ class Owned(object):
     bridge names; ``warnings`` say what the record held that the lab no longer owns.
     """
 
-    def __init__(self, namespaces, lost, bridges, warnings):
+    def __init__(self, namespaces: Dict[str, Dict[str, Any]], lost: Set[str], bridges: List[str], warnings: List[str]) -> None:
         self.namespaces = namespaces
         self.lost = lost
         self.bridges = bridges
         self.warnings = warnings
 
-    def links(self, netns):
+    def links(self, netns: str) -> List[Tuple[str, str]]:
         """The lab's veth pairs of ``netns``: ``[(host end, namespace end)]``."""
         return [(link['host'], link['peer']) for link in self.namespaces.get(netns, {}).get('links', [])]
 
-    def host_ends(self):
+    def host_ends(self) -> Set[str]:
         return set(host for netns in self.namespaces for host, unused in self.links(netns))
 
 
-def verify(lab, record, inodes):
+def verify(lab: str, record: Dict[str, Any], inodes: Dict[str, int]) -> Owned:
     """The :class:`Owned` part of ``record``, given ``inodes`` ({name: inode} of the live
     named namespaces among those the record and the variables name)."""
     namespaces, lost, warnings = {}, set(), []
@@ -85,7 +86,7 @@ def verify(lab, record, inodes):
     return Owned(namespaces, lost, list(record.get('bridges') or []), warnings)
 
 
-def _other_owner(records, lab, kind, name):
+def _other_owner(records: Dict[str, Dict[str, Any]], lab: str, kind: str, name: str) -> Optional[str]:
     for other, record in sorted(records.items()):
         if other == lab:
             continue
@@ -99,15 +100,16 @@ def _other_owner(records, lab, kind, name):
     return None
 
 
-def ownership_problems(lab, plan, owned, records, inodes, host_links):
+def ownership_problems(lab: str, plan: Dict[str, Any], owned: Owned, records: Dict[str, Dict[str, Any]], inodes: Dict[str, int],
+                       host_links: Dict[str, Optional[str]]) -> List[str]:
     """Why ``plan`` would build over objects lab ``lab`` did not make; [] when it would not.
 
     ``records`` are every lab's records on the host, ``host_links`` maps the host's link
     names to their kinds.
     """
-    problems = []
+    problems: List[str] = []
 
-    def refuse(kind, name, exists):
+    def refuse(kind: str, name: str, exists: bool) -> None:
         other = _other_owner(records, lab, kind, name)
         if other is not None:
             problems.append('%s %s belongs to lab %s; give this lab another %s name' % (kind, name, other, kind))
@@ -129,7 +131,7 @@ def ownership_problems(lab, plan, owned, records, inodes, host_links):
     return problems
 
 
-def removals(plan, owned, host_links):
+def removals(plan: Dict[str, Any], owned: Owned, host_links: Dict[str, Optional[str]]) -> Dict[str, List[Any]]:
     """What a run removes because the lab owns it and ``plan`` no longer declares it.
 
     With ``plan['state'] == 'absent'`` that is everything the lab owns. Returns the
@@ -143,7 +145,7 @@ def removals(plan, owned, host_links):
                          for pair in ([] if teardown else plan['pairs']))
     services = set(service['name'] for service in ([] if teardown else plan['services']))
     bridges = set(bridge['name'] for bridge in ([] if teardown else plan['bridges']))
-    remove = dict(services=[], publish=[], pairs=[], netns=[], masquerade=[], bridges=[], links=[], dying=[])
+    remove: Dict[str, List[Any]] = dict(services=[], publish=[], pairs=[], netns=[], masquerade=[], bridges=[], links=[], dying=[])
     for netns, entry in sorted(owned.namespaces.items()):
         if entry.get('service') and netns not in services:
             remove['services'].append(dict(name=netns, netns=netns))
@@ -171,7 +173,7 @@ def removals(plan, owned, host_links):
     return remove
 
 
-def claimed(owned, plan):
+def claimed(owned: Owned, plan: Dict[str, Any]) -> Dict[str, Any]:
     """The record to write before the run changes anything: the lab's and what it may create."""
     record = final(plan, {})
     for netns, entry in owned.namespaces.items():
@@ -189,7 +191,7 @@ def claimed(owned, plan):
     return record
 
 
-def final(plan, inodes):
+def final(plan: Dict[str, Any], inodes: Dict[str, int]) -> Dict[str, Any]:
     """The record of the lab ``plan`` describes, with the namespaces' ``inodes`` as read now."""
     record = empty_record()
     if plan['state'] == 'absent':

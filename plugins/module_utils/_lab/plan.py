@@ -23,6 +23,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import Owned, lab_name_error, removals
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import interface_name_error, netns_name_error
@@ -38,19 +39,19 @@ MEMBER_KEYS = ('network', 'address', 'publish', 'interface', 'host_interface')
 NAMESPACE_KEYS = ('name', 'state', 'address', 'publish', 'networks', 'command', 'chdir')
 
 
-def _unknown_keys(item, allowed, what):
+def _unknown_keys(item: Dict[str, Any], allowed: Sequence[str], what: str) -> List[str]:
     return ['%s: unknown option %s (expected one of %s)' % (what, key, ', '.join(allowed))
             for key in sorted(set(item) - set(allowed))]
 
 
-def _networks(variables):
+def _networks(variables: Dict[str, Any]) -> List[Dict[str, Any]]:
     """The lab's networks: ``lab_networks``, or the single network of the shorthand variables."""
     if variables.get('networks'):
         return [dict(item) for item in variables['networks']]
     return [dict((key, variables.get(key)) for key in NETWORK_KEYS if key != 'name')]
 
 
-def _parse_network(item, label):
+def _parse_network(item: Dict[str, Any], label: str) -> Tuple[Optional[Dict[str, Any]], List[str]]:
     problems = _unknown_keys(item, NETWORK_KEYS, label)
     bridge = item.get('bridge') or item.get('name')
     name = item.get('name') or bridge
@@ -90,7 +91,7 @@ def _parse_network(item, label):
     return network, problems
 
 
-def _host_address_error(text, subnet):
+def _host_address_error(text: object, subnet: Union[ipaddress.IPv4Network, ipaddress.IPv6Network]) -> Optional[str]:
     """Why ``text`` cannot be a host's address in ``subnet``, or None."""
     try:
         address = ipaddress.ip_address(str(text))
@@ -106,7 +107,7 @@ def _host_address_error(text, subnet):
     return None
 
 
-def _check_networks(networks):
+def _check_networks(networks: Sequence[Dict[str, Any]]) -> List[str]:
     problems = ['network %s is listed more than once' % name for name in duplicates(n['name'] for n in networks)]
     problems += ['bridge %s is used by more than one network' % name
                  for name in duplicates(n['bridge'] for n in networks)]
@@ -125,11 +126,12 @@ def _check_networks(networks):
 _PORT_LIST = 'publish must be a list of port specs, such as ["8000:8000"], not a single string'
 
 
-def _is_port_list(value):
+def _is_port_list(value: object) -> bool:
     return value is None or isinstance(value, list)
 
 
-def _memberships(entry, networks_by_name, first_network):
+def _memberships(entry: Dict[str, Any], networks_by_name: Dict[str, Dict[str, Any]],
+                 first_network: Optional[str]) -> Tuple[List[Dict[str, Any]], List[str]]:
     """The networks a namespace joins, as member dicts; the first one holds its default route."""
     label = 'namespace %s' % entry['name']
     problems = []
@@ -179,7 +181,8 @@ def _memberships(entry, networks_by_name, first_network):
     return members, problems
 
 
-def _parse_namespace(entry, index, networks_by_name, first_network):
+def _parse_namespace(entry: object, index: int, networks_by_name: Dict[str, Dict[str, Any]],
+                     first_network: Optional[str]) -> Tuple[Optional[Dict[str, Any]], List[str]]:
     if not isinstance(entry, dict):
         return None, ['lab_namespaces[%d] must be a dict with at least a name' % index]
     name = entry.get('name')
@@ -211,7 +214,7 @@ def _parse_namespace(entry, index, networks_by_name, first_network):
     return dict(name=name, state=state, command=command, chdir=chdir, members=members), problems
 
 
-def _check_members(namespaces, networks_by_name):
+def _check_members(namespaces: Sequence[Dict[str, Any]], networks_by_name: Dict[str, Dict[str, Any]]) -> List[str]:
     """Problems across namespaces: link names, addresses and host ports given twice."""
     problems = []
     present = [ns for ns in namespaces if ns['state'] == 'present']
@@ -222,7 +225,7 @@ def _check_members(namespaces, networks_by_name):
     for ns in namespaces:
         problems += ['namespace %s: interface %s is used twice' % (ns['name'], name)
                      for name in duplicates(m['interface'] for m in ns['members'])]
-    claimed = {}
+    claimed: Dict[Tuple[str, str], str] = {}
     mappings = []
     for ns in present:
         for member in ns['members']:
@@ -282,12 +285,12 @@ LAB_ARGS = dict(
 SPEC_VARIABLES = ('name', 'state', 'networks', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc', 'namespaces')
 
 
-def lab_variables(params):
+def lab_variables(params: Dict[str, Any]) -> Dict[str, Any]:
     """What :func:`lab_spec` takes, from lab_network's arguments."""
     return dict((key, params.get(key)) for key in SPEC_VARIABLES)
 
 
-def lab_spec(variables):
+def lab_spec(variables: Dict[str, Any]) -> Dict[str, Any]:
     """The role's variables, checked as a whole and normalised; raises InvalidInput.
 
     ``variables`` has the role's variables without their ``lab_`` prefix: ``networks`` (the
@@ -324,9 +327,9 @@ def lab_spec(variables):
     return dict(name=name, state=state, networks=networks, namespaces=namespaces)
 
 
-def _held_addresses(info, subnet):
+def _held_addresses(info: Dict[str, Any], subnet: Union[ipaddress.IPv4Network, ipaddress.IPv6Network]) -> Dict[str, Tuple[Optional[str], str]]:
     """``{address: (namespace or None, link)}`` for the addresses in ``subnet`` the host holds now."""
-    held = {}
+    held: Dict[str, Tuple[Optional[str], str]] = {}
     views = [(None, info.get('host') or {})] + sorted((info.get('namespaces') or {}).items())
     for netns, view in views:
         for link in view.get('links') or []:
@@ -337,9 +340,10 @@ def _held_addresses(info, subnet):
     return held
 
 
-def _allocate(spec, info):
+def _allocate(spec: Dict[str, Any], info: Dict[str, Any]) -> None:
     """Give every present member an address: its own, the one it holds, or the lowest free one."""
     problems = []
+    address: Optional[str]  # one the host holds, then the one a member keeps, if any
     for network in spec['networks']:
         subnet = ipaddress.ip_network(str(network['subnet']))
         members = [(ns, m) for ns in spec['namespaces'] for m in ns['members']
@@ -382,12 +386,12 @@ def _allocate(spec, info):
         raise InvalidInput(problems)
 
 
-def _holder_text(holder):
+def _holder_text(holder: Tuple[Optional[str], str]) -> str:
     netns, link = holder
     return '%s in %s' % (link, 'namespace %s' % netns if netns else 'the host namespace')
 
 
-def lab_plan(spec, info, owned=None):
+def lab_plan(spec: Dict[str, Any], info: Dict[str, Any], owned: Optional[Owned] = None) -> Dict[str, Any]:
     """The module arguments that build (or tear down) ``spec`` on a host that holds ``info``.
 
     ``info`` is what nslab.net.netns_info returned for the host; ``owned`` what the lab owns
@@ -448,7 +452,7 @@ def lab_plan(spec, info, owned=None):
     return plan
 
 
-def _copy(spec):
+def _copy(spec: Any) -> Any:
     """A deep copy of the plain data ``spec`` is made of; planning fills in addresses."""
     if isinstance(spec, dict):
         return dict((key, _copy(value)) for key, value in spec.items())

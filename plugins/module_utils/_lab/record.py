@@ -17,6 +17,7 @@ __metaclass__ = type
 import errno
 import json
 import os
+from typing import Any, Dict, Optional
 
 from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
 
@@ -27,11 +28,11 @@ class RecordError(Exception):
     """A record cannot be read or written."""
 
 
-def record_path(lab, directory=RECORD_DIR):
+def record_path(lab: str, directory: str = RECORD_DIR) -> str:
     return os.path.join(directory, '%s.json' % lab)
 
 
-def _read(path):
+def _read(path: str) -> Optional[Dict[str, Any]]:
     try:
         with open(path) as handle:
             text = handle.read()
@@ -49,7 +50,7 @@ def _read(path):
     return data
 
 
-def load_records(directory=RECORD_DIR):
+def load_records(directory: str = RECORD_DIR) -> Dict[str, Dict[str, Any]]:
     """Every lab's record on this host: ``{lab name: record dict}``."""
     try:
         names = sorted(os.listdir(directory))
@@ -64,7 +65,7 @@ def load_records(directory=RECORD_DIR):
     return records
 
 
-def save_record(lab, record, directory=RECORD_DIR):
+def save_record(lab: str, record: Dict[str, Any], directory: str = RECORD_DIR) -> None:
     """Write ``record`` atomically (a reader sees the old one or the new one, never half)."""
     try:
         if not os.path.isdir(directory):
@@ -74,7 +75,7 @@ def save_record(lab, record, directory=RECORD_DIR):
         raise RecordError('cannot write %s: %s' % (record_path(lab, directory), exc))
 
 
-def delete_record(lab, directory=RECORD_DIR):
+def delete_record(lab: str, directory: str = RECORD_DIR) -> None:
     """Remove the lab's record, and the directory once no lab is left."""
     try:
         os.unlink(record_path(lab, directory))

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, TaskFailed
 from ansible_collections.nslab.net.plugins.module_utils._common.interpreter import respawn_with
@@ -39,12 +40,18 @@ from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import r
 from ansible_collections.nslab.net.plugins.module_utils._services.processes import service_pids
 from ansible_collections.nslab.net.plugins.module_utils._services.tasks import converge_services, service_spec
 
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import Owned
+    from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import Netlink
+    from ansible_collections.nslab.net.plugins.module_utils._netlink.model import NamespaceView
+
 # How long a teardown waits for the kernel to destroy the host ends of the veth pairs of the
 # namespaces it deleted (it does so asynchronously, all of them in one batch).
 VETH_GONE_SECONDS = 10.0
 
 #: step name -> (the list argument the plan fills, the spec of its arguments, the work)
-STEPS = {
+STEPS: Dict[str, Tuple[str, Callable[[Dict[str, Any]], Dict[str, Any]], Callable[..., Dict[str, Any]]]] = {
     'netns': ('name', netns_spec, converge_netns),
     'bridge': ('bridges', bridge_spec, converge_bridges),
     'nat_masquerade': ('networks', masquerade_spec, lambda module, netlink, spec: converge_masquerade(module, spec)),
@@ -62,7 +69,7 @@ BUILD_ORDER = (('netns', 'netns'), ('bridge', 'bridges'), ('nat_masquerade', 'ma
                ('veth', 'pairs'), ('port_publish', 'publish'), ('netns_service', 'services'))
 
 
-def missing_requirements(module, backend):
+def missing_requirements(module: 'AnsibleModule', backend: str) -> Tuple[List[str], Optional[str]]:
     """What the host lacks, and the backend resolved (None where iptables is missing).
 
     Where this interpreter lacks a Python package that the system Python has, the module
@@ -84,7 +91,7 @@ def missing_requirements(module, backend):
     return missing, backend
 
 
-def step_arguments(step, items, state, params, backend):
+def step_arguments(step: str, items: List[Any], state: str, params: Dict[str, Any], backend: str) -> Dict[str, Any]:
     """The step's arguments, as the module of that name would take them.
 
     They are not validated against the module's argument spec here: the plan made them from
@@ -92,7 +99,7 @@ def step_arguments(step, items, state, params, backend):
     modules' specs). Each area's own parsing still turns them into its spec.
     """
     list_key = STEPS[step][0]
-    raw = {list_key: items, 'state': state}
+    raw: Dict[str, Any] = {list_key: items, 'state': state}
     if step in ('nat_masquerade', 'port_publish'):
         raw['backend'] = backend
     if step == 'port_publish' and state == 'present':
@@ -105,10 +112,10 @@ def step_arguments(step, items, state, params, backend):
     return raw
 
 
-def published_spec(plan, backend):
+def published_spec(plan: Dict[str, Any], backend: str) -> Dict[str, Any]:
     """The port_publish spec of the lab's members, from the mappings the lab's check parsed:
     a port spec is parsed once per machine."""
-    wanted = {}
+    wanted: Dict[str, Dict[str, List[Mapping]]] = {}
     for namespace in plan['namespaces']:
         for member in namespace['networks']:
             wanted.setdefault(member['bridge'], {})[member['address']] = [
@@ -117,23 +124,23 @@ def published_spec(plan, backend):
     return dict(wanted=wanted, state='present', exclusive=True, backend=backend)
 
 
-def step_spec(step, items, state, plan, params, backend):
+def step_spec(step: str, items: List[Any], state: str, plan: Dict[str, Any], params: Dict[str, Any], backend: str) -> Dict[str, Any]:
     if step == 'port_publish' and state == 'present':
         return published_spec(plan, backend)
     return STEPS[step][1](step_arguments(step, items, state, params, backend))
 
 
-def read_host(netlink, state):
+def read_host(netlink: 'Netlink', state: str) -> Dict[str, Any]:
     """The host and every namespace in /run/netns, as netns_info returns them.
 
     A teardown needs no namespace's addresses (it allocates none): only the host is read.
     """
     names = named_namespaces.listed() if state == 'present' else []
-    views = netlink.read_views([None] + names)
+    views = netlink.read_views([None] + names)  # type: ignore[operator]  # mypy rejects List[None] + List[str]
     return dict(host=describe(views[None]), namespaces=dict((name, describe(views[name])) for name in names))
 
 
-def wait_for_veth_ends(module, netlink, names):
+def wait_for_veth_ends(module: 'AnsibleModule', netlink: 'Netlink', names: Sequence[str]) -> None:
     """Wait until the host ends in ``names`` are gone with their namespaces; warn if not."""
     deadline = time.monotonic() + VETH_GONE_SECONDS
     while True:
@@ -147,19 +154,19 @@ def wait_for_veth_ends(module, netlink, names):
                     % ', '.join(left))
 
 
-def stale_links_task(module, netlink, names):
+def stale_links_task(module: 'AnsibleModule', netlink: 'Netlink', names: Sequence[str]) -> Dict[str, Any]:
     """Delete the lab's host ends whose namespace was deleted by hand while a process kept it
     alive: their peers are in a namespace no name reaches, so no pair check can apply."""
-    def plan(views, nsids):
+    def plan(views: Dict[Optional[str], 'NamespaceView'], nsids: Any) -> Tuple[List[Step], List[str]]:
         return [Step('delete_link', None, name) for name in names if views[None].link(name)], []
 
-    def report(views):
+    def report(views: Dict[Optional[str], 'NamespaceView']) -> List[str]:
         return [name for name in names if views[None].link(name)]
 
     return run_netlink(netlink, module.check_mode, 'links', [None], plan, report, links_only=True)
 
 
-def foreign_processes(plan, kill_processes):
+def foreign_processes(plan: Dict[str, Any], kill_processes: bool) -> Tuple[List[str], Set[int]]:
     """Problems for processes in namespaces the run deletes that are not the lab's own
     services (those are stopped first), and the pids of those services."""
     doomed = plan['remove']['netns']
@@ -178,7 +185,8 @@ def foreign_processes(plan, kill_processes):
     return problems, ours
 
 
-def collisions(module, spec, host_state, owned, records, backend):
+def collisions(module: 'AnsibleModule', spec: Dict[str, Any], host_state: Dict[str, Any], owned: 'Owned',
+               records: Dict[str, Dict[str, Any]], backend: str) -> List[str]:
     """What the lab would collide with on the host (see :mod:`host_collisions`)."""
     if spec['state'] != 'present':
         return []
@@ -195,7 +203,8 @@ def collisions(module, spec, host_state, owned, records, backend):
                            listening=listening_sockets(ports=published_ports(spec)), foreign=foreign)
 
 
-def preflight(module, netlink, spec, params, backend):
+def preflight(module: 'AnsibleModule', netlink: 'Netlink', spec: Dict[str, Any], params: Dict[str, Any],
+              backend: str) -> Tuple['Owned', Dict[str, Any], Dict[str, Any], Set[int]]:
     """Read the host and the lab's record, plan, and find every reason to refuse, before any change."""
     lab = spec['name']
     try:
@@ -225,7 +234,7 @@ def preflight(module, netlink, spec, params, backend):
     return owned, host_state, plan, spared
 
 
-def run(module, netlink, params, backend):
+def run(module: 'AnsibleModule', netlink: 'Netlink', params: Dict[str, Any], backend: str) -> Dict[str, Any]:
     try:
         spec = lab_spec(lab_variables(params))
     except InvalidInput as exc:
@@ -236,7 +245,7 @@ def run(module, netlink, params, backend):
     work['netns'] = lambda module, netlink, spec: converge_netns(module, netlink, spec, spared=spared)
     queue = [(step, 'absent', remove[key]) for step, key in REMOVE_ORDER]
     queue += [(step, 'present', plan[key]) for step, key in BUILD_ORDER]
-    result = dict(changed=False, commands=[], steps=[], diff=dict(before={}, after={}))
+    result: Dict[str, Any] = dict(changed=False, commands=[], steps=[], diff=dict(before={}, after={}))
     if not module.check_mode:
         _save(spec['name'], claimed(owned, plan))
     # A namespace's end of a pair dies with it and takes the host end along: deleting the
@@ -279,17 +288,15 @@ def run(module, netlink, params, backend):
     return result
 
 
-def _save(lab, record):
+def _save(lab: str, record: Dict[str, Any]) -> None:
     try:
         save_record(lab, record)
     except RecordError as exc:
         raise TaskFailed(str(exc))
 
 
-def _forget(lab):
+def _forget(lab: str) -> None:
     try:
         delete_record(lab)
     except RecordError as exc:
         raise TaskFailed(str(exc), changed=True)
-
-

@@ -17,6 +17,7 @@ __metaclass__ = type
 import json
 import re
 import shlex
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import ValueObject
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import NETNS_RUN_DIR, netns_name_error
@@ -40,24 +41,24 @@ SERVICE_ENV = 'NSLAB_SERVICE'
 _TOKEN = re.compile(r'[0-9a-f]{16,64}\Z')
 
 
-def record_path(name):
+def record_path(name: str) -> str:
     return '%s/%s.json' % (STATE_DIR, name)
 
 
-def log_path(name):
+def log_path(name: str) -> str:
     return '%s/%s.log' % (STATE_DIR, name)
 
 
-def service_mark(name, token):
+def service_mark(name: str, token: str) -> str:
     """The value of SERVICE_ENV in the environment of service ``name`` started with ``token``."""
     return '%s:%s' % (name, token)
 
 
-def valid_token(token):
+def valid_token(token: object) -> bool:
     return isinstance(token, str) and bool(_TOKEN.match(token))
 
 
-def environ_mark(environ):
+def environ_mark(environ: bytes) -> Optional[str]:
     """The value of SERVICE_ENV in the bytes of a /proc/PID/environ, or None.
 
     The first assignment counts, as for getenv(3); a value that is not text is nobody's mark.
@@ -74,7 +75,7 @@ def environ_mark(environ):
     return None
 
 
-def token_leader(holders):
+def token_leader(holders: Sequence[Tuple[int, Optional[int], int]]) -> Optional[int]:
     """The pid that names the service whose processes ``holders`` carry its token.
 
     ``holders`` are ``(pid, session, start_time)`` of the live processes with the token. The
@@ -89,37 +90,39 @@ def token_leader(holders):
     return oldest[1]
 
 
-def record_fields(name, netns, command, chdir, token, pid=None, start_time=None):
+def record_fields(name: str, netns: Optional[str], command: Optional[str], chdir: Optional[str], token: Optional[str],
+                  pid: Optional[int] = None, start_time: Optional[int] = None) -> Dict[str, Any]:
     """The contents of a process record; ``pid`` None while the process is not spawned yet."""
     return dict(netns=netns, command=command, chdir=chdir, log=log_path(name), token=token, pid=pid,
                 start_time=start_time)
 
 
-def record_text(fields):
+def record_text(fields: Dict[str, Any]) -> str:
     return json.dumps(fields, sort_keys=True) + '\n'
 
 
-def cgroup_units(text):
+def cgroup_units(text: str) -> Set[str]:
     """The systemd service units named in the cgroup paths of a /proc/PID/cgroup text.
 
     Lines are ``ID:CONTROLLERS:PATH``, one per hierarchy (cgroup v1) or one ``0::PATH`` (v2);
     a unit's processes live in its cgroup or in cgroups below it.
     """
-    units = set()
+    units: Set[str] = set()
     for line in text.splitlines():
         path = line.split(':', 2)[-1]
         units.update(part for part in path.split('/') if part.endswith('.service'))
     return units
 
 
-def service_members(processes, groups, units):
+def service_members(processes: Iterable[Tuple[int, int, Optional[str]]], groups: Dict[int, str],
+                    units: Dict[str, str]) -> Dict[str, Set[int]]:
     """Which of ``processes`` belong to which service: ``{name: set(pids)}``.
 
     ``processes`` are ``(pid, pgrp, cgroup text or None)``; ``groups`` maps a process group
     proven to be a service's (see service_processes.service_pids) to its name, ``units`` a
     unit name to its service's name.
     """
-    found = dict((name, set()) for name in set(groups.values()) | set(units.values()))
+    found: Dict[str, Set[int]] = dict((name, set()) for name in set(groups.values()) | set(units.values()))
     for pid, pgrp, cgroup in processes:
         if pgrp in groups:
             found[groups[pgrp]].add(pid)
@@ -130,27 +133,27 @@ def service_members(processes, groups, units):
     return found
 
 
-def default_chdir(name):
+def default_chdir(name: str) -> str:
     """The default working directory: empty, so a file server started without chdir serves nothing."""
     return '%s/%s.d' % (STATE_DIR, name)
 
 
-def unit_name(name):
+def unit_name(name: str) -> str:
     return 'nslab-%s.service' % name
 
 
-def unit_path(name):
+def unit_path(name: str) -> str:
     return '%s/%s' % (UNIT_DIR, unit_name(name))
 
 
-def choose_manager(requested, systemd_booted):
+def choose_manager(requested: str, systemd_booted: bool) -> str:
     """The manager ``auto`` means here: systemd when it is init (sd_booted), else process."""
     if requested == 'auto':
         return 'systemd' if systemd_booted else 'process'
     return requested
 
 
-def service_name_error(name):
+def service_name_error(name: object) -> Optional[str]:
     """Return why ``name`` cannot name a service (a file and a unit name), or None."""
     if not isinstance(name, str) or not name:
         return 'service name %r is empty' % (name,)
@@ -162,19 +165,19 @@ def service_name_error(name):
     return None
 
 
-def parse_services(items, state):
+def parse_services(items: Iterable[Dict[str, Any]], state: str) -> Tuple[List[Dict[str, Any]], List[str]]:
     """Validate the task's service items; return ``(specs, problems)``.
 
     A spec is a dict with name, netns, command and chdir (the default filled in) and
     ``own_chdir`` (True when chdir is the service's own directory, which the module creates).
     Problems of every item are collected; the caller adds the host's before failing.
     """
-    specs, problems = [], []
+    specs, problems = [], []  # type: List[Dict[str, Any]], List[str]
     for number, item in enumerate(items, 1):
         netns, command = item.get('netns') or None, item.get('command')
         name = item.get('name') or netns
         label = 'service %r' % (name,) if name else 'service #%d' % number
-        errors = []
+        errors: List[Optional[str]] = []
         if name is None:
             errors.append('give netns (or, with state=absent, name)' if state == 'absent'
                           else 'netns is required')
@@ -198,7 +201,7 @@ def parse_services(items, state):
     return specs, problems
 
 
-def _command_error(command):
+def _command_error(command: Optional[str]) -> Optional[str]:
     if command is None:
         return 'command is required with state=present'
     if not command.strip():
@@ -208,7 +211,7 @@ def _command_error(command):
     return None
 
 
-def _chdir_error(chdir):
+def _chdir_error(chdir: str) -> Optional[str]:
     if not chdir.startswith('/'):
         return 'chdir %r is not an absolute path' % (chdir,)
     if _CONTROL.search(chdir):
@@ -219,7 +222,8 @@ def _chdir_error(chdir):
     return None
 
 
-def host_problems(specs, state, requested_manager, systemd_booted, namespaces, directories, check_mode):
+def host_problems(specs: Iterable[Dict[str, Any]], state: str, requested_manager: str, systemd_booted: bool,
+                  namespaces: Dict[str, bool], directories: Dict[str, bool], check_mode: bool) -> List[str]:
     """What the host says against the task: a missing namespace or directory, no systemd.
 
     ``namespaces`` maps netns names to whether they exist, ``directories`` the explicit
@@ -255,8 +259,9 @@ class ProcessRecord(ValueObject):
     pid, if any, was found by the token.
     """
 
-    def __init__(self, name, netns=None, command=None, chdir=None, pid=None, start_time=None,
-                 alive=False, in_netns=False, leftovers=False, token=None, pending=False):
+    def __init__(self, name: str, netns: Optional[str] = None, command: Optional[str] = None, chdir: Optional[str] = None,
+                 pid: Optional[int] = None, start_time: Optional[int] = None, alive: bool = False, in_netns: bool = False,
+                 leftovers: bool = False, token: Optional[str] = None, pending: bool = False) -> None:
         self.name = name
         self.netns = netns
         self.command = command
@@ -270,7 +275,7 @@ class ProcessRecord(ValueObject):
         self.pending = pending
 
     @property
-    def running(self):
+    def running(self) -> bool:
         return self.alive and self.in_netns
 
 
@@ -282,8 +287,8 @@ class UnitState(ValueObject):
     found, or one changed on disk since: LoadState other than loaded, NeedDaemonReload=yes).
     """
 
-    def __init__(self, name, text, active_state='inactive', main_pid=0, in_netns=False,
-                 need_reload=False):
+    def __init__(self, name: str, text: str, active_state: str = 'inactive', main_pid: int = 0, in_netns: bool = False,
+                 need_reload: bool = False) -> None:
         self.name = name
         self.text = text
         self.active_state = active_state
@@ -292,10 +297,10 @@ class UnitState(ValueObject):
         self.need_reload = need_reload
 
     @property
-    def running(self):
+    def running(self) -> bool:
         return self.active_state == 'active' and bool(self.main_pid) and self.in_netns
 
-    def described(self):
+    def described(self) -> Dict[str, Optional[str]]:
         """The netns, command and chdir the unit runs, from its metadata line."""
         return unit_metadata(self.text)
 
@@ -303,12 +308,12 @@ class UnitState(ValueObject):
 class Observed(ValueObject):
     """What one service name has on the host, under either manager (normally one of them)."""
 
-    def __init__(self, process=None, unit=None):
+    def __init__(self, process: Optional[ProcessRecord] = None, unit: Optional[UnitState] = None) -> None:
         self.process = process
         self.unit = unit
 
 
-def systemd_quote(argument):
+def systemd_quote(argument: str) -> str:
     """``argument`` as one word of a systemd command line, taken literally.
 
     Double quotes with C escapes keep it one word; specifiers (``%``) are expanded even in
@@ -331,11 +336,11 @@ def systemd_quote(argument):
     return '"%s"' % ''.join(out)
 
 
-def _specifiers_escaped(value):
+def _specifiers_escaped(value: str) -> str:
     return value.replace('%', '%%')
 
 
-def unit_text(spec):
+def unit_text(spec: Dict[str, Any]) -> str:
     """The unit file of a service of the systemd manager."""
     metadata = json.dumps(dict(netns=spec['netns'], command=spec['command'], chdir=spec['chdir']),
                           sort_keys=True)
@@ -361,7 +366,7 @@ def unit_text(spec):
     ])
 
 
-def unit_metadata(text):
+def unit_metadata(text: Optional[str]) -> Dict[str, Optional[str]]:
     """``dict(netns, command, chdir)`` from a unit file this module wrote; Nones otherwise."""
     for line in (text or '').splitlines():
         if line.startswith(UNIT_METADATA):
@@ -382,15 +387,15 @@ class ServiceStep(ValueObject):
     stop_unit, daemon_reload, reset_failed, restart_unit.
     """
 
-    def __init__(self, op, name=None, **args):
+    def __init__(self, op: str, name: Optional[str] = None, **args: Any) -> None:
         self.op = op
-        self.name = name
+        self.name: str = name  # type: ignore[assignment]  # None only for daemon_reload, which names no service
         self.args = args
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return 'ServiceStep(%r, %r, %r)' % (self.op, self.name, self.args)
 
-    def as_command(self):
+    def as_command(self) -> str:
         """The shell command a person would type for this step: shown to users in results."""
         a = self.args
         if self.op == 'stop_process':
@@ -415,17 +420,17 @@ class ServiceStep(ValueObject):
         return 'systemctl %s %s' % (verb, unit_name(self.name))
 
 
-def _same(record, spec):
+def _same(record: ProcessRecord, spec: Dict[str, Any]) -> bool:
     return (record.netns, record.command, record.chdir) == (spec['netns'], spec['command'], spec['chdir'])
 
 
-def _stop_process(record):
+def _stop_process(record: ProcessRecord) -> ServiceStep:
     # Only a process the module can prove is its own (or that process's group) is signalled.
     pid = record.pid if record.alive or record.leftovers else None
     return ServiceStep('stop_process', record.name, pid=pid)
 
 
-def plan_services(specs, state, manager, observed):
+def plan_services(specs: Iterable[Dict[str, Any]], state: str, manager: str, observed: Dict[str, Observed]) -> List[ServiceStep]:
     """Return the steps that bring the services of ``specs`` to ``state`` under ``manager``.
 
     ``observed`` maps each name to an Observed. A service found under the other manager is
@@ -452,8 +457,8 @@ def plan_services(specs, state, manager, observed):
                 starts.append(_start(spec))
         elif record is None and keep_process:
             starts.append(_start(spec))
-        elif keep_process and record.pending:
-            records.append(_record_process(record))
+        elif keep_process and record.pending:  # type: ignore[union-attr]  # not None: the branch above took that
+            records.append(_record_process(record))  # type: ignore[arg-type]
         active = unit is not None and unit.active_state not in ('inactive', 'failed')
         if unit is not None and not keep_unit:
             # systemctl stop fails on a unit systemd has not loaded: only stop what runs. A
@@ -466,13 +471,13 @@ def plan_services(specs, state, manager, observed):
         elif keep_unit:
             text = unit_text(spec)
             rewrite = unit is None or unit.text != text
-            stale = rewrite or unit.need_reload
+            stale = rewrite or unit.need_reload  # type: ignore[union-attr]  # not rewrite: unit is not None
             reload_needed = reload_needed or stale
             if stale and active:
                 unit_stops.append(ServiceStep('stop_unit', name))
             if rewrite:
                 unit_files.append(ServiceStep('write_unit', name, text=text))
-            if stale or not unit.running:
+            if stale or not unit.running:  # type: ignore[union-attr]  # not stale: unit is not None
                 if unit is not None and unit.active_state == 'failed':
                     # A unit that hit its start limit refuses restart until this.
                     restarts.append(ServiceStep('reset_failed', name))
@@ -482,19 +487,20 @@ def plan_services(specs, state, manager, observed):
     return process_stops + unit_stops + unit_files + reload + restarts + starts + records
 
 
-def _record_process(record):
+def _record_process(record: ProcessRecord) -> ServiceStep:
     fields = record_fields(record.name, record.netns, record.command, record.chdir, record.token,
                            record.pid, record.start_time)
     return ServiceStep('record_process', record.name, pid=record.pid, start_time=record.start_time,
                        text=record_text(fields))
 
 
-def _start(spec):
+def _start(spec: Dict[str, Any]) -> ServiceStep:
     return ServiceStep('start_process', spec['name'], netns=spec['netns'], command=spec['command'],
                        chdir=spec['chdir'], own_chdir=spec['own_chdir'])
 
 
-def simulate_services(specs, state, manager, observed):
+def simulate_services(specs: Iterable[Dict[str, Any]], state: str, manager: str,
+                      observed: Dict[str, Observed]) -> Dict[str, Observed]:
     """``observed`` as it is after the plan of the same arguments: what check mode reports."""
     after = dict(observed)
     for spec in specs:
@@ -509,7 +515,7 @@ def simulate_services(specs, state, manager, observed):
     return after
 
 
-def report_services(specs, observed):
+def report_services(specs: Iterable[Dict[str, Any]], observed: Dict[str, Observed]) -> List[Dict[str, Any]]:
     """The services of ``specs`` that exist in ``observed``, one dict per manager holding one."""
     report = []
     for spec in specs:

@@ -25,6 +25,7 @@ import json
 import os
 import signal
 import subprocess
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import NETNS_RUN_DIR
 from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
@@ -33,6 +34,9 @@ from ansible_collections.nslab.net.plugins.module_utils._services import plan as
 from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
     SERVICE_ENV, SHELL, STATE_DIR, ProcessRecord, environ_mark, log_path, record_fields,
     record_path, record_text, service_mark, service_members, token_leader, unit_name, valid_token)
+
+if TYPE_CHECKING:
+    from ansible_collections.nslab.net.plugins.module_utils._services.plan import ServiceStep
 
 STOP_GRACE_SECONDS = 5.0
 KILL_WAIT_SECONDS = 2.0
@@ -47,7 +51,7 @@ class ServiceError(Exception):
     """A service could not be started or stopped."""
 
 
-def namespace_identity(path):
+def namespace_identity(path: str) -> Optional[Tuple[int, int]]:
     """``(st_dev, st_ino)`` of a network namespace file, None when there is none."""
     try:
         st = os.stat(path)
@@ -56,25 +60,25 @@ def namespace_identity(path):
     return st.st_dev, st.st_ino
 
 
-def netns_identity(netns):
+def netns_identity(netns: Optional[str]) -> Optional[Tuple[int, int]]:
     return namespace_identity('%s/%s' % (NETNS_RUN_DIR, netns)) if netns else None
 
 
 class ProcStat(object):
     """The fields of /proc/PID/stat this module needs."""
 
-    def __init__(self, state, pgrp, start_time, session=None):
+    def __init__(self, state: str, pgrp: int, start_time: int, session: Optional[int] = None) -> None:
         self.state = state
         self.pgrp = pgrp
         self.start_time = start_time
         self.session = session
 
     @property
-    def gone(self):
+    def gone(self) -> bool:
         return self.state in 'ZXx'
 
 
-def proc_stat(pid):
+def proc_stat(pid: int) -> Optional[ProcStat]:
     """The ProcStat of ``pid``, or None when no such process exists."""
     try:
         with open('/proc/%d/stat' % pid) as handle:
@@ -86,7 +90,7 @@ def proc_stat(pid):
     return ProcStat(fields[0], int(fields[2]), int(fields[19]), int(fields[3]))
 
 
-def _live_groups():
+def _live_groups() -> Set[int]:
     """The process group ids that have a live (non-zombie) member, in one pass over /proc."""
     groups = set()
     for entry in os.listdir('/proc'):
@@ -97,7 +101,7 @@ def _live_groups():
     return groups
 
 
-def _ours(pid, start_time):
+def _ours(pid: int, start_time: Optional[int]) -> bool:
     """Whether signalling process group ``pid`` can only reach what the module started.
 
     Yes while the pid runs (or is a zombie) with the recorded start time; yes when no process
@@ -108,16 +112,16 @@ def _ours(pid, start_time):
     return stat is None or stat.start_time == start_time
 
 
-def _pids():
+def _pids() -> List[int]:
     return [int(entry) for entry in os.listdir('/proc') if entry.isdigit()]
 
 
-def _read_bytes(path):
+def _read_bytes(path: str) -> bytes:
     with open(path, 'rb') as handle:
         return handle.read()
 
 
-def _load_record(name):
+def _load_record(name: str) -> Optional[Dict[str, Any]]:
     """The dict in a service's record; None when there is none, {} when it is not ours."""
     try:
         with open(record_path(name)) as handle:
@@ -131,10 +135,11 @@ def _load_record(name):
     return data if isinstance(data, dict) else {}
 
 
-def read_records(names):
+def read_records(names: Iterable[str]) -> Dict[str, Optional[ProcessRecord]]:
     """Map each name to its ProcessRecord, or None when it has no record."""
-    records = {}
+    records: Dict[str, Optional[ProcessRecord]] = {}
     pending = {}
+    record: Optional[ProcessRecord]
     for name in names:
         data = _load_record(name)
         if data is None:
@@ -169,14 +174,14 @@ def read_records(names):
     return records
 
 
-def _find_by_token(pending):
+def _find_by_token(pending: Dict[str, ProcessRecord]) -> None:
     """Give each pending record (by its mark) the pid and start time of the process it names.
 
     Each process's stat is read before its environment: a token in the environment then
     proves the start time read belongs to the process that carries it, even if the pid was
     freed and reused in between (a reused pid has another environment, and is skipped).
     """
-    holders = dict((mark, []) for mark in pending)
+    holders: Dict[str, List[Tuple[int, Optional[int], int]]] = dict((mark, []) for mark in pending)
     for pid in _pids():
         stat = proc_stat(pid)
         if stat is None or stat.gone:
@@ -204,7 +209,7 @@ def _find_by_token(pending):
                 record.start_time = stat.start_time
 
 
-def service_pids(names, systemd=None):
+def service_pids(names: Sequence[str], systemd: Optional[bool] = None) -> Dict[str, Set[int]]:
     """``{name: set(pids)}``: the processes that belong to each named service, either manager.
 
     For the process manager, the members of the service's process group while the record
@@ -234,13 +239,13 @@ def service_pids(names, systemd=None):
                 except (OSError, IOError):
                     continue
             processes.append((pid, stat.pgrp, cgroup))
-    found = dict((name, set()) for name in names)
+    found: Dict[str, Set[int]] = dict((name, set()) for name in names)
     for name, pids in service_members(processes, groups, units).items():
         found[name] |= pids
     return found
 
 
-def stop(steps, records):
+def stop(steps: Sequence['ServiceStep'], records: Dict[str, Optional[ProcessRecord]]) -> None:
     """Stop the services of the ``stop_process`` steps and remove their records.
 
     SIGTERM to every group at once, up to 5 s for all of them, then SIGKILL to what is left:
@@ -250,7 +255,7 @@ def stop(steps, records):
     for step in steps:
         pid = step.args.get('pid')
         record = records[step.name]
-        if pid and _ours(pid, record.start_time):
+        if pid and _ours(pid, record.start_time):  # type: ignore[union-attr]  # stop_process steps come from records
             targets.append(pid)
     remaining = _signal_groups(targets, signal.SIGTERM, STOP_GRACE_SECONDS)
     if remaining:
@@ -262,7 +267,7 @@ def stop(steps, records):
         _remove(record_path(step.name))
 
 
-def _signal_groups(pgids, sig, wait_seconds):
+def _signal_groups(pgids: Sequence[int], sig: int, wait_seconds: float) -> List[int]:
     """Send ``sig`` to the groups, wait until they are gone; return those still alive."""
     return signal_and_wait(pgids, kill_group, lambda rest: _live_groups() & set(rest), sig, wait_seconds)
 
@@ -270,13 +275,13 @@ def _signal_groups(pgids, sig, wait_seconds):
 class Started(object):
     """A service just started: its process, and where its output starts in the log."""
 
-    def __init__(self, name, process, log_offset):
+    def __init__(self, name: str, process: subprocess.Popen, log_offset: int) -> None:
         self.name = name
         self.process = process
         self.log_offset = log_offset
 
 
-def start(step, ip_binary):
+def start(step: 'ServiceStep', ip_binary: str) -> Started:
     """Start the service of a ``start_process`` step detached; record it; return Started."""
     name, a = step.name, step.args
     if not os.path.isdir(STATE_DIR):
@@ -313,12 +318,12 @@ def start(step, ip_binary):
     return Started(name, process, offset)
 
 
-def complete_record(step):
+def complete_record(step: 'ServiceStep') -> None:
     """Complete the record of a ``record_process`` step (a start whose run died before it)."""
     write_atomically(record_path(step.name), step.args['text'], mode=0o600)
 
 
-def _remove(path):
+def _remove(path: str) -> None:
     try:
         os.unlink(path)
     except OSError as exc:
@@ -326,7 +331,7 @@ def _remove(path):
             raise
 
 
-def exited(started):
+def exited(started: Iterable[Started]) -> List[Tuple[str, str]]:
     """For each Started whose process already ended: ``(name, message with the log's tail)``."""
     failures = []
     for item in started:
@@ -340,7 +345,7 @@ def exited(started):
     return failures
 
 
-def log_tail(path, offset=0):
+def log_tail(path: str, offset: int = 0) -> str:
     """The last lines the service wrote to ``path`` since ``offset``."""
     try:
         with open(path, 'rb') as handle:

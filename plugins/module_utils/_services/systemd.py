@@ -17,12 +17,16 @@ __metaclass__ = type
 
 import errno
 import os
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
     UNIT_DIR, UnitState, unit_name, unit_path)
 from ansible_collections.nslab.net.plugins.module_utils._services.processes import (
     ServiceError, namespace_identity, netns_identity)
 from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
+
+if TYPE_CHECKING:
+    from ansible_collections.nslab.net.plugins.module_utils._services.plan import ServiceStep
 
 JOURNAL_TAIL_LINES = 15
 # One systemctl show per this many units keeps the argument list far below ARG_MAX.
@@ -32,7 +36,7 @@ SHOW_BATCH = 256
 _SHOWN = ('Id', 'LoadState', 'ActiveState', 'SubState', 'MainPID', 'NeedDaemonReload')
 
 
-def booted():
+def booted() -> bool:
     """Whether systemd is the init system, as sd_booted(3) decides it."""
     return os.path.isdir(UNIT_DIR)
 
@@ -40,28 +44,29 @@ def booted():
 class Systemd(object):
     """systemctl and the unit files, for one module run."""
 
-    def __init__(self, run_command, systemctl, journalctl=None):
+    def __init__(self, run_command: Callable[[List[str]], Tuple[int, str, str]], systemctl: str,
+                 journalctl: Optional[str] = None) -> None:
         self._run_command = run_command
         self.systemctl = systemctl
         self.journalctl = journalctl
-        self.shown = {}
+        self.shown: Dict[str, Dict[str, str]] = {}
 
-    def _run(self, argv):
+    def _run(self, argv: List[str]) -> str:
         rc, out, err = self._run_command(argv)
         if rc != 0:
             raise ServiceError('%s failed (exit status %d): %s'
                                % (' '.join(argv), rc, (err or out).strip()))
         return out
 
-    def read_units(self, names):
+    def read_units(self, names: Sequence[str]) -> Dict[str, Optional[UnitState]]:
         """Map each name to its UnitState, or None when it has no unit file."""
         texts = dict((name, _read_text(unit_path(name))) for name in names)
         present = [name for name in names if texts[name] is not None]
         shown = self.shown = self.show(present)
-        units = dict((name, None) for name in names)
+        units: Dict[str, Optional[UnitState]] = dict((name, None) for name in names)
         for name in present:
             props = shown.get(unit_name(name), {})
-            unit = UnitState(name, texts[name], props.get('ActiveState', 'inactive'),
+            unit = UnitState(name, texts[name], props.get('ActiveState', 'inactive'),  # type: ignore[arg-type]  # present: a text
                              _int(props.get('MainPID')),
                              need_reload=(props.get('LoadState', 'loaded') != 'loaded'
                                           or props.get('NeedDaemonReload') == 'yes'))
@@ -72,7 +77,7 @@ class Systemd(object):
             units[name] = unit
         return units
 
-    def show(self, names):
+    def show(self, names: Sequence[str]) -> Dict[str, Dict[str, str]]:
         """``{unit name: {property: value}}`` of the services' units."""
         found = {}
         for first in range(0, len(names), SHOW_BATCH):
@@ -85,7 +90,7 @@ class Systemd(object):
                     found[props['Id']] = props
         return found
 
-    def apply(self, step):
+    def apply(self, step: 'ServiceStep') -> None:
         """Carry out one systemd step (see service_planning.ServiceStep)."""
         name = step.name
         if step.op == 'write_unit':
@@ -104,7 +109,7 @@ class Systemd(object):
             verb = {'stop_unit': 'stop', 'reset_failed': 'reset-failed', 'restart_unit': 'restart'}[step.op]
             self._run([self.systemctl, verb, '--', unit_name(name)])
 
-    def not_running(self, names):
+    def not_running(self, names: Sequence[str]) -> List[Tuple[str, str]]:
         """For each service of ``names`` whose unit is not running: ``(name, message)``."""
         failures = []
         units = self.read_units(list(names))
@@ -119,7 +124,7 @@ class Systemd(object):
                                                           self.journal_tail(name))))
         return failures
 
-    def journal_tail(self, name):
+    def journal_tail(self, name: str) -> str:
         if not self.journalctl:
             return '(journalctl not found)'
         rc, out, err = self._run_command([self.journalctl, '--no-pager', '-o', 'cat', '-n',
@@ -129,14 +134,14 @@ class Systemd(object):
         return out.strip() or '(empty)'
 
 
-def _int(value):
+def _int(value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
         return 0
 
 
-def _read_text(path):
+def _read_text(path: str) -> Optional[str]:
     try:
         with open(path) as handle:
             return handle.read()

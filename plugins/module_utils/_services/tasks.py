@@ -13,6 +13,7 @@ __metaclass__ = type
 
 import os
 import time
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
 from ansible_collections.nslab.net.plugins.module_utils._services import processes
@@ -26,11 +27,15 @@ from ansible_collections.nslab.net.plugins.module_utils._services.processes impo
 from ansible_collections.nslab.net.plugins.module_utils._services.systemd import Systemd, booted
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
 
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.nslab.net.plugins.module_utils._services.plan import ProcessRecord, ServiceStep
+
 # Long enough for a mistyped command to fail, short enough to pay once per task.
 SETTLE_SECONDS = 0.5
 
 
-def _host_facts(specs):
+def _host_facts(specs: Sequence[Dict[str, Any]]) -> Tuple[Dict[str, bool], Dict[str, bool]]:
     """Whether the namespaces and explicit directories of ``specs`` exist."""
     namespaces = dict((spec['netns'], named_namespaces.status(spec['netns']) == 'present')
                       for spec in specs if spec['netns'] and not netns_name_error(spec['netns']))
@@ -39,13 +44,14 @@ def _host_facts(specs):
     return namespaces, directories
 
 
-def _read(names, systemd):
+def _read(names: Sequence[str], systemd: Optional[Systemd]) -> Dict[str, Observed]:
     records = processes.read_records(names)
     units = systemd.read_units(names) if systemd else {}
     return dict((name, Observed(records[name], units.get(name))) for name in names)
 
 
-def _apply(module, steps, records, systemd):
+def _apply(module: 'AnsibleModule', steps: Sequence['ServiceStep'], records: Dict[str, Optional['ProcessRecord']],
+           systemd: Optional[Systemd]) -> List[processes.Started]:
     """Apply ``steps`` in order; return the processes started. Stops are one batch."""
     done, started = [], []
     step = None
@@ -65,23 +71,23 @@ def _apply(module, steps, records, systemd):
             elif step.op == 'record_process':
                 processes.complete_record(step)
             else:
-                systemd.apply(step)
+                systemd.apply(step)  # type: ignore[union-attr]  # units, so their steps, exist only under systemd
             done.append(step)
     except (ServiceError, OSError, IOError) as exc:
-        raise TaskFailed('%s: %s' % (step.as_command(), exc), changed=bool(done),
+        raise TaskFailed('%s: %s' % (step.as_command(), exc), changed=bool(done),  # type: ignore[union-attr]  # set before any call
                          commands=[s.as_command() for s in steps],
                          applied=[s.as_command() for s in done])
     return started
 
 
-def service_spec(params):
+def service_spec(params: Dict[str, Any]) -> Dict[str, Any]:
     """What nslab.net.netns_service's arguments ask for. Problems of the arguments are kept
     in ``problems``, not raised, so that the task reports them with those of the host."""
     specs, problems = parse_services(task_items(params, 'services', SERVICE_KEYS), params['state'])
     return dict(services=specs, problems=problems, state=params['state'], manager=params['manager'])
 
 
-def converge_services(module, spec):
+def converge_services(module: 'AnsibleModule', spec: Dict[str, Any]) -> Dict[str, Any]:
     state, requested, specs = spec['state'], spec['manager'], spec['services']
     problems = list(spec['problems'])
     systemd_booted = booted()
@@ -115,9 +121,9 @@ def converge_services(module, spec):
             time.sleep(SETTLE_SECONDS)
         failures = processes.exited(started)
         if restarted:
-            failures.extend(systemd.not_running(restarted))
+            failures.extend(systemd.not_running(restarted))  # type: ignore[union-attr]  # restart_unit: under systemd
         after = report_services(specs, _read(names, systemd))
-    result = task_result(steps, commands, dict(services=before), dict(services=after), manager=manager)
+    result = task_result(bool(steps), commands, dict(services=before), dict(services=after), manager=manager)
     if failures:
         raise TaskFailed('\n'.join(message for name, message in failures),
                          failed_services=[name for name, message in failures], **result)
