@@ -21,17 +21,14 @@ description:
     a run with nothing to do reports C(changed=false).
 author:
   - nslab.net contributors (@nslab)
-requirements:
-  - pyroute2 >= 0.7.2 on the managed host
-  - root (CAP_NET_ADMIN) on the managed host
+extends_documentation_fragment:
+  - nslab.net.requirements.PYROUTE2
+  - nslab.net.requirements.ROOT_NET_ADMIN
+  - nslab.net.attributes
+  - nslab.net.attributes.CHECK_MODE_MISSING_NAMESPACE
+  - nslab.net.state
 attributes:
-  check_mode:
-    support: full
-    description: >-
-      Reports exactly what a real run would change, changing nothing. A namespace missing in
-      check mode is taken as one an earlier task of the play would create.
   diff_mode:
-    support: full
     description: Shows the bridges before and after.
 options:
   name:
@@ -92,9 +89,6 @@ options:
     description:
       - C(present) creates and configures the bridges; C(absent) deletes them (their ports are
         detached by the kernel, not deleted).
-    type: str
-    choices: [present, absent]
-    default: present
 notes:
   - The task fails before changing anything when any bridge's options are invalid.
 seealso:
@@ -117,9 +111,9 @@ EXAMPLES = r'''
         addresses: [10.2.0.1/24]
         mtu: 1400
 
-- name: Remove a bridge
+- name: Remove the three bridges
   nslab.net.bridge:
-    name: br0
+    bridges: [{name: br0}, {name: br-front}, {name: br-back}]
     state: absent
 '''
 

@@ -30,20 +30,21 @@ description:
 author:
   - nslab.net contributors (@nslab)
 requirements:
-  - pyroute2 >= 0.7.2 on the managed host
   - iproute2 and iptables on the managed host; python-iptables where iptables is the legacy flavour
-  - root (CAP_SYS_ADMIN and CAP_NET_ADMIN) on the managed host
+extends_documentation_fragment:
+  - nslab.net.requirements.PYROUTE2
+  - nslab.net.requirements.ROOT_SYS_AND_NET_ADMIN
+  - nslab.net.attributes
+  - nslab.net.state
 attributes:
   action:
     support: full
     description: An action plugin of the same name checks the options and writes the diagram on the controller.
   check_mode:
-    support: full
     description: >-
       Reports what a real run would change, changing nothing; later steps take the objects
       earlier steps would create as there.
   diff_mode:
-    support: full
     description: Shows, for each step that runs, what it manages before and after.
 options:
   name:
@@ -59,9 +60,6 @@ options:
         declares (a namespace dropped from I(namespaces), an old address's published ports, a
         bridge of a network that went); C(absent) removes everything the lab made, whatever the
         other options say.
-    type: str
-    choices: [present, absent]
-    default: present
   networks:
     description:
       - The lab's networks, as the role's C(lab_networks); see the role's documentation. When
@@ -141,11 +139,10 @@ EXAMPLES = r'''
       - name: ns2
     diagram_path: /tmp/lab.md
 
-- name: Tear it down
+- name: Tear down everything the lab made, and its diagram
   nslab.net.lab_network:
-    subnet: 10.0.0.0/24
-    namespaces: [{name: ns1}, {name: ns2}]
     state: absent
+    diagram_path: /tmp/lab.md
 '''
 
 RETURN = r'''

@@ -33,17 +33,18 @@ description:
     in one transaction per table, under the xtables lock.
 author:
   - nslab.net contributors (@nslab)
-requirements:
-  - iptables on the managed host; python-iptables on hosts whose iptables is the legacy flavour
-  - root (CAP_NET_ADMIN) on the managed host
+extends_documentation_fragment:
+  - nslab.net.requirements.IPTABLES
+  - nslab.net.requirements.ROOT_NET_ADMIN
+  - nslab.net.attributes
+  - nslab.net.firewall
+  - nslab.net.state
 attributes:
   check_mode:
-    support: full
     description: >-
       Reports the rules and settings a real run would change or put back, changing nothing
       (neither settings nor their record).
   diff_mode:
-    support: full
     description: Shows the network's rules and the kernel settings before and after.
 options:
   bridge:
@@ -100,28 +101,15 @@ options:
         description: Whether its traffic to the outside is masqueraded.
         type: bool
         default: true
-  backend:
-    description:
-      - Which iptables to write to. C(auto) uses what the host's C(iptables -V) names
-        (nf_tables or legacy); C(legacy) and C(nft) override the detection.
-    type: str
-    choices: [auto, legacy, nft]
-    default: auto
   state:
     description:
       - C(present) makes the rules of each network exactly as described; C(absent) removes
         every rule this module made for the bridges named.
-    type: str
-    choices: [present, absent]
-    default: present
 notes:
   - IPv4 only.
   - The task fails before changing anything when any network's options are invalid.
   - The chains and jumps are removed with the last rule of the collection; C(NSLAB-USER) stays
     while it holds rules of the user.
-  - A kernel setting is put back only if it still has the value the module set; if somebody
-    changed it since, it is left as it is, with a warning. Settings an earlier version of
-    the collection changed, without a record, are not put back.
 seealso:
   - module: nslab.net.port_publish
   - module: nslab.net.bridge
@@ -143,9 +131,9 @@ EXAMPLES = r'''
         subnet: 10.2.0.0/24
         icc: false
 
-- name: Remove the lab's NAT
+- name: Remove the NAT of the three networks
   nslab.net.nat_masquerade:
-    bridge: br0
+    networks: [{bridge: br0}, {bridge: br-front}, {bridge: br-back}]
     state: absent
 '''
 

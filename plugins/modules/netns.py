@@ -21,15 +21,15 @@ description:
     when I(state=present) and removed when I(state=absent).
 author:
   - nslab.net contributors (@nslab)
-requirements:
-  - pyroute2 >= 0.7.2 on the managed host
-  - root (CAP_SYS_ADMIN and CAP_NET_ADMIN) on the managed host
+extends_documentation_fragment:
+  - nslab.net.requirements.PYROUTE2
+  - nslab.net.requirements.ROOT_SYS_AND_NET_ADMIN
+  - nslab.net.attributes
+  - nslab.net.state
 attributes:
   check_mode:
-    support: full
     description: Reports exactly what a real run would change, changing nothing.
   diff_mode:
-    support: full
     description: Shows the namespaces before and after.
 options:
   name:
@@ -43,9 +43,6 @@ options:
   state:
     description:
       - C(present) creates missing namespaces; C(absent) deletes them.
-    type: str
-    choices: [present, absent]
-    default: present
   loopback:
     description:
       - Whether C(lo) inside each namespace is up (C(true)) or down (C(false)).

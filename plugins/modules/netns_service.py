@@ -38,14 +38,12 @@ requirements:
   - root on the managed host
   - C(ip) (iproute2) on the managed host for I(manager=process)
   - systemd 242 or later for I(manager=systemd) (C(NetworkNamespacePath=))
+extends_documentation_fragment:
+  - nslab.net.attributes
+  - nslab.net.attributes.CHECK_MODE_MISSING_NAMESPACE
+  - nslab.net.state
 attributes:
-  check_mode:
-    support: full
-    description: >-
-      Reports exactly what a real run would change, changing nothing. A namespace missing in
-      check mode is taken as one an earlier task of the play would create.
   diff_mode:
-    support: full
     description: Shows the services before and after.
 options:
   netns:
@@ -106,9 +104,6 @@ options:
       - Stopping sends SIGTERM to the service's process group (or lets systemd stop the unit)
         and SIGKILL after 5 seconds. Only processes the module started are signalled, proven
         by pid and start time. The log and the service's own directory stay until reboot.
-    type: str
-    choices: [present, absent]
-    default: present
 notes:
   - The task fails before changing anything when any service's options are invalid, naming
     every bad value, and in a real run when a namespace or I(chdir) does not exist.
@@ -122,24 +117,25 @@ seealso:
 '''
 
 EXAMPLES = r'''
-- name: A web server inside ns1, serving /srv/www
+- name: A web server inside ns1, serving the host's documentation
   nslab.net.netns_service:
     netns: ns1
     command: python3 -m http.server 8000
-    chdir: /srv/www
+    chdir: /usr/share/doc
 
 - name: Many services in one task
   nslab.net.netns_service:
     services:
       - netns: ns1
         name: web
-        command: python3 -m http.server 8000 --bind 10.0.0.1
+        command: python3 -m http.server 8080 --bind 10.0.0.1 --directory /usr/share/common-licenses
       - netns: ns2
-        command: nc -lk -p 9000
+        command: python3 -m http.server 9000 --bind 127.0.0.1
 
-- name: Stop them
+- name: Stop all three (a service without a name is named after its namespace)
   nslab.net.netns_service:
     services:
+      - name: ns1
       - name: web
       - netns: ns2
     state: absent

@@ -47,19 +47,21 @@ description:
 author:
   - nslab.net contributors (@nslab)
 requirements:
-  - iptables on the managed host; python-iptables on hosts whose iptables is the legacy flavour
   - pyroute2 >= 0.7.2 on the managed host (to read the bridge's subnets)
-  - root (CAP_NET_ADMIN) on the managed host
+extends_documentation_fragment:
+  - nslab.net.requirements.IPTABLES
+  - nslab.net.requirements.ROOT_NET_ADMIN
+  - nslab.net.attributes
+  - nslab.net.firewall
+  - nslab.net.state
 attributes:
   check_mode:
-    support: full
     description: >-
       Reports the rules and settings a real run would change or put back, changing
       nothing (neither settings nor their record). A bridge
       missing in check mode is taken as one an earlier task would create; its hairpin rule,
       which needs the bridge's subnet, is then left out of the prediction, with a warning.
   diff_mode:
-    support: full
     description: Shows the rules and the kernel settings before and after.
 options:
   bridge:
@@ -110,28 +112,15 @@ options:
       - Ignored with C(state=absent).
     type: bool
     default: false
-  backend:
-    description:
-      - Which iptables to write to. C(auto) uses what the host's C(iptables -V) names
-        (nf_tables or legacy); C(legacy) and C(nft) override the detection.
-    type: str
-    choices: [auto, legacy, nft]
-    default: auto
   state:
     description:
       - C(present) publishes exactly the listed ports to each destination; C(absent) removes
         the destination's published ports (I(ports) is ignored), or every port of the bridge
         when no I(destination) is given.
-    type: str
-    choices: [present, absent]
-    default: present
 notes:
   - IPv4 only; a host port picked at random (C(-p 80)) is not supported.
   - Replies to other machines leave through the host's routing; to reach the Internet the
     namespaces need M(nslab.net.nat_masquerade) as well.
-  - A kernel setting is put back only if it still has the value the module set; if somebody
-    changed it since, it is left as it is, with a warning. Settings an earlier version of
-    the collection changed, without a record, are not put back.
 seealso:
   - module: nslab.net.nat_masquerade
   - module: nslab.net.bridge

@@ -26,17 +26,17 @@ description:
     C(changed=false).
 author:
   - nslab.net contributors (@nslab)
-requirements:
-  - pyroute2 >= 0.7.2 on the managed host
-  - root (CAP_NET_ADMIN) on the managed host
+extends_documentation_fragment:
+  - nslab.net.requirements.PYROUTE2
+  - nslab.net.requirements.ROOT_NET_ADMIN
+  - nslab.net.attributes
+  - nslab.net.state
 attributes:
   check_mode:
-    support: full
     description: >-
       Reports exactly what a real run would change, changing nothing. A namespace or master
       bridge missing in check mode is taken as one an earlier task of the play would create.
   diff_mode:
-    support: full
     description: Shows the pairs before and after.
 options:
   name:
@@ -157,9 +157,6 @@ options:
     description:
       - C(present) creates and configures the pairs; C(absent) deletes them (deleting one end
         deletes the other, and the routes through them).
-    type: str
-    choices: [present, absent]
-    default: present
 notes:
   - The task fails before changing anything when any pair's options are invalid, an end is
     named twice, or two ends would set a default gateway in the same namespace.
@@ -195,6 +192,14 @@ EXAMPLES = r'''
     netns: ns1
     addresses: [10.9.0.1/30]
     peer: {name: veth2, netns: ns2, addresses: [10.9.0.2/30]}
+
+- name: Remove the three pairs (deleting one end deletes the other)
+  nslab.net.veth:
+    pairs:
+      - {name: veth-ns1, peer: {name: eth0, netns: ns1}}
+      - {name: veth-ns2, peer: {name: eth0, netns: ns2}}
+      - {name: veth1, netns: ns1, peer: {name: veth2, netns: ns2}}
+    state: absent
 '''
 
 RETURN = r'''

@@ -15,11 +15,17 @@ the real machine stayed untouched. ``iptables_flavour.py`` makes ``iptables``
 in a world the nft or the legacy flavour (``World(iptables="legacy")``),
 ``docker_host.py`` gives the host the firewall that Docker 28 leaves, and
 ``iptables_churn.py`` is another tool writing rules while the product runs.
+``errors.py`` holds the exceptions all of them raise.
+
+The files import one another in one direction only: ``errors``, then
+``iptables_flavour`` (which acts on anything shaped like a world), then
+``world``, then the tools that need a started world (``docker_host``).
 """
 
 from __future__ import annotations
 
 from .docker_host import DOCKER_LINES, docker_lines, make_docker_like
+from .errors import CommandError, CommandTimeout, WorldError
 from .iptables_churn import churn_command, churn_lines, expected_churn_lines
 from .iptables_flavour import (
     FLAVOURS,
@@ -37,11 +43,8 @@ from .world import (
     ROUTER_ADDRESS,
     UPLINK,
     WORLD_DIR,
-    CommandError,
-    CommandTimeout,
     SandboxProcess,
     World,
-    WorldError,
 )
 
 __all__ = [

@@ -24,7 +24,8 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from .world import NODES, WORLD_DIR, World, WorldError, world_env
+from .errors import WorldError
+from .world import NODES, WORLD_DIR, World, world_env
 
 _PROG = "python -m nslab_sandbox"
 

@@ -16,6 +16,10 @@ sandbox's private ``/run``, retargets the links of both groups there the way
 
 :func:`iptables_save` reads the sandbox's rules back in a form fit for
 comparisons, and :func:`ruleset_lines` splits such a text into tables.
+
+The functions take any :class:`Sandbox`, the little of a world they use:
+:class:`nslab_sandbox.World` is one, and starts with :func:`use_iptables` when
+it is asked for a flavour, so this file must not import it.
 """
 
 from __future__ import annotations
@@ -23,21 +27,50 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from .world import WORLD_DIR, CommandError, World, WorldError
+from .errors import CommandError, WorldError
 
 #: The flavours :func:`use_iptables` knows, by their update-alternatives suffix.
 FLAVOURS = ("nft", "legacy")
 #: What ``iptables -V`` prints for each flavour, e.g. "iptables v1.8.9 (legacy)".
 _VERSION_MARKERS = {"nft": "(nf_tables)", "legacy": "(legacy)"}
 ALTERNATIVES_DIR = "/etc/alternatives"
-#: The sandbox's copy of /etc/alternatives, on the sandbox's private /run.
-SANDBOX_ALTERNATIVES_DIR = f"{WORLD_DIR}/alternatives"
+#: The sandbox's copy of /etc/alternatives, in the world's directory on the sandbox's private /run.
+ALTERNATIVES_COPY = "alternatives"
 #: update-alternatives groups: iptables must exist, ip6tables is switched when present.
 _GROUPS = (("iptables", True), ("ip6tables", False))
 # Chain counters "[packets:bytes]" of iptables-save (rule counters only come with -c).
 _COUNTERS = re.compile(r"\[\d+:\d+\]")
+
+
+class Sandbox(Protocol):
+    """What these functions need of a world (see :class:`nslab_sandbox.World`)."""
+
+    #: The world's own directory, on the sandbox's private /run.
+    WORLD_DIR: str
+    #: The flavour chosen last, None while the machine's choice is in force.
+    iptables: str | None
+
+    @property
+    def running(self) -> bool:
+        """Whether the sandbox is up."""
+
+    @property
+    def init_pid(self) -> int | None:
+        """The sandbox's PID 1 as seen from outside."""
+
+    # pylint: disable-next=too-many-arguments  # World.run's signature
+    def run(self, argv: Sequence[str], node: str = "host", *, check: bool = True, timeout: float = 120,
+            input: str | None = None, env: Mapping[str, str] | None = None,  # pylint: disable=redefined-builtin
+            cwd: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run *argv* in *node* and capture its text output."""
+
+    def sh(self, script: str, node: str = "host", **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        """Run a bash script in *node*."""
 
 
 @dataclass
@@ -87,7 +120,7 @@ def _parse_query(name: str, text: str) -> _AlternativesGroup:
     return group
 
 
-def _query(world: World, name: str, required: bool) -> _AlternativesGroup | None:
+def _query(world: Sandbox, name: str, required: bool) -> _AlternativesGroup | None:
     env = {**os.environ, "LC_ALL": "C"}
     result = world.run(["update-alternatives", "--query", name], check=False, env=env, timeout=30)
     if result.returncode == 127:
@@ -139,7 +172,7 @@ def _same_directory(first: str, second: str) -> bool:
     return (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino)
 
 
-def use_iptables(world: World, flavour: str) -> None:
+def use_iptables(world: Sandbox, flavour: str) -> None:
     """Make ``iptables``, ``iptables-save`` and ``iptables-restore`` (and the ip6tables
     ones, when present) in *world* the *flavour* ("nft" or "legacy") ones.
 
@@ -164,7 +197,7 @@ def use_iptables(world: World, flavour: str) -> None:
         if group is not None:
             retargets.update(_retargets(group, flavour, root))
             names += [group.name, *sorted(group.slave_links)]
-    copy = SANDBOX_ALTERNATIVES_DIR
+    copy = f"{world.WORLD_DIR}/{ALTERNATIVES_COPY}"
     lines = ["set -eu"]
     if not _same_directory(root + ALTERNATIVES_DIR, root + copy):
         # First switch: all of /etc/alternatives is copied, because the bind
@@ -188,7 +221,7 @@ def use_iptables(world: World, flavour: str) -> None:
     world.iptables = flavour
 
 
-def _check_versions(world: World, flavour: str, names: list[str]) -> None:
+def _check_versions(world: Sandbox, flavour: str, names: list[str]) -> None:
     """Prove that each command, as found on PATH in the sandbox, is the chosen flavour."""
     script = "for name; do printf '%s\\t' \"$name\"; \"$name\" -V 2>&1 | head -n 1 || echo; done"
     output = world.run(["sh", "-c", script, "sh", *names], timeout=30).stdout
@@ -198,7 +231,7 @@ def _check_versions(world: World, flavour: str, names: list[str]) -> None:
                          "(another one earlier on PATH?):\n" + ("\n".join(wrong) or output))
 
 
-def current_flavour(world: World, node: str = "host") -> str:
+def current_flavour(world: Sandbox, node: str = "host") -> str:
     """The flavour that ``iptables`` runs in *world* ("nft" or "legacy")."""
     version = world.run(["iptables", "-V"], node=node, timeout=30).stdout
     for flavour, marker in _VERSION_MARKERS.items():
@@ -213,7 +246,7 @@ def normalize_save(text: str) -> str:
     return "".join(f"{line}\n" for line in lines if line.strip())
 
 
-def iptables_save(world: World, flavour: str | None = None, node: str = "host") -> str:
+def iptables_save(world: Sandbox, flavour: str | None = None, node: str = "host") -> str:
     """The IPv4 rules of *node*, normalized (see :func:`normalize_save`) for comparisons.
 
     Read with the sandbox's current ``iptables-save``, or with the *flavour*'s

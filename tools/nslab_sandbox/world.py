@@ -41,6 +41,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .errors import CommandError, CommandTimeout, WorldError
+from .iptables_flavour import check_flavour, use_iptables
+
 UPLINK = "eth0"
 HOST_ADDRESS = "198.51.100.2"
 ROUTER_ADDRESS = "198.51.100.1"
@@ -59,9 +62,6 @@ _READY_MARKER = b"nslab-world-ready"
 _ECHO_READY_MARKER = b"nslab-echo-ready"
 _ECHO_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "echo_http.py")
 _NETNS_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-# Output shown in error messages is cut to keep them readable; the exception
-# objects keep the full text.
-_SHOWN_OUTPUT = 8000
 
 # PID 1 of the sandbox. It reaps orphans on SIGCHLD and lives as long as its
 # stdin (the lifeline) is open. SIGINT is ignored so that a stray Ctrl-C
@@ -202,46 +202,6 @@ def _setup_script() -> str:
     return "\n".join(lines) + "\n"
 
 
-class WorldError(RuntimeError):
-    """The world could not be started, stopped or used."""
-
-
-class CommandError(subprocess.CalledProcessError):
-    """A command run in the world exited with a non-zero status."""
-
-    def __init__(self, node: str, argv: Sequence[str], returncode: int, stdout: str, stderr: str) -> None:
-        super().__init__(returncode, list(argv), stdout, stderr)
-        self.node = node
-
-    def __str__(self) -> str:
-        return (f"command {list(self.cmd)!r} failed in node {self.node!r} with exit code "
-                f"{self.returncode}\n{_describe_output(self.stdout, self.stderr)}")
-
-
-class CommandTimeout(subprocess.TimeoutExpired):
-    """A command run in the world did not finish in time (it was killed)."""
-
-    def __init__(self, node: str, argv: Sequence[str], timeout: float, stdout: str, stderr: str) -> None:
-        super().__init__(list(argv), timeout, stdout, stderr)
-        self.node = node
-
-    def __str__(self) -> str:
-        return (f"command {list(self.cmd)!r} timed out after {self.timeout} s in node "
-                f"{self.node!r} and was killed\n{_describe_output(self.stdout, self.stderr)}")
-
-
-def _describe_output(stdout: str | bytes | None, stderr: str | bytes | None) -> str:
-    parts = []
-    for name, text in (("stdout", stdout), ("stderr", stderr)):
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", "replace")
-        text = text or ""
-        if len(text) > _SHOWN_OUTPUT:
-            text = f"[... {len(text) - _SHOWN_OUTPUT} characters cut ...]\n" + text[-_SHOWN_OUTPUT:]
-        parts.append(f"--- {name} ---\n{text.rstrip()}")
-    return "\n".join(parts)
-
-
 class SandboxProcess(subprocess.Popen):
     """A process started in the world with :meth:`World.popen`.
 
@@ -377,8 +337,6 @@ class World:
         The attribute ``iptables`` holds the flavour chosen last (None: never chosen).
         """
         if iptables is not None:
-            # pylint: disable-next=import-outside-toplevel,cyclic-import  # it imports this module
-            from .iptables_flavour import check_flavour
             check_flavour(iptables)
         self.iptables = iptables
         self.start_timeout = start_timeout
@@ -436,8 +394,6 @@ class World:
             self._wait_ready()
             self._init_pid = self._find_init_pid()
             if self.iptables is not None:
-                # pylint: disable-next=import-outside-toplevel,cyclic-import  # it imports this module
-                from .iptables_flavour import use_iptables
                 use_iptables(self, self.iptables)
             self._start_echo_server()
         except BaseException:
@@ -561,8 +517,8 @@ class World:
         kwargs.setdefault("start_new_session", True)
         return SandboxProcess(self.command(argv, node, cwd), env=world_env(env), **kwargs)
 
-    # pylint: disable-next=too-many-arguments,too-many-positional-arguments  # subprocess.run's style
-    def run(self, argv: Sequence[str], node: str = "host", check: bool = True, timeout: float = 120,
+    # pylint: disable-next=too-many-arguments  # subprocess.run's style; the options are keyword-only
+    def run(self, argv: Sequence[str], node: str = "host", *, check: bool = True, timeout: float = 120,
             input: str | None = None, env: Mapping[str, str] | None = None,  # pylint: disable=redefined-builtin
             cwd: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run *argv* in *node*, capture its text output, wait at most *timeout* seconds.
