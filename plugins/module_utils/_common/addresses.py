@@ -12,9 +12,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+from typing import Iterable, List, Sequence, Tuple, Union
 
 
-def parse_interface_address(text):
+def parse_interface_address(text: object) -> str:
     """Return the normalised ``address/prefix`` for ``text`` or raise ValueError saying why."""
     if not isinstance(text, str) or '/' not in text:
         raise ValueError("address %r needs a prefix length, e.g. 10.0.0.1/24" % (text,))
@@ -34,7 +35,7 @@ def parse_interface_address(text):
     return iface.with_prefixlen
 
 
-def parse_address_list(texts):
+def parse_address_list(texts: Iterable[object]) -> Tuple[List[str], List[str]]:
     """Normalise a task's address list: return ``(sorted addresses, problems)``."""
     addresses, problems, seen = [], [], set()
     for text in texts:
@@ -50,15 +51,15 @@ def parse_address_list(texts):
     return sorted_addresses(addresses), problems
 
 
-def sorted_addresses(addresses):
+def sorted_addresses(addresses: Iterable[str]) -> List[str]:
     """Distinct normalised addresses in a stable order: IPv4 first, then by address."""
-    def key(address):
+    def key(address: str) -> Tuple[int, Union[ipaddress.IPv4Address, ipaddress.IPv6Address], int]:
         iface = ipaddress.ip_interface(address)
         return (iface.version, iface.ip, iface.network.prefixlen)
     return sorted(set(addresses), key=key)
 
 
-def parse_gateway(text, addresses):
+def parse_gateway(text: object, addresses: Sequence[str]) -> str:
     """Return the normalised gateway ``text``; it must lie in the subnet of one of ``addresses``.
 
     ``addresses`` are normalised interface addresses; an empty list skips the subnet check,
@@ -79,6 +80,6 @@ def parse_gateway(text, addresses):
     return str(gateway)
 
 
-def is_link_local(address):
+def is_link_local(address: str) -> bool:
     """True for an IPv6 link-local address, which the kernel adds by itself and we never manage."""
     return ipaddress.ip_interface(address).ip.is_link_local and ':' in address

@@ -15,9 +15,10 @@ __metaclass__ = type
 
 import os
 import tempfile
+from typing import Union
 
 
-def write_atomically(path, data, mode=0o644):
+def write_atomically(path: str, data: Union[str, bytes], mode: int = 0o644) -> None:
     """Replace path with data (str or bytes) in one step, with permissions mode.
 
     The temporary name starts with a dot, so systemd never takes it for a unit and a glob

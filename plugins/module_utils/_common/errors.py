@@ -13,11 +13,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import Any, Iterable
+
 
 class InvalidInput(Exception):
     """The task's arguments are wrong; nothing has been read or changed."""
 
-    def __init__(self, problems):
+    def __init__(self, problems: Iterable[str]) -> None:
         self.problems = list(problems)
         super(InvalidInput, self).__init__('; '.join(self.problems))
 
@@ -25,12 +27,12 @@ class InvalidInput(Exception):
 class TaskFailed(Exception):
     """A task cannot be done or failed part-way; ``fields`` go into the failed result."""
 
-    def __init__(self, msg, **fields):
+    def __init__(self, msg: str, **fields: Any) -> None:
         self.msg = msg
         self.fields = fields
         super(TaskFailed, self).__init__(msg)
 
 
-def invalid(exc):
+def invalid(exc: InvalidInput) -> TaskFailed:
     """The TaskFailed of arguments that failed validation."""
     return TaskFailed(str(exc), problems=exc.problems)

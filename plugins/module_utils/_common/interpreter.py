@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import sys
+from typing import Iterable, Sequence
 
 from ansible.module_utils.common.respawn import has_respawned, probe_interpreters_for_module, respawn_module
 
@@ -23,7 +24,7 @@ from ansible.module_utils.common.respawn import has_respawned, probe_interpreter
 SYSTEM_INTERPRETERS = ('/usr/bin/python3', '/usr/libexec/platform-python', '/usr/bin/python')
 
 
-def respawn_with(package):
+def respawn_with(package: str) -> None:
     """Run the module again under a system Python that can import ``package``, if there is
     one other than this interpreter and the module has not already been respawned.
 
@@ -40,12 +41,12 @@ def respawn_with(package):
 PYTHON_PACKAGES = ('pyroute2', 'python-iptables')
 
 
-def lacking(packages):
+def lacking(packages: Iterable[str]) -> str:
     """How a message names the interpreter that lacks ``packages``."""
     return 'the Python interpreter %s on the host lacks %s' % (sys.executable, ', '.join(packages))
 
 
-def missing_text(missing):
+def missing_text(missing: Sequence[str]) -> str:
     """What the host lacks, with the interpreter named for the Python packages."""
     parts = []
     commands = [name for name in missing if name not in PYTHON_PACKAGES]

@@ -11,6 +11,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import Optional
+
 # IFNAMSIZ is 16 bytes including the terminating NUL (linux/if.h).
 MAX_INTERFACE_NAME = 15
 # A named namespace is a file in /run/netns: NAME_MAX.
@@ -22,7 +24,7 @@ MIN_MTU, MAX_MTU = 68, 65535
 NETNS_RUN_DIR = '/run/netns'
 
 
-def interface_name_error(name):
+def interface_name_error(name: object) -> Optional[str]:
     """Return why ``name`` cannot be a Linux interface name, or None when it can."""
     if not isinstance(name, str) or not name:
         return "interface name %r is empty" % (name,)
@@ -37,7 +39,7 @@ def interface_name_error(name):
     return None
 
 
-def netns_name_error(name):
+def netns_name_error(name: object) -> Optional[str]:
     """Return why ``name`` cannot be a named network namespace (``ip netns``), or None."""
     if not isinstance(name, str) or not name:
         return "namespace name %r is empty" % (name,)
@@ -52,7 +54,7 @@ def netns_name_error(name):
     return None
 
 
-def mtu_error(mtu):
+def mtu_error(mtu: Optional[int]) -> Optional[str]:
     """Return why ``mtu`` cannot be set on a link, or None (also for None: not managed)."""
     if mtu is not None and not MIN_MTU <= mtu <= MAX_MTU:
         return "mtu %d is outside %d..%d" % (mtu, MIN_MTU, MAX_MTU)

@@ -13,15 +13,19 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import Any, Dict, Iterable, List, Mapping, Optional, TypeVar
 
-def task_items(params, list_key, item_keys):
+_T = TypeVar('_T')
+
+
+def task_items(params: Mapping[str, Any], list_key: str, item_keys: Iterable[str]) -> List[Dict[str, Any]]:
     """The items of a task: ``params[list_key]`` when given, else the top-level options."""
     if params.get(list_key) is not None:
         return [dict(item) for item in params[list_key]]
     return [dict((key, params.get(key)) for key in item_keys)]
 
 
-def duplicates(keys):
+def duplicates(keys: Iterable[_T]) -> List[_T]:
     """The keys that occur more than once, in first-seen order."""
     seen, repeated = set(), []
     for key in keys:
@@ -31,6 +35,6 @@ def duplicates(keys):
     return repeated
 
 
-def where(netns):
+def where(netns: Optional[str]) -> str:
     """How messages name a namespace: the host's own, or a named one."""
     return "namespace %s" % netns if netns else "the host namespace"

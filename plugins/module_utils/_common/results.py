@@ -13,10 +13,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Mapping
+
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
 
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
 
-def task_result(changed, commands, before, after, **managed):
+
+def task_result(changed: object, commands: Iterable[str], before: Mapping[str, Any], after: Mapping[str, Any], **managed: Any) -> Dict[str, Any]:
     """The result dict: ``before`` and ``after`` map each managed key to its value; the
     ``after`` values are also returned at the top level, with ``managed`` extras."""
     result = dict(changed=bool(changed), commands=list(commands),
@@ -26,7 +31,7 @@ def task_result(changed, commands, before, after, **managed):
     return result
 
 
-def finish(module, task):
+def finish(module: 'AnsibleModule', task: Callable[[], Dict[str, Any]]) -> None:
     """Exit ``module`` with what ``task()`` returns, or fail it with the TaskFailed it raises."""
     try:
         result = task()

@@ -15,11 +15,13 @@ __metaclass__ = type
 import errno
 import os
 import time
+from typing import Callable, Collection, Iterable, List, Set
 
 POLL_SECONDS = 0.05
 
 
-def signal_and_wait(targets, send, alive, sig, wait_seconds):
+def signal_and_wait(targets: Collection[int], send: Callable[[int, int], None], alive: Callable[[Set[int]], Iterable[int]],
+                    sig: int, wait_seconds: float) -> List[int]:
     """Send ``sig`` to each target with ``send(target, sig)``, then wait up to
     ``wait_seconds`` until ``alive(targets)`` (the subset still running) is empty.
 
@@ -41,9 +43,9 @@ def signal_and_wait(targets, send, alive, sig, wait_seconds):
     return sorted(remaining)
 
 
-def kill_process(pid, sig):
+def kill_process(pid: int, sig: int) -> None:
     os.kill(pid, sig)
 
 
-def kill_group(pgid, sig):
+def kill_group(pgid: int, sig: int) -> None:
     os.killpg(pgid, sig)

@@ -24,14 +24,19 @@ import socket
 import struct
 import time
 import traceback
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import (
     BUILTIN_CHAINS, CHAINS, TABLES, Rule, Ruleset, parse_save)
 
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import FirewallPlan
+
 # python-iptables is imported by the legacy backend when it opens (load_iptc): the import
 # costs 0.13 s, which a host on the nft flavour, most of them, never needs to pay.
-iptc = None
-IPTC_IMPORT_ERROR = None
+iptc: Any = None
+IPTC_IMPORT_ERROR: Optional[str] = None
 
 BACKENDS = ('legacy', 'nft')
 LOCK_WAIT_SECONDS = 30
@@ -41,7 +46,7 @@ class FirewallError(Exception):
     """The backend could not read or write the rules; the message says what and why."""
 
 
-def load_iptc():
+def load_iptc() -> Any:
     """python-iptables, imported once; None (and IPTC_IMPORT_ERROR set) where it cannot be."""
     global iptc, IPTC_IMPORT_ERROR  # pylint: disable=global-statement
     if iptc is None and IPTC_IMPORT_ERROR is None:
@@ -54,7 +59,7 @@ def load_iptc():
     return iptc
 
 
-def detect_backend(module):
+def detect_backend(module: 'AnsibleModule') -> str:
     """``nft`` or ``legacy``: what the host's own ``iptables`` command uses."""
     iptables = module.get_bin_path('iptables')
     if not iptables:
@@ -69,19 +74,19 @@ def detect_backend(module):
     return 'legacy'
 
 
-def open_backend(module, backend):
+def open_backend(module: 'AnsibleModule', backend: str) -> Union['NftTables', 'LegacyTables']:
     return NftTables(module) if backend == 'nft' else LegacyTables(module)
 
 
 class XtablesLock:
     """The lock ``iptables -w`` takes: flock on /run/xtables.lock (or $XTABLES_LOCKFILE)."""
 
-    def __init__(self, wait=LOCK_WAIT_SECONDS):
+    def __init__(self, wait: float = LOCK_WAIT_SECONDS) -> None:
         self.path = os.environ.get('XTABLES_LOCKFILE') or '/run/xtables.lock'
         self.wait = wait
-        self.fd = None
+        self.fd: Optional[int] = None
 
-    def __enter__(self):
+    def __enter__(self) -> 'XtablesLock':
         self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
         deadline = time.time() + self.wait
         while True:
@@ -95,12 +100,12 @@ class XtablesLock:
                                         ' writer holds it' % (self.path, self.wait))
                 time.sleep(0.05)
 
-    def __exit__(self, *exc_info):
-        os.close(self.fd)
+    def __exit__(self, *exc_info: Any) -> None:
+        os.close(self.fd)  # type: ignore[arg-type]  # __enter__ opened it
         self.fd = None
 
 
-def _interesting(table, chain):
+def _interesting(table: str, chain: str) -> bool:
     return chain in BUILTIN_CHAINS[table] or chain in CHAINS[table]
 
 
@@ -109,12 +114,12 @@ class NftTables:
 
     name = 'nft'
 
-    def __init__(self, module):
+    def __init__(self, module: 'AnsibleModule') -> None:
         self.module = module
         self.save = self._tool('iptables-nft-save', 'iptables-save')
         self.restore = self._tool('iptables-nft-restore', 'iptables-restore')
 
-    def _tool(self, name, plain):
+    def _tool(self, name: str, plain: str) -> str:
         path = self.module.get_bin_path(name)
         if path:
             return path
@@ -126,7 +131,7 @@ class NftTables:
                 return path
         raise FirewallError('neither %s nor an nf_tables %s is installed' % (name, plain))
 
-    def read(self):
+    def read(self) -> Ruleset:
         rc, out, err = self.module.run_command([self.save])
         if rc != 0:
             raise FirewallError('%s failed: %s' % (self.save, err.strip()))
@@ -135,7 +140,7 @@ class NftTables:
         except ValueError as exc:
             raise FirewallError(str(exc))
 
-    def apply(self, plan):
+    def apply(self, plan: 'FirewallPlan') -> None:
         data = plan.restore_input()
         rc, out, err = self.module.run_command([self.restore, '--noflush'], data=data, binary_data=True)
         if rc != 0:
@@ -143,11 +148,11 @@ class NftTables:
                                 'input was:\n%s' % (self.restore, (err or out).strip(), data))
 
 
-def _prefix_length(mask):
+def _prefix_length(mask: str) -> int:
     return bin(struct.unpack('!I', socket.inet_aton(mask))[0]).count('1')
 
 
-def _address_args(flag, value):
+def _address_args(flag: str, value: str) -> List[str]:
     """``-s``/``-d`` arguments from python-iptables' ``[!]addr/netmask`` form."""
     negated = value.startswith('!')
     address, mask = value.lstrip('!').split('/')
@@ -156,7 +161,7 @@ def _address_args(flag, value):
     return (['!'] if negated else []) + [flag, '%s/%d' % (address, _prefix_length(mask))]
 
 
-def _flag_args(flag, value, absent=()):
+def _flag_args(flag: str, value: Optional[str], absent: Iterable[str] = ()) -> List[str]:
     if value is None or value in absent:
         return []
     if value.startswith('!'):
@@ -164,7 +169,7 @@ def _flag_args(flag, value, absent=()):
     return [flag, value]
 
 
-def _parameter_args(parameters):
+def _parameter_args(parameters: Mapping[str, Iterable[str]]) -> List[str]:
     args = []
     for name, values in parameters.items():
         values = list(values)
@@ -175,7 +180,7 @@ def _parameter_args(parameters):
     return args
 
 
-def iptc_rule_args(rule):
+def iptc_rule_args(rule: Any) -> List[str]:
     """A python-iptables rule as canonical tokens, in iptables-save's order."""
     args = _address_args('-s', rule.src) + _address_args('-d', rule.dst)
     args += _flag_args('-i', rule.in_interface) + _flag_args('-o', rule.out_interface)
@@ -189,16 +194,16 @@ def iptc_rule_args(rule):
     return args
 
 
-def iptc_rule(args):
+def iptc_rule(args: Iterable[str]) -> Any:
     """A python-iptables rule from canonical tokens (the ones :mod:`firewall_rules` builds)."""
     rule = iptc.Rule()
     setters = {'-s': 'src', '-d': 'dst', '-i': 'in_interface', '-o': 'out_interface', '-p': 'protocol'}
     negate = False
     current = None
     parameter = None
-    values = []
+    values: List[str] = []
 
-    def flush():
+    def flush() -> None:
         if current is not None and parameter is not None:
             current.set_parameter(parameter, values if len(values) != 1 else values[0])
 
@@ -234,13 +239,13 @@ class LegacyTables:
 
     name = 'legacy'
 
-    def __init__(self, module):
+    def __init__(self, module: 'AnsibleModule') -> None:
         if load_iptc() is None:
             from ansible.module_utils.basic import missing_required_lib  # pylint: disable=import-outside-toplevel
             raise FirewallError(missing_required_lib('python-iptables'))
         self.module = module
-        self.tables = {}
-        self.entries = {}
+        self.tables: Dict[str, Any] = {}  # iptc.Table
+        self.entries: Dict[Tuple[str, str], List[Any]] = {}  # iptc.Rule
         # To tell a jump to a chain from a target extension, python-iptables opens every
         # table it knows, which creates the raw, mangle and security tables on a host that
         # had none. Our jumps only lead to chains in the tables we write. Releases before
@@ -248,9 +253,9 @@ class LegacyTables:
         known = getattr(iptc.Table, 'existing_table_names', None)
         for name in iptc.Table.ALL if known is not None else ():
             if name not in TABLES:
-                known.setdefault(name, False)
+                known.setdefault(name, False)  # type: ignore[union-attr]  # the loop runs only where known is not None
 
-    def read(self):
+    def read(self) -> Ruleset:
         ruleset = Ruleset()
         # The rule objects point into the table handle's memory: apply() must use the very
         # handles read() filled, without a refresh (the xtables lock keeps them current).
@@ -272,7 +277,7 @@ class LegacyTables:
             raise FirewallError('python-iptables could not read the legacy tables: %s' % exc)
         return ruleset
 
-    def apply(self, plan):
+    def apply(self, plan: 'FirewallPlan') -> None:
         for name in plan.tables():
             table = self.tables[name]
             step = 'starting'

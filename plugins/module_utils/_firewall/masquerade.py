@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import BACKEND_OPTION, FirewallTask
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import build, owner_comment
@@ -27,12 +28,16 @@ from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits imp
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import duplicates
 
+if TYPE_CHECKING:
+    from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Rule
+    from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import Sysctl
+
 MASQUERADE_KEYS = ('bridge', 'subnet', 'out_interface', 'icc', 'masquerade')
 MULTICAST = '224.0.0.0/4'
 REPLIES = ('conntrack', ('--ctstate', 'RELATED,ESTABLISHED'))
 
 
-def firewall_interface_error(role, name):
+def firewall_interface_error(role: str, name: str) -> Optional[str]:
     """Why ``name`` cannot be used as an interface in iptables rules, or None."""
     error = interface_name_error(name)
     if error:
@@ -44,7 +49,7 @@ def firewall_interface_error(role, name):
     return None
 
 
-def parse_subnet(text, bridge):
+def parse_subnet(text: str, bridge: str) -> str:
     """The IPv4 network ``text`` names; host bits are an error, so a typo is not widened."""
     try:
         network = ipaddress.ip_network(str(text), strict=False)
@@ -59,7 +64,7 @@ def parse_subnet(text, bridge):
     return str(network)
 
 
-def parse_networks(items, state):
+def parse_networks(items: Iterable[Mapping[str, Any]], state: str) -> List[Dict[str, Any]]:
     """Validated network dicts; raises InvalidInput listing every problem."""
     problems, networks = [], []
     for item in items:
@@ -68,8 +73,8 @@ def parse_networks(items, state):
         if error:
             problems.append(error)
             continue
-        network = dict(bridge=bridge, subnet=None, out_interface=item.get('out_interface'),
-                       icc=item.get('icc') is not False, masquerade=item.get('masquerade') is not False)
+        network: Dict[str, Any] = dict(bridge=bridge, subnet=None, out_interface=item.get('out_interface'),
+                                       icc=item.get('icc') is not False, masquerade=item.get('masquerade') is not False)
         if network['out_interface'] is not None:
             error = firewall_interface_error('bridge %s: out_interface' % bridge, network['out_interface'])
             if error:
@@ -78,7 +83,7 @@ def parse_networks(items, state):
                 problems.append('bridge %s: out_interface must be another interface than the bridge' % bridge)
         if item.get('subnet') is not None:
             try:
-                network['subnet'] = parse_subnet(item['subnet'], bridge)
+                network['subnet'] = parse_subnet(item['subnet'], bridge)  # type: ignore[arg-type]  # bridge is not None: checked above
             except InvalidInput as exc:
                 problems += exc.problems
         elif state == 'present':
@@ -90,7 +95,7 @@ def parse_networks(items, state):
     return networks
 
 
-def network_rules(network):
+def network_rules(network: Mapping[str, Any]) -> List['Rule']:
     """The rules one network needs, commented with its owner."""
     bridge, out = network['bridge'], network['out_interface']
     owner = owner_comment('masquerade', bridge)
@@ -110,7 +115,7 @@ def network_rules(network):
     return rules
 
 
-def masquerade_task(networks, state):
+def masquerade_task(networks: Sequence[Mapping[str, Any]], state: str) -> FirewallTask:
     """The FirewallTask of a nat_masquerade run."""
     owners = [owner_comment('masquerade', network['bridge']) for network in networks]
     if state == 'absent':

@@ -11,13 +11,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import TYPE_CHECKING, Any, Dict, Mapping
+
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, invalid
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import MASQUERADE_KEYS, masquerade_task, parse_networks
 from ansible_collections.nslab.net.plugins.module_utils._firewall.runner import run_firewall
 
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
 
-def masquerade_spec(params):
+
+def masquerade_spec(params: Mapping[str, Any]) -> Dict[str, Any]:
     """The networks of the module's arguments; TaskFailed naming every bad value."""
     try:
         networks = parse_networks(task_items(params, 'networks', MASQUERADE_KEYS), params['state'])
@@ -26,5 +31,5 @@ def masquerade_spec(params):
     return dict(networks=networks, state=params['state'], backend=params['backend'])
 
 
-def converge_masquerade(module, spec):
+def converge_masquerade(module: 'AnsibleModule', spec: Mapping[str, Any]) -> Dict[str, Any]:
     return run_firewall(module, spec['backend'], lambda current: masquerade_task(spec['networks'], spec['state']))

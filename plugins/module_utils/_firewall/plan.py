@@ -16,9 +16,16 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from collections import Counter
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import (
     CHAINS, SKELETON_COMMENT, TABLES, is_ours, jump_rules)
+
+if TYPE_CHECKING:
+    from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Rule, Ruleset
+    from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import Sysctl
+    # FirewallTask.flows are publish.Mapping: imported here, even for types only, publish would
+    # join nat_masquerade's payload (ansible-core bundles these imports too), so they are Any.
 
 
 #: The backend option of both firewall modules: which iptables flavour the rules go to.
@@ -32,25 +39,24 @@ class FirewallPlan:
     read (legacy deletes that very entry); ``inserts`` go to the top of built-in chains.
     """
 
-    def __init__(self):
-        self.new_chains = []
-        self.deletes = []
-        self.inserts = []
-        self.appends = []
-        self.old_chains = []
+    def __init__(self) -> None:
+        self.new_chains: List[Tuple[str, str]] = []
+        self.deletes: List[Tuple['Rule', int]] = []
+        self.inserts: List['Rule'] = []
+        self.appends: List['Rule'] = []
+        self.old_chains: List[Tuple[str, str]] = []
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return bool(self.new_chains or self.deletes or self.inserts or self.appends or self.old_chains)
 
-
-    def tables(self):
+    def tables(self) -> List[str]:
         """The tables the plan changes, in a fixed order."""
         touched = set(table for table, unused in self.new_chains + self.old_chains)
         touched.update(rule.table for rule, unused in self.deletes)
         touched.update(rule.table for rule in self.inserts + self.appends)
         return [table for table in TABLES if table in touched]
 
-    def restore_input(self):
+    def restore_input(self) -> str:
         """The plan as ``iptables-restore --noflush`` input: one transaction per table."""
         lines = []
         for table in self.tables():
@@ -63,7 +69,7 @@ class FirewallPlan:
             lines.append('COMMIT')
         return '\n'.join(lines) + '\n' if lines else ''
 
-    def commands(self):
+    def commands(self) -> List[str]:
         """The equivalent ``iptables`` commands, in the order they take effect."""
         commands = []
         for table in self.tables():
@@ -75,15 +81,15 @@ class FirewallPlan:
         return commands
 
 
-def _our_chains():
+def _our_chains() -> List[Tuple[str, str]]:
     return [(table, chain) for table in TABLES for chain in CHAINS[table]]
 
 
-def _indexed(current, table, chain):
+def _indexed(current: 'Ruleset', table: str, chain: str) -> List[Tuple[int, 'Rule']]:
     return list(enumerate(current.chain_rules(table, chain)))
 
 
-def plan_firewall(current, owners, wanted):
+def plan_firewall(current: 'Ruleset', owners: Iterable[str], wanted: Iterable['Rule']) -> FirewallPlan:
     """The plan that makes the rules of ``owners`` (comments) exactly ``wanted``.
 
     ``wanted`` is a list of rules, each in one of our chains and commented with one of
@@ -118,16 +124,16 @@ def plan_firewall(current, owners, wanted):
     return plan
 
 
-def _skeleton_rules(current, table, chain):
+def _skeleton_rules(current: 'Ruleset', table: str, chain: str) -> List[Tuple[int, 'Rule']]:
     return [(index, rule) for index, rule in _indexed(current, table, chain)
             if rule.comment == SKELETON_COMMENT]
 
 
-def _keep_skeleton(current, plan):
+def _keep_skeleton(current: 'Ruleset', plan: FirewallPlan) -> None:
     """Create what is missing of the skeleton and repair what is out of order."""
     plan.new_chains += [(table, chain) for table, chain in _our_chains() if not current.has_chain(table, chain)]
     jumps = jump_rules()
-    by_chain = {}
+    by_chain: Dict[Tuple[str, str], List['Rule']] = {}
     for rule in jumps:
         by_chain.setdefault((rule.table, rule.chain), []).append(rule)
     for (table, chain), expected in by_chain.items():
@@ -138,7 +144,7 @@ def _keep_skeleton(current, plan):
                 plan.deletes += [(rule, index) for index, rule in present]
                 plan.appends[:0] = list(expected)
             continue
-        seen = Counter()
+        seen: Dict['Rule', int] = Counter()
         for index, rule in present:
             seen[rule] += 1
             if rule not in expected or seen[rule] > 1:
@@ -147,7 +153,7 @@ def _keep_skeleton(current, plan):
         plan.inserts += [rule for rule in reversed(expected) if not seen[rule]]
 
 
-def _remove_skeleton(current, plan, foreign_chains):
+def _remove_skeleton(current: 'Ruleset', plan: FirewallPlan, foreign_chains: Set[Tuple[str, str]]) -> None:
     """Remove our chains and jumps, keeping chains (and their jumps) that hold others' rules."""
     keep = set(chain for unused, chain in foreign_chains)
     if keep & set(CHAINS['filter'][1:5]):
@@ -163,12 +169,12 @@ def _remove_skeleton(current, plan, foreign_chains):
                         if current.has_chain(table, chain) and chain not in keep]
 
 
-def simulate_rules(current, plan):
+def simulate_rules(current: 'Ruleset', plan: FirewallPlan) -> 'Ruleset':
     """The ruleset after ``plan``, computed without the kernel (for check mode)."""
     after = current.copy()
     for table, chain in plan.new_chains:
         after.add_chain(table, chain)
-    doomed = {}
+    doomed: Dict[Tuple[str, str], Set[int]] = {}
     for rule, index in plan.deletes:
         doomed.setdefault((rule.table, rule.chain), set()).add(index)
     for (table, chain), indexes in doomed.items():
@@ -185,7 +191,7 @@ def simulate_rules(current, plan):
     return after
 
 
-def owned_rules(ruleset, owners):
+def owned_rules(ruleset: 'Ruleset', owners: Iterable[str]) -> List[str]:
     """The rules of ``owners`` in ``ruleset`` as ``-t TABLE -A CHAIN ...`` lines.
 
     Chains by name, rules in chain order: backends list chains in different orders.
@@ -207,8 +213,9 @@ class FirewallTask:
     whose conntrack flows are deleted once the rules changed (a real run only).
     """
 
-    def __init__(self, owners=(), rules=(), sysctls=(), required=(), problems=(), warnings=(), holders=None,
-                 flows=()):
+    def __init__(self, owners: Iterable[str] = (), rules: Iterable['Rule'] = (), sysctls: Iterable[Tuple['Sysctl', int]] = (),
+                 required: Iterable[Tuple['Sysctl', str]] = (), problems: Iterable[str] = (), warnings: Iterable[str] = (),
+                 holders: Optional[Mapping['Sysctl', Iterable[str]]] = None, flows: Iterable[Any] = ()) -> None:
         self.owners = list(owners)
         self.rules = list(rules)
         self.sysctls = list(sysctls)
@@ -218,7 +225,7 @@ class FirewallTask:
         self.holders = dict(holders or {})
         self.flows = list(flows)
 
-    def wanted_sysctls(self):
+    def wanted_sysctls(self) -> List[Tuple[str, int, List[str]]]:
         """``(name, value, holders)`` per setting, as :func:`sysctl_ledger.plan_ledger` takes them."""
         return [(setting.name, value, list(self.holders.get(setting, self.owners)))
                 for setting, value in self.sysctls]

@@ -28,6 +28,7 @@ __metaclass__ = type
 
 import ipaddress
 import re
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import BACKEND_OPTION, FirewallTask
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import TABLES, build, owner_comment
@@ -35,6 +36,10 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import (
     REPLIES, firewall_interface_error)
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Rule, Ruleset
+    from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import Sysctl
 
 PUBLISH_KEYS = ('bridge', 'destination', 'ports')
 LOOPBACK_NETWORK = ipaddress.ip_network('127.0.0.0/8')
@@ -51,7 +56,7 @@ class Mapping(tuple):
 
     __slots__ = ()
 
-    def __new__(cls, proto, host_ip, host_port, destination, container_port):
+    def __new__(cls, proto: str, host_ip: Optional[str], host_port: int, destination: str, container_port: int) -> 'Mapping':
         return tuple.__new__(cls, (proto, host_ip, host_port, destination, container_port))
 
     proto = property(lambda self: self[0])
@@ -61,23 +66,23 @@ class Mapping(tuple):
     container_port = property(lambda self: self[4])
 
     @property
-    def loopback_only(self):
+    def loopback_only(self) -> bool:
         return self.host_ip is not None and ipaddress.ip_address(str(self.host_ip)) in LOOPBACK_NETWORK
 
     @property
-    def reaches_loopback(self):
+    def reaches_loopback(self) -> bool:
         """Whether the port answers on 127.0.0.1 (which needs route_localnet)."""
         return self.host_ip is None or self.loopback_only
 
-    def overlaps(self, other):
+    def overlaps(self, other: 'Mapping') -> bool:
         return (self.proto, self.host_port) == (other.proto, other.host_port) and (
             self.host_ip is None or other.host_ip is None or self.host_ip == other.host_ip)
 
-    def as_spec(self):
+    def as_spec(self) -> str:
         host = '%s:' % self.host_ip if self.host_ip else ''
         return '%s%d:%d/%s -> %s' % (host, self.host_port, self.container_port, self.proto, self.destination)
 
-    def conntrack_deletion_command(self):
+    def conntrack_deletion_command(self) -> str:
         """The ``conntrack`` command a person would type to delete the flows through this port."""
         words = ['conntrack', '-D', '-p', self.proto]
         if self.host_ip is not None:
@@ -87,16 +92,16 @@ class Mapping(tuple):
         return ' '.join(words)
 
 
-def _port_range(text):
-    first, unused, last = text.partition('-')
-    first = int(first)
-    last = int(last) if last else first
+def _port_range(text: str) -> List[int]:
+    first_text, unused, last_text = text.partition('-')
+    first = int(first_text)
+    last = int(last_text) if last_text else first
     if not 1 <= first <= last <= 65535:
         raise ValueError(text)
     return list(range(first, last + 1))
 
 
-def parse_port_spec(spec, destination):
+def parse_port_spec(spec: object, destination: str) -> List[Mapping]:
     """Mappings from one Docker ``-p`` spec: ``[host_ip:]host_port[-end]:port[-end][/tcp|udp]``."""
     match = _SPEC.match(spec.strip()) if isinstance(spec, str) else None
     if not match:
@@ -124,7 +129,7 @@ def parse_port_spec(spec, destination):
             for host, container in zip(host_ports, container_ports)]
 
 
-def parse_destination(text, bridge):
+def parse_destination(text: object, bridge: str) -> str:
     try:
         address = ipaddress.ip_address(str(text))
     except ValueError:
@@ -134,13 +139,15 @@ def parse_destination(text, bridge):
     return str(address)
 
 
-def parse_publish(items, state, exclusive=False):
+def parse_publish(items: Iterable[Dict[str, Any]], state: str, exclusive: bool = False) -> Dict[str, Dict[str, List[Mapping]]]:
     """``{bridge: {destination: [Mapping]}}`` from the task's items; InvalidInput lists every problem.
 
     With state=absent the ports are ignored: a destination's ports are removed, or all the
     bridge's when no destination is named (then its dict is empty). With ``exclusive`` an
     item may name a bridge alone: it publishes nothing there, so everything there goes.
     """
+    wanted: Dict[str, Dict[str, List[Mapping]]]
+    whole: Set[str]
     problems, wanted, whole = [], {}, set()
     for item in items:
         bridge, destination = item.get('bridge'), item.get('destination')
@@ -148,16 +155,16 @@ def parse_publish(items, state, exclusive=False):
         if error:
             problems.append(error)
             continue
-        per_bridge = wanted.setdefault(bridge, {})
+        per_bridge = wanted.setdefault(bridge, {})  # type: ignore[arg-type]  # bridge is not None: checked above
         if destination is None:
             if state == 'absent':
-                whole.add(bridge)
+                whole.add(bridge)  # type: ignore[arg-type]  # bridge is not None: checked above
             elif not exclusive:
                 problems.append('bridge %s: destination is required with state=present unless exclusive is true'
                                 % bridge)
             continue
         try:
-            destination = parse_destination(destination, bridge)
+            destination = parse_destination(destination, bridge)  # type: ignore[arg-type]  # bridge is not None: checked above
         except InvalidInput as exc:
             problems += exc.problems
             continue
@@ -176,14 +183,14 @@ def parse_publish(items, state, exclusive=False):
     return wanted
 
 
-def conflicts(mappings, others, owner_of=None):
+def conflicts(mappings: Sequence[Mapping], others: Sequence[Mapping], owner_of: Optional[Callable[[Mapping], str]] = None) -> List[str]:
     """Messages for every mapping that listens where one of ``others`` already does.
 
     Only mappings of one protocol and host port can overlap, so ``others`` are grouped by
     those: a lab of a thousand ports costs a thousand lookups, not a million comparisons.
     """
     same = others is mappings
-    by_port = {}
+    by_port: Dict[Tuple[str, int], List[Tuple[int, Mapping]]] = {}
     for position, other in enumerate(others):
         by_port.setdefault((other.proto, other.host_port), []).append((position, other))
     messages = []
@@ -199,15 +206,15 @@ def conflicts(mappings, others, owner_of=None):
     return messages
 
 
-def destination_owner(bridge, destination):
+def destination_owner(bridge: str, destination: str) -> str:
     return owner_comment('publish', '%s:%s' % (bridge, destination))
 
 
-def bridge_owner(bridge):
+def bridge_owner(bridge: str) -> str:
     return owner_comment('publish', bridge)
 
 
-def _split_owner(comment):
+def _split_owner(comment: Optional[str]) -> Optional[Tuple[str, Optional[str]]]:
     """``(bridge, destination or None)`` of a publish comment, or None for other comments."""
     parts = (comment or '').split(':')
     if parts[:2] != ['nslab', 'publish'] or len(parts) not in (3, 4):
@@ -215,9 +222,9 @@ def _split_owner(comment):
     return parts[2], parts[3] if len(parts) == 4 else None
 
 
-def published(current):
+def published(current: 'Ruleset') -> Dict[Tuple[str, str], List[Mapping]]:
     """The mappings in the current rules, as ``{(bridge, destination): [Mapping]}``."""
-    found = {}
+    found: Dict[Tuple[str, str], List[Mapping]] = {}
     for chain in DNAT_CHAINS.values():
         for rule in current.chain_rules('nat', chain):
             owner = _split_owner(rule.comment)
@@ -231,17 +238,17 @@ def published(current):
                                   destination, int(port))
             except (ValueError, IndexError):
                 continue  # edited by hand: not a mapping this module can reason about
-            found.setdefault(owner, []).append(mapping)
+            found.setdefault(owner, []).append(mapping)  # type: ignore[arg-type]  # owner[1] is not None: checked above
     return found
 
 
-def owned_destinations(current):
+def owned_destinations(current: 'Ruleset') -> Dict[str, Set[str]]:
     """``{bridge: set of destinations}`` named by the owner comment of any rule, in any chain.
 
     Not only the DNAT rules: one deleted by hand must not hide its destination's other
     rules (and with them the skeleton) from a removal.
     """
-    found = {}
+    found: Dict[str, Set[str]] = {}
     for table in TABLES:
         for rules in current.rules[table].values():
             for rule in rules:
@@ -251,7 +258,7 @@ def owned_destinations(current):
     return found
 
 
-def hairpin_subnets(current, bridge):
+def hairpin_subnets(current: 'Ruleset', bridge: str) -> List[str]:
     """The subnets the bridge's hairpin rules name now (used when the bridge is gone)."""
     subnets = []
     for rule in current.chain_rules('nat', 'NSLAB-POSTROUTING'):
@@ -262,7 +269,7 @@ def hairpin_subnets(current, bridge):
     return subnets
 
 
-def destination_rules(bridge, destination, mappings):
+def destination_rules(bridge: str, destination: str, mappings: Iterable[Mapping]) -> List['Rule']:
     owner = destination_owner(bridge, destination)
     rules = []
     for m in mappings:
@@ -278,7 +285,7 @@ def destination_rules(bridge, destination, mappings):
     return rules
 
 
-def bridge_rules(bridge, subnets, loopback):
+def bridge_rules(bridge: str, subnets: Iterable[str], loopback: bool) -> List['Rule']:
     """What the bridge needs while any of its destinations publishes a port."""
     owner = bridge_owner(bridge)
     rules = [build('nat', 'NSLAB-POSTROUTING', 'MASQUERADE', src=subnet, out_if=bridge,
@@ -297,7 +304,8 @@ def bridge_rules(bridge, subnets, loopback):
     return rules
 
 
-def publish_task(wanted, state, bridges, current, check_mode, exclusive=False):
+def publish_task(wanted: Dict[str, Dict[str, List[Mapping]]], state: str, bridges: Dict[str, Optional[List[str]]], current: 'Ruleset', check_mode: bool,
+                 exclusive: bool = False) -> FirewallTask:
     """The :class:`FirewallTask` of a port_publish run, with the mappings that go as its ``flows``.
 
     ``bridges`` maps each bridge of the task to its IPv4 subnets, or None where the
@@ -311,7 +319,7 @@ def publish_task(wanted, state, bridges, current, check_mode, exclusive=False):
     existing = published(current)
     found = owned_destinations(current)
     owners, rules, sysctls, problems, warnings, flows = [], [], [], [], [], []
-    holders = {}
+    holders: Dict['Sysctl', List[str]] = {}
     mine = []
     for bridge, destinations in sorted(wanted.items()):
         if state == 'absent' and not destinations:

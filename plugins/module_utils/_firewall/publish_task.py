@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, TaskFailed, invalid
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
@@ -19,8 +20,12 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import
 from ansible_collections.nslab.net.plugins.module_utils._firewall.runner import run_firewall
 from ansible_collections.nslab.net.plugins.module_utils._netlink.conntrack import delete_flows
 
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import Netlink
 
-def publish_spec(params):
+
+def publish_spec(params: Mapping[str, Any]) -> Dict[str, Any]:
     """``{bridge: {destination: [Mapping]}}`` of the module's arguments; TaskFailed naming every bad value."""
     state, exclusive = params['state'], bool(params.get('exclusive'))
     try:
@@ -30,7 +35,7 @@ def publish_spec(params):
     return dict(wanted=wanted, state=state, exclusive=exclusive, backend=params['backend'])
 
 
-def converge_publish(module, netlink, spec):
+def converge_publish(module: 'AnsibleModule', netlink: 'Netlink', spec: Mapping[str, Any]) -> Dict[str, Any]:
     wanted, state, exclusive = spec['wanted'], spec['state'], spec['exclusive']
     subnets = bridge_subnets(netlink, sorted(wanted))
     return run_firewall(module, spec['backend'],
@@ -38,10 +43,10 @@ def converge_publish(module, netlink, spec):
                         delete_flows=delete_flows)
 
 
-def bridge_subnets(netlink, names):
+def bridge_subnets(netlink: 'Netlink', names: Iterable[str]) -> Dict[str, Optional[List[str]]]:
     """Each bridge's IPv4 subnets, None for a bridge that does not exist."""
     view = netlink.read_views([None])[None]
-    subnets = {}
+    subnets: Dict[str, Optional[List[str]]] = {}
     for name in names:
         link = view.link(name)
         if link is None:

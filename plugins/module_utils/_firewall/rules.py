@@ -31,6 +31,7 @@ __metaclass__ = type
 
 import re
 import shlex
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 PREFIX = 'NSLAB-'
 SKELETON_COMMENT = 'nslab'
@@ -75,48 +76,48 @@ class Rule(tuple):
 
     __slots__ = ()
 
-    def __new__(cls, table, chain, args):
+    def __new__(cls, table: str, chain: str, args: Iterable[str]) -> 'Rule':
         return tuple.__new__(cls, (table, chain, tuple(args)))
 
     @property
-    def table(self):
+    def table(self) -> str:
         return self[0]
 
     @property
-    def chain(self):
+    def chain(self) -> str:
         return self[1]
 
     @property
-    def args(self):
+    def args(self) -> Tuple[str, ...]:
         return self[2]
 
     @property
-    def comment(self):
+    def comment(self) -> Optional[str]:
         return comment_of(self.args)
 
-    def as_line(self, verb='-A'):
+    def as_line(self, verb: str = '-A') -> str:
         """The rule as a line of ``iptables-save`` / ``iptables-restore`` input."""
         return ' '.join([verb, self.chain] + [quote(token) for token in self.args])
 
-    def as_command(self, verb='-A', position=None):
+    def as_command(self, verb: str = '-A', position: Optional[int] = None) -> str:
         """The ``iptables`` command that adds (or with ``-D`` deletes) the rule."""
         words = ['iptables', '-t', self.table, verb, self.chain]
         if position is not None:
             words.append(str(position))
         return ' '.join(words + [quote(token) for token in self.args])
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return 'Rule(%r, %r, %r)' % tuple(self)
 
 
-def quote(token):
+def quote(token: str) -> str:
     """``token`` as iptables-save would print it."""
     if _PLAIN.match(token) or token in ('!',) or re.match(r'^[A-Za-z0-9_./:,+!-]+$', token):
         return token
     return '"%s"' % token.replace('\\', '\\\\').replace('"', '\\"')
 
 
-def comment_of(args):
+def comment_of(args: Tuple[str, ...]) -> Optional[str]:
     """The value of a rule's comment match, or None."""
     for index in range(len(args) - 3):
         if args[index:index + 3] == ('-m', 'comment', '--comment'):
@@ -124,19 +125,20 @@ def comment_of(args):
     return None
 
 
-def owner_comment(kind, owner):
+def owner_comment(kind: str, owner: str) -> str:
     """The comment that tags the rules ``kind`` (``masquerade``, ``publish``) makes for ``owner``."""
     return '%s%s:%s' % (COMMENT_PREFIX, kind, owner)
 
 
-def is_ours(rule):
+def is_ours(rule: Rule) -> bool:
     """Whether a rule carries one of our comments (the skeleton's or an owner's)."""
     comment = rule.comment
     return comment is not None and (comment == SKELETON_COMMENT or comment.startswith(COMMENT_PREFIX))
 
 
-def build(table, chain, target, src=None, dst=None, in_if=None, out_if=None, proto=None,
-          matches=(), target_args=(), comment=None):
+def build(table: str, chain: str, target: str, src: Optional[str] = None, dst: Optional[str] = None, in_if: Optional[str] = None,
+          out_if: Optional[str] = None, proto: Optional[str] = None, matches: Iterable[Tuple[str, Iterable[str]]] = (),
+          target_args: Iterable[str] = (), comment: Optional[str] = None) -> Rule:
     """A rule with its arguments in canonical order.
 
     ``src``, ``dst``, ``in_if``, ``out_if`` and ``proto`` may start with ``!`` to negate
@@ -159,7 +161,7 @@ def build(table, chain, target, src=None, dst=None, in_if=None, out_if=None, pro
     return Rule(table, chain, args)
 
 
-def jump_rules():
+def jump_rules() -> List[Rule]:
     """The skeleton's jumps as rules, in order."""
     return [build(table, chain, target, matches=[(match[1], match[2:])] if match else (),
                   comment=SKELETON_COMMENT)
@@ -169,26 +171,26 @@ def jump_rules():
 class Ruleset:
     """What a backend read: per table, the chains (in order) and each chain's rules (in order)."""
 
-    def __init__(self):
-        self.chains = dict((table, []) for table in TABLES)
-        self.rules = dict((table, {}) for table in TABLES)
+    def __init__(self) -> None:
+        self.chains: Dict[str, List[str]] = dict((table, []) for table in TABLES)
+        self.rules: Dict[str, Dict[str, List[Rule]]] = dict((table, {}) for table in TABLES)
 
-    def add_chain(self, table, chain):
+    def add_chain(self, table: str, chain: str) -> None:
         if chain not in self.rules[table]:
             self.chains[table].append(chain)
             self.rules[table][chain] = []
 
-    def append(self, rule):
+    def append(self, rule: Rule) -> None:
         self.add_chain(rule.table, rule.chain)
         self.rules[rule.table][rule.chain].append(rule)
 
-    def has_chain(self, table, chain):
+    def has_chain(self, table: str, chain: str) -> bool:
         return chain in self.rules[table]
 
-    def chain_rules(self, table, chain):
+    def chain_rules(self, table: str, chain: str) -> List[Rule]:
         return list(self.rules[table].get(chain, ()))
 
-    def copy(self):
+    def copy(self) -> 'Ruleset':
         other = Ruleset()
         for table in TABLES:
             other.chains[table] = list(self.chains[table])
@@ -202,7 +204,7 @@ _SAVE_WORD = re.compile(r'"((?:[^"\\]|\\.)*)"(?=\s|$)|([^\s"\'\\]+)(?=\s|$)|(\S)
 _ESCAPED = re.compile(r'\\(["\\])')
 
 
-def save_words(line):
+def save_words(line: str) -> List[str]:
     """``shlex.split(line)`` for the words iptables-save writes, ten times faster; anything
     else (single quotes, backslashes outside double quotes) goes to shlex itself."""
     words = []
@@ -214,7 +216,7 @@ def save_words(line):
     return words
 
 
-def parse_save(text, tables=TABLES):
+def parse_save(text: str, tables: Sequence[str] = TABLES) -> Ruleset:
     """A :class:`Ruleset` from ``iptables-save`` output (the tables in ``tables`` only)."""
     ruleset = Ruleset()
     table = None

@@ -24,6 +24,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
 from ansible_collections.nslab.net.plugins.module_utils._common.interpreter import respawn_with
 from ansible_collections.nslab.net.plugins.module_utils._common.results import task_result
@@ -32,8 +34,15 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import ow
 from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctl_ledger import LedgerError, load_ledger, plan_ledger, save_ledger
 from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import Sysctl, read_sysctls, write_sysctl
 
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import FirewallTask
+    from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Ruleset
+    from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctl_ledger import LedgerPlan
 
-def run_firewall(module, backend, want, delete_flows=None):
+
+def run_firewall(module: 'AnsibleModule', backend: str, want: Callable[['Ruleset'], 'FirewallTask'],
+                 delete_flows: Optional[Callable[[List[Any]], object]] = None) -> Dict[str, Any]:
     """Lock, read, plan, apply, report: the result dict. ``want(current_ruleset)`` returns a
     :class:`plan.FirewallTask`; ``delete_flows(flows)`` deletes the conntrack flows of the
     task's ``flows`` (only port publishing has any, and only it needs netlink for them)."""
@@ -83,11 +92,11 @@ def run_firewall(module, backend, want, delete_flows=None):
     values_after.update(kernel.writes)
     commands = plan.commands() + [flow.conntrack_deletion_command() for flow in flows]
     commands += ['sysctl -w %s=%s' % (name, value) for name, value in kernel.writes]
-    return task_result(plan or kernel.writes, commands, dict(rules=before, sysctls=values_before),
+    return task_result(bool(plan) or bool(kernel.writes), commands, dict(rules=before, sysctls=values_before),
                        dict(rules=after, sysctls=values_after), backend=backend)
 
 
-def _delete_flows(delete_flows, flows):
+def _delete_flows(delete_flows: Optional[Callable[[List[Any]], object]], flows: List[Any]) -> List[str]:
     """Delete the conntrack flows through ``flows``; warnings where that failed.
 
     The rules have changed by then, so a failure does not fail the task: the flows that
@@ -95,6 +104,8 @@ def _delete_flows(delete_flows, flows):
     """
     if not flows:
         return []
+    if delete_flows is None:
+        raise TaskFailed('the task has conntrack flows to delete but no way to delete them (a bug)', changed=True)
     try:
         delete_flows(flows)
     except (IOError, OSError) as exc:
@@ -103,7 +114,7 @@ def _delete_flows(delete_flows, flows):
     return []
 
 
-def _write_settings(backend, ledger, kernel):
+def _write_settings(backend: str, ledger: Dict[str, Dict[str, Any]], kernel: 'LedgerPlan') -> None:
     """The ledger first, then the settings: a setting is never changed without its record."""
     if kernel.ledger != ledger:
         save_ledger(kernel.ledger)

@@ -22,6 +22,7 @@ __metaclass__ = type
 
 import json
 import os
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
 
@@ -41,19 +42,20 @@ class LedgerPlan:
     else set them); ``warnings``: why a setting was not put back.
     """
 
-    def __init__(self, writes, ledger, released, warnings):
+    def __init__(self, writes: List[Tuple[str, str]], ledger: Dict[str, Dict[str, Any]], released: List[str], warnings: List[str]) -> None:
         self.writes = writes
         self.ledger = ledger
         self.released = released
         self.warnings = warnings
 
 
-def _copy(ledger):
+def _copy(ledger: Mapping[str, Mapping[str, Any]]) -> Dict[str, Dict[str, Any]]:
     return dict((name, dict(before=entry['before'], set=entry['set'], owners=list(entry['owners'])))
                 for name, entry in ledger.items())
 
 
-def plan_ledger(ledger, current, owners, wanted):
+def plan_ledger(ledger: Mapping[str, Mapping[str, Any]], current: Mapping[str, Optional[str]], owners: Iterable[str],
+                wanted: Iterable[Tuple[str, object, Sequence[str]]]) -> LedgerPlan:
     """Plan the task's kernel settings against the ledger; no I/O, ``ledger`` is not modified.
 
     ``current`` maps setting names to their values now (text), None where the kernel does
@@ -69,7 +71,7 @@ def plan_ledger(ledger, current, owners, wanted):
     for name in sorted(new):
         if current.get(name) is None:
             del new[name]  # its interface is gone, and the setting with it
-    held = {}
+    held: Dict[str, Set[str]] = {}
     for name, value, holders in wanted:
         value, now = str(value), current.get(name)
         if now is None or not holders:
@@ -107,13 +109,13 @@ def plan_ledger(ledger, current, owners, wanted):
     return LedgerPlan(writes, new, released, warnings)
 
 
-def _network_setting(name):
+def _network_setting(name: str) -> bool:
     """Whether ``name`` is a sysctl name under net. that stays inside /proc/sys/net."""
     parts = [part.replace('/', '.') for part in name.split('.')]
     return parts[0] == 'net' and len(parts) > 1 and all(part not in ('', '.', '..') for part in parts)
 
 
-def _valid(ledger):
+def _valid(ledger: object) -> bool:
     if not isinstance(ledger, dict):
         return False
     for name, entry in ledger.items():
@@ -129,7 +131,7 @@ def _valid(ledger):
     return True
 
 
-def load_ledger(path=LEDGER_PATH):
+def load_ledger(path: str = LEDGER_PATH) -> Dict[str, Dict[str, Any]]:
     """The ledger as a dict; empty where there is no file."""
     try:
         with open(path) as handle:
@@ -149,7 +151,7 @@ def load_ledger(path=LEDGER_PATH):
     return ledger
 
 
-def save_ledger(ledger, path=LEDGER_PATH):
+def save_ledger(ledger: Mapping[str, Mapping[str, Any]], path: str = LEDGER_PATH) -> None:
     """Write the ledger atomically (temporary file, then rename); no entries: remove the file.
 
     The directory is created mode 0755 and removed again once it is empty, so a host whose

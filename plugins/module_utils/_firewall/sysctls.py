@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+from typing import Dict, Iterable, Optional
 
 PROC_SYS = '/proc/sys'
 
@@ -22,20 +23,20 @@ class Sysctl(tuple):
 
     __slots__ = ()
 
-    def __new__(cls, *parts):
+    def __new__(cls, *parts: str) -> 'Sysctl':
         return tuple.__new__(cls, parts)
 
     @classmethod
-    def from_name(cls, name):
+    def from_name(cls, name: str) -> 'Sysctl':
         """The setting a dotted name names (the inverse of :attr:`name`)."""
         return cls(*[part.replace('/', '.') for part in name.split('.')])
 
     @property
-    def name(self):
+    def name(self) -> str:
         return '.'.join(part.replace('.', '/') for part in self)
 
     @property
-    def path(self):
+    def path(self) -> str:
         return os.path.join(PROC_SYS, *self)
 
 
@@ -43,11 +44,11 @@ IP_FORWARD = Sysctl('net', 'ipv4', 'ip_forward')
 BRIDGE_NF_CALL_IPTABLES = Sysctl('net', 'bridge', 'bridge-nf-call-iptables')
 
 
-def route_localnet(interface):
+def route_localnet(interface: str) -> Sysctl:
     return Sysctl('net', 'ipv4', 'conf', interface, 'route_localnet')
 
 
-def read_sysctl(setting):
+def read_sysctl(setting: Sysctl) -> Optional[str]:
     """The setting's value as text, or None where the kernel does not have it."""
     try:
         with open(setting.path) as handle:
@@ -56,12 +57,12 @@ def read_sysctl(setting):
         return None
 
 
-def write_sysctl(setting, value):
+def write_sysctl(setting: Sysctl, value: object) -> None:
     with open(setting.path, 'w') as handle:
         handle.write('%s\n' % value)
 
 
-def read_sysctls(settings):
+def read_sysctls(settings: Iterable[Sysctl]) -> Dict[str, Optional[str]]:
     """``{name: value}`` of each setting, read once; None where the kernel does not have it."""
     values = {}
     for setting in settings:

@@ -14,19 +14,24 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import os
 import socket
 import sys
 from importlib.util import find_spec
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple, Type, TypeVar
 
 from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
 from ansible_collections.nslab.net.plugins.module_utils._common.addresses import is_link_local
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView
 from ansible_collections.nslab.net.plugins.module_utils._netlink.dump import RouteSocket
 
+if TYPE_CHECKING:
+    from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Step
+
 # Whether pyroute2 can be imported, found without importing it (which costs 0.15 s).
 if find_spec('pyroute2') is None:
-    PYROUTE2_IMPORT_ERROR = 'ImportError: No module named pyroute2'
+    PYROUTE2_IMPORT_ERROR: Optional[str] = 'ImportError: No module named pyroute2'
 else:
     PYROUTE2_IMPORT_ERROR = None
 
@@ -35,8 +40,10 @@ RT_TABLE_MAIN = 254
 RTN_UNICAST = 1
 VERSIONS = ((4, socket.AF_INET), (6, socket.AF_INET6))
 
+_T = TypeVar('_T')
 
-def _netlink_error():
+
+def _netlink_error() -> Type[Exception]:
     """pyroute2's NetlinkError once pyroute2 is loaded (a step that needed it loaded it)."""
     exceptions = sys.modules.get('pyroute2.netlink.exceptions')
     return exceptions.NetlinkError if exceptions is not None else OSError
@@ -45,7 +52,7 @@ def _netlink_error():
 class StepFailed(Exception):
     """A step failed in the kernel; ``done`` lists the steps applied before it."""
 
-    def __init__(self, step, error, done):
+    def __init__(self, step: 'Step', error: BaseException, done: List['Step']) -> None:
         self.step = step
         self.done = done
         super(StepFailed, self).__init__('%s failed: %s' % (step.as_command(), error))
@@ -54,28 +61,28 @@ class StepFailed(Exception):
 class Netlink(object):
     """Sockets into the namespaces a module works on; ``None`` is the module's own namespace."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._home = named_namespaces.own_namespace_fd()
-        self._fds = {}
-        self._readers = {}
-        self._sockets = {}
+        self._fds: Dict[Optional[str], int] = {}
+        self._readers: Dict[Optional[str], RouteSocket] = {}
+        self._sockets: Dict[Optional[str], Any] = {}  # pyroute2's IPRoute
         # Views read since the last change we made, netns -> (view, links_only): the tasks of
         # one lab_network run read the same namespaces in turn, and the kernel changes only
         # through apply(), which forgets them.
-        self._views = {}
+        self._views: Dict[Optional[str], Tuple[NamespaceView, bool]] = {}
 
-    def close(self):
+    def close(self) -> None:
         for netns in set(self._sockets) | set(self._readers) | set(self._fds):
             self._forget(netns)
         os.close(self._home)
 
-    def __enter__(self):
+    def __enter__(self) -> 'Netlink':
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
-    def _forget(self, netns):
+    def _forget(self, netns: Optional[str]) -> None:
         for sockets in (self._sockets, self._readers):
             sock = sockets.pop(netns, None)
             if sock is not None:
@@ -84,7 +91,7 @@ class Netlink(object):
         if fd is not None:
             os.close(fd)
 
-    def fd(self, netns):
+    def fd(self, netns: Optional[str]) -> Optional[int]:
         """An fd of the namespace, or None when a named one does not exist."""
         if netns is None:
             return self._home
@@ -94,33 +101,37 @@ class Netlink(object):
             self._fds[netns] = os.open(named_namespaces.path_of(netns), os.O_RDONLY | os.O_CLOEXEC)
         return self._fds[netns]
 
-    def _opened_in(self, netns, factory):
+    def _opened_in(self, netns: Optional[str], factory: Callable[[], _T]) -> _T:
         if netns is None:
             return factory()
-        named_namespaces.setns(self.fd(netns))
+        fd = self.fd(netns)
+        if fd is None:
+            # Read as present moments ago; setns(None) would only say "Invalid argument".
+            raise OSError(errno.ENOENT, 'network namespace %s no longer exists' % netns)
+        named_namespaces.setns(fd)
         try:
             return factory()
         finally:
             named_namespaces.setns(self._home)
 
-    def socket(self, netns):
+    def socket(self, netns: Optional[str]) -> Any:
         """pyroute2's IPRoute in ``netns``, for writing."""
         if netns not in self._sockets:
             from pyroute2 import IPRoute  # pylint: disable=import-outside-toplevel
             self._sockets[netns] = self._opened_in(netns, IPRoute)
         return self._sockets[netns]
 
-    def reader(self, netns):
+    def reader(self, netns: Optional[str]) -> RouteSocket:
         """A plain netlink socket in ``netns``, for reading."""
         if netns not in self._readers:
             self._readers[netns] = self._opened_in(netns, RouteSocket)
         return self._readers[netns]
 
-    def forget_views(self):
+    def forget_views(self) -> None:
         """Read afresh next time: for changes the kernel makes on its own (namespace cleanup)."""
         self._views.clear()
 
-    def read_views(self, names, links_only=False):
+    def read_views(self, names: Iterable[Optional[str]], links_only: bool = False) -> Dict[Optional[str], NamespaceView]:
         """A NamespaceView for each of ``names`` (None: the module's own namespace).
 
         ``links_only`` skips the address and route dumps, for callers that need neither.
@@ -140,11 +151,12 @@ class Netlink(object):
             self._views[netns] = (views[netns], links_only)
         return views
 
-    def _read_view(self, netns, links_only):
+    def _read_view(self, netns: Optional[str], links_only: bool) -> NamespaceView:
+        raw: Any  # a RawAddress, a RawLink and a RawRoute in turn
         dump = self.reader(netns)
         raw_links = dump.links()
         names = dict((raw.index, raw.name) for raw in raw_links)
-        addresses = dict((index, []) for index in names)
+        addresses: Dict[int, List[str]] = dict((index, []) for index in names)
         for raw in [] if links_only else dump.addresses():
             if raw.address is None or raw.index not in addresses:
                 continue
@@ -167,18 +179,18 @@ class Netlink(object):
                     routes[version] = (raw.gateway, names.get(raw.oif))
         return NamespaceView(netns, exists=True, links=links, default_routes=routes)
 
-    def nsids(self, keys):
+    def nsids(self, keys: Iterable[Tuple[Optional[str], Optional[str]]]) -> Dict[Tuple[Optional[str], Optional[str]], Optional[int]]:
         """Map each ``(from, to)`` namespace pair to the id ``to`` has inside ``from``."""
         found = {}
         for source, target in keys:
             if self.fd(source) is None or self.fd(target) is None:
                 continue
-            found[(source, target)] = self.reader(source).nsid(self.fd(target))
+            found[(source, target)] = self.reader(source).nsid(self.fd(target))  # type: ignore[arg-type]  # not None: checked above
         return found
 
-    def apply(self, steps):
+    def apply(self, steps: Iterable['Step']) -> None:
         """Apply ``steps`` in order; raise StepFailed naming the failing step."""
-        done = []
+        done: List['Step'] = []
         self._views.clear()
         for step in steps:
             try:
@@ -187,10 +199,10 @@ class Netlink(object):
                 raise StepFailed(step, exc, done)
             done.append(step)
 
-    def _index(self, netns, name):
+    def _index(self, netns: Optional[str], name: str) -> int:
         return self.reader(netns).link_index(name)
 
-    def _apply(self, step):
+    def _apply(self, step: 'Step') -> None:
         a = step.args
         if step.op == 'create_netns':
             named_namespaces.create(step.name, replace_stale=a.get('replace', False))

@@ -7,6 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
 from ansible_collections.nslab.net.plugins.module_utils._common.addresses import parse_address_list
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import (
     interface_name_error, mtu_error, netns_name_error)
@@ -14,12 +16,16 @@ from ansible_collections.nslab.net.plugins.module_utils._netlink.model import St
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import duplicates, where
 
+if TYPE_CHECKING:
+    from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView
+
 BRIDGE_KEYS = ('name', 'netns', 'addresses', 'mtu', 'stp', 'up')
 
 
-def parse_bridges(items):
+def parse_bridges(items: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
     """Validate the task's bridge items; return normalised specs or raise InvalidInput."""
-    problems, specs = [], []
+    problems: List[str] = []
+    specs: List[Dict[str, Any]] = []
     for item in items:
         name, netns = item.get('name'), item.get('netns') or None
         label = 'bridge %r' % (name,)
@@ -39,7 +45,8 @@ def parse_bridges(items):
     return specs
 
 
-def plan_bridges(specs, state, views, check_mode):
+def plan_bridges(specs: Iterable[Mapping[str, Any]], state: str, views: Mapping[Optional[str], 'NamespaceView'],
+                 check_mode: bool) -> Tuple[List[Step], List[str]]:
     """Return ``(steps, problems)`` that bring ``views`` to the wanted ``state`` of ``specs``."""
     steps, problems = [], []
     for spec in specs:
@@ -62,9 +69,12 @@ def plan_bridges(specs, state, views, check_mode):
     return steps, problems
 
 
-def _converge(spec, link):
+def _converge(spec: Mapping[str, Any], link: Optional['Link']) -> List[Step]:
     name, netns = spec['name'], spec['netns']
     steps = []
+    current_mtu: Optional[int]
+    current_stp: Optional[bool]
+    current_addresses: Sequence[str]
     if link is None:
         steps.append(Step('create_bridge', netns, name))
         current_mtu, current_stp, current_up, current_addresses = 1500, False, False, ()
@@ -86,7 +96,7 @@ def _converge(spec, link):
     return steps
 
 
-def report_bridges(specs, views):
+def report_bridges(specs: Iterable[Mapping[str, Any]], views: Mapping[Optional[str], 'NamespaceView']) -> List[Dict[str, Any]]:
     """The bridges of ``specs`` as they are in ``views``: one dict each, absent ones left out."""
     bridges = []
     for spec in specs:
@@ -94,7 +104,7 @@ def report_bridges(specs, views):
         link = view.link(spec['name']) if view is not None else None
         if link is None or link.kind != 'bridge':
             continue
-        ports = sorted(other.name for other in view.links.values() if other.master == link.name)
+        ports = sorted(other.name for other in view.links.values() if other.master == link.name)  # type: ignore[union-attr]  # a link implies a view
         bridges.append(dict(name=link.name, netns=spec['netns'], mtu=link.mtu, stp=bool(link.stp),
                             up=link.up, addresses=list(link.addresses), ports=ports))
     return bridges

@@ -8,13 +8,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
+
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, invalid
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
 from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_plan import BRIDGE_KEYS, parse_bridges, plan_bridges, report_bridges
 from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import run_netlink
 
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import Netlink
+    from ansible_collections.nslab.net.plugins.module_utils._netlink.model import NamespaceView, Step
 
-def bridge_spec(params):
+
+def bridge_spec(params: Mapping[str, Any]) -> Dict[str, Any]:
     """What nslab.net.bridge's arguments ask for; TaskFailed naming every bad value."""
     try:
         return dict(bridges=parse_bridges(task_items(params, 'bridges', BRIDGE_KEYS)), state=params['state'])
@@ -22,10 +29,11 @@ def bridge_spec(params):
         raise invalid(exc)
 
 
-def converge_bridges(module, netlink, spec):
+def converge_bridges(module: 'AnsibleModule', netlink: 'Netlink', spec: Mapping[str, Any]) -> Dict[str, Any]:
     bridges = spec['bridges']
 
-    def plan(views, nsids):
+    def plan(views: Mapping[Optional[str], 'NamespaceView'],
+             nsids: Mapping[Tuple[Optional[str], Optional[str]], Optional[int]]) -> Tuple[List['Step'], List[str]]:
         return plan_bridges(bridges, spec['state'], views, module.check_mode)
 
     return run_netlink(netlink, module.check_mode, 'bridges', [bridge['netns'] for bridge in bridges], plan,

@@ -25,8 +25,13 @@ __metaclass__ = type
 import errno
 import socket
 import struct
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._netlink.dump import NetlinkSocket, attributes
+
+if TYPE_CHECKING:
+    # The payload finder bundles this import too: the modules that use this file carry publish anyway.
+    from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import Mapping as PublishedPort
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_CTNETLINK = 1
@@ -67,35 +72,36 @@ class Flow(object):
     __slots__ = ('proto', 'orig_src', 'orig_sport', 'orig_dst', 'orig_dport', 'reply_src', 'reply_sport',
                  'status', 'delete_attrs')
 
-    def __init__(self, proto, orig, reply, status, delete_attrs=b''):
+    def __init__(self, proto: str, orig: Tuple[Optional[str], Optional[int], Optional[str], Optional[int]],
+                 reply: Tuple[Optional[str], Optional[int]], status: int, delete_attrs: bytes = b'') -> None:
         self.proto = proto
         self.orig_src, self.orig_sport, self.orig_dst, self.orig_dport = orig
         self.reply_src, self.reply_sport = reply[0], reply[1]
         self.status = status
         self.delete_attrs = delete_attrs
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return 'Flow(%s %s:%s -> %s:%s, reply from %s:%s, status %#x)' % (
             self.proto, self.orig_src, self.orig_sport, self.orig_dst, self.orig_dport, self.reply_src,
             self.reply_sport, self.status)
 
 
-def _attr(kind, value):
+def _attr(kind: int, value: bytes) -> bytes:
     return _ATTR.pack(_ATTR.size + len(value), kind) + value + b'\0' * (-len(value) % 4)
 
 
-def _tuple(data):
+def _tuple(data: bytes) -> Tuple[Optional[int], Optional[str], Optional[int], Optional[str], Optional[int]]:
     """``(proto number, src, src port, dst, dst port)`` of a CTA_TUPLE_*; ports None where the
     protocol has none, addresses None where the tuple is not IPv4."""
     found = attributes(data)
     addresses = attributes(found.get(CTA_TUPLE_IP, b''))
     proto = attributes(found.get(CTA_TUPLE_PROTO, b''))
 
-    def address(kind):
+    def address(kind: int) -> Optional[str]:
         value = addresses.get(kind)
         return socket.inet_ntoa(value) if value is not None and len(value) == 4 else None
 
-    def port(kind):
+    def port(kind: int) -> Optional[int]:
         value = proto.get(kind)
         return _BE16.unpack_from(value)[0] if value is not None else None
 
@@ -104,7 +110,7 @@ def _tuple(data):
             address(CTA_IP_V4_DST), port(CTA_PROTO_DST_PORT))
 
 
-def parse_flow(payload):
+def parse_flow(payload: bytes) -> Optional[Flow]:
     """The :class:`Flow` of an IPCTNL_MSG_CT_NEW payload (nfgenmsg and attributes), or None
     for an entry of another protocol than tcp and udp."""
     found = attributes(payload, _NFGENMSG.size)
@@ -126,7 +132,7 @@ def parse_flow(payload):
                 delete_attrs)
 
 
-def flow_matches(flow, target):
+def flow_matches(flow: Flow, target: 'PublishedPort') -> bool:
     """Whether ``flow`` was DNAT'ed through ``target``: a published port with ``proto``,
     ``host_ip`` (None: any address of the host), ``host_port``, ``destination`` and
     ``container_port``. Flows that reached the destination without that DNAT are not its."""
@@ -139,15 +145,15 @@ def flow_matches(flow, target):
 class ConntrackSocket(NetlinkSocket):
     """A ctnetlink socket of the network namespace the calling thread is in when it is made."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super(ConntrackSocket, self).__init__(NETLINK_NETFILTER)
 
-    def _ctnetlink(self, command, flags, body):
+    def _ctnetlink(self, command: int, flags: int, body: bytes) -> List[bytes]:
         """The payloads of the answer to a CTNETLINK ``command``."""
         kind = (NFNL_SUBSYS_CTNETLINK << 8) | command
         return [payload for unused, payload in self._request(kind, flags, body)]
 
-    def flows(self):
+    def flows(self) -> List[Flow]:
         """Every tcp and udp entry of the IPv4 conntrack table."""
         found = []
         body = _NFGENMSG.pack(socket.AF_INET, NFNETLINK_V0, 0)
@@ -157,7 +163,7 @@ class ConntrackSocket(NetlinkSocket):
                 found.append(flow)
         return found
 
-    def delete(self, flow):
+    def delete(self, flow: Flow) -> bool:
         """Delete ``flow``; False if it was gone already (timed out, or replaced since the dump)."""
         try:
             self._ctnetlink(IPCTNL_MSG_CT_DELETE, NLM_F_ACK,
@@ -169,10 +175,10 @@ class ConntrackSocket(NetlinkSocket):
         return True
 
 
-def delete_flows(targets):
+def delete_flows(targets: Iterable['PublishedPort']) -> int:
     """Delete the flows DNAT'ed through any of ``targets`` (see :func:`flow_matches`); the
     number deleted. One dump of the table, whatever the number of targets."""
-    by_key = {}
+    by_key: Dict[Tuple[str, Optional[str], Optional[int]], List['PublishedPort']] = {}
     for target in targets:
         by_key.setdefault((target.proto, target.destination, target.container_port), []).append(target)
     if not by_key:

@@ -18,6 +18,7 @@ import errno
 import os
 import socket
 import struct
+from typing import Any, Dict, List, Optional, Tuple, TypeVar
 
 NETLINK_ROUTE = 0
 NLM_F_REQUEST = 0x1
@@ -61,8 +62,10 @@ _U32 = struct.Struct('=I')
 _S32 = struct.Struct('=i')
 _BUFFER = 1 << 20
 
+_S = TypeVar('_S', bound='NetlinkSocket')
 
-def attributes(data, offset=0, end=None):
+
+def attributes(data: bytes, offset: int = 0, end: Optional[int] = None) -> Dict[int, bytes]:
     """``{type: bytes}`` of the netlink attributes in ``data[offset:end]`` (the last of a type wins)."""
     end = len(data) if end is None else end
     found = {}
@@ -75,22 +78,22 @@ def attributes(data, offset=0, end=None):
     return found
 
 
-def _text(value):
+def _text(value: Optional[bytes]) -> Optional[str]:
     return value.split(b'\0', 1)[0].decode('utf-8', 'replace') if value is not None else None
 
 
-def _u32(value):
+def _u32(value: Optional[bytes]) -> Optional[int]:
     return _U32.unpack_from(value)[0] if value is not None else None
 
 
-def _address(family, value):
+def _address(family: int, value: Optional[bytes]) -> Optional[str]:
     return socket.inet_ntop(family, value) if value is not None else None
 
 
 class RawLink(object):
     """The attributes of one RTM_NEWLINK message the views use."""
 
-    def __init__(self, index, flags, attrs):
+    def __init__(self, index: int, flags: int, attrs: Dict[int, bytes]) -> None:
         self.index = index
         self.flags = flags
         self.name = _text(attrs.get(IFLA_IFNAME))
@@ -110,14 +113,14 @@ class RawLink(object):
 
 
 class RawAddress(object):
-    def __init__(self, family, prefixlen, index, attrs):
+    def __init__(self, family: int, prefixlen: int, index: int, attrs: Dict[int, bytes]) -> None:
         self.index = index
         self.prefixlen = prefixlen
         self.address = _address(family, attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS))
 
 
 class RawRoute(object):
-    def __init__(self, family, dst_len, table, route_type, attrs):
+    def __init__(self, family: int, dst_len: int, table: int, route_type: int, attrs: Dict[int, bytes]) -> None:
         self.dst_len = dst_len
         self.table = _u32(attrs.get(RTA_TABLE)) or table
         self.type = route_type
@@ -128,7 +131,7 @@ class RawRoute(object):
 class NetlinkSocket(object):
     """A netlink socket of ``protocol``, in the namespace the calling thread is in when it is made."""
 
-    def __init__(self, protocol):
+    def __init__(self, protocol: int) -> None:
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, protocol)
         self.seq = 0
         try:
@@ -137,20 +140,20 @@ class NetlinkSocket(object):
             self.sock.close()
             raise
 
-    def close(self):
+    def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self):
+    def __enter__(self: _S) -> _S:
         return self
 
-    def __exit__(self, *unused):
+    def __exit__(self, *unused: Any) -> None:
         self.close()
 
-    def _request(self, msg_type, flags, body):
+    def _request(self, msg_type: int, flags: int, body: bytes) -> List[Tuple[int, bytes]]:
         """The ``(type, payload)`` of each message of the answer; OSError with the kernel's error."""
         self.seq += 1
         self.sock.send(_HEADER.pack(_HEADER.size + len(body), msg_type, NLM_F_REQUEST | flags, self.seq, 0) + body)
-        messages = []
+        messages: List[Tuple[int, bytes]] = []
         while True:
             data = self.sock.recv(_BUFFER)
             offset = 0
@@ -175,17 +178,17 @@ class NetlinkSocket(object):
 class RouteSocket(NetlinkSocket):
     """A NETLINK_ROUTE socket of the namespace the calling thread is in when it is made."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super(RouteSocket, self).__init__(NETLINK_ROUTE)
 
-    def links(self):
+    def links(self) -> List[RawLink]:
         found = []
         for unused_kind, payload in self._request(RTM_GETLINK, NLM_F_DUMP, _IFINFO.pack(0, 0, 0, 0, 0)):
             index, flags = _IFINFO.unpack_from(payload)[2:4]
             found.append(RawLink(index, flags, attributes(payload, _IFINFO.size)))
         return found
 
-    def link_index(self, name):
+    def link_index(self, name: str) -> int:
         """The index of the link called ``name``: one RTM_GETLINK for it, not a dump of all."""
         encoded = name.encode('utf-8') + b'\0'
         attr = _ATTR.pack(4 + len(encoded), IFLA_IFNAME) + encoded + b'\0' * (-len(encoded) % 4)
@@ -193,19 +196,19 @@ class RouteSocket(NetlinkSocket):
             return _IFINFO.unpack_from(payload)[2]
         raise OSError(19, 'no link %s' % name)
 
-    def delete_link(self, index):
+    def delete_link(self, index: int) -> None:
         """Delete the link ``index`` (its veth peer goes with it): the one write a teardown
         needs, so that a teardown never imports pyroute2."""
         self._request(RTM_DELLINK, NLM_F_ACK, _IFINFO.pack(0, 0, index, 0, 0))
 
-    def addresses(self):
+    def addresses(self) -> List[RawAddress]:
         found = []
         for unused_kind, payload in self._request(RTM_GETADDR, NLM_F_DUMP, _IFADDR.pack(0, 0, 0, 0, 0)):
             fields = _IFADDR.unpack_from(payload)
             found.append(RawAddress(fields[0], fields[1], fields[4], attributes(payload, _IFADDR.size)))
         return found
 
-    def routes(self, family):
+    def routes(self, family: int) -> List[RawRoute]:
         found = []
         for unused_kind, payload in self._request(RTM_GETROUTE, NLM_F_DUMP, _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)):
             fields = _RTMSG.unpack_from(payload)
@@ -214,7 +217,7 @@ class RouteSocket(NetlinkSocket):
                 found.append(RawRoute(family, dst_len, table, route_type, attributes(payload, _RTMSG.size)))
         return found
 
-    def nsid(self, fd):
+    def nsid(self, fd: int) -> Optional[int]:
         """The id the namespace behind ``fd`` has in this socket's namespace, None if unassigned."""
         body = struct.pack('=Bxxx', socket.AF_UNSPEC) + _ATTR.pack(8, NETNSA_FD) + _U32.pack(fd)
         for unused_kind, payload in self._request(RTM_GETNSID, 0, body):

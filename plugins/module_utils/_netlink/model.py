@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._common.addresses import sorted_addresses
 
@@ -21,23 +22,24 @@ from ansible_collections.nslab.net.plugins.module_utils._common.addresses import
 class ValueObject(object):
     """Equality by attributes, so plans and views compare as data in tests and checks."""
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and vars(self) == vars(other)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return '%s(%s)' % (type(self).__name__, ', '.join('%s=%r' % kv for kv in sorted(vars(self).items())))
 
-    def __ne__(self, other):
+    def __ne__(self, other: object) -> bool:
         return not self == other
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # None: instances are unhashable
 
 
 class Link(ValueObject):
     """One interface as planning needs it. ``master`` is a name in the same namespace."""
 
-    def __init__(self, name, index=0, kind=None, up=False, mtu=1500, master=None,
-                 addresses=(), peer_index=None, peer_nsid=None, stp=None, hairpin=None):
+    def __init__(self, name: str, index: int = 0, kind: Optional[str] = None, up: bool = False, mtu: Optional[int] = 1500,
+                 master: Optional[str] = None, addresses: Iterable[str] = (), peer_index: Optional[int] = None,
+                 peer_nsid: Optional[int] = None, stp: Optional[bool] = None, hairpin: Optional[bool] = None) -> None:
         self.name = name
         self.index = index
         self.kind = kind
@@ -59,16 +61,17 @@ class NamespaceView(object):
     ``default_routes`` maps the IP version (4 or 6) to ``(gateway, device name)``.
     """
 
-    def __init__(self, netns=None, exists=True, links=(), default_routes=None):
+    def __init__(self, netns: Optional[str] = None, exists: bool = True, links: Iterable[Link] = (),
+                 default_routes: Optional[Mapping[int, Tuple[str, Optional[str]]]] = None) -> None:
         self.netns = netns
         self.exists = exists
         self.links = dict((link.name, link) for link in links)
         self.default_routes = dict(default_routes or {})
 
-    def copy(self):
+    def copy(self) -> 'NamespaceView':
         return copy.deepcopy(self)
 
-    def link(self, name):
+    def link(self, name: str) -> Optional[Link]:
         return self.links.get(name)
 
 
@@ -80,16 +83,16 @@ class Step(ValueObject):
     replace_default_route.
     """
 
-    def __init__(self, op, netns, name, **args):
+    def __init__(self, op: str, netns: Optional[str], name: str, **args: Any) -> None:
         self.op = op
         self.netns = netns
         self.name = name
         self.args = args
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return 'Step(%r, %r, %r, %r)' % (self.op, self.netns, self.name, self.args)
 
-    def as_command(self):
+    def as_command(self) -> str:
         """The ``ip`` command a person would type for this step: shown to users in results."""
         ip = 'ip -n %s' % self.netns if self.netns else 'ip'
         a = self.args
@@ -132,12 +135,12 @@ class Step(ValueObject):
         raise ValueError('unknown step %r' % (self.op,))
 
 
-def _drop_routes_via(view, name):
+def _drop_routes_via(view: NamespaceView, name: str) -> None:
     view.default_routes = dict((version, route) for version, route in view.default_routes.items()
                                if route[1] != name)
 
 
-def _drop_link(view, name):
+def _drop_link(view: NamespaceView, name: str) -> None:
     """Remove a link from a view with the kernel's side effects on ports and routes."""
     view.links.pop(name, None)
     for other in view.links.values():
@@ -146,7 +149,7 @@ def _drop_link(view, name):
     _drop_routes_via(view, name)
 
 
-def simulate_links(views, steps):
+def simulate_links(views: Mapping[Optional[str], NamespaceView], steps: Iterable[Step]) -> Dict[Optional[str], NamespaceView]:
     """Apply ``steps`` to copies of ``views`` (a dict netns -> NamespaceView) and return them.
 
     Mirrors what the kernel does for each step, including the side effects planning relies
@@ -154,7 +157,7 @@ def simulate_links(views, steps):
     """
     result = dict((key, view.copy()) for key, view in views.items())
 
-    def view_of(netns):
+    def view_of(netns: Optional[str]) -> NamespaceView:
         if netns not in result:
             result[netns] = NamespaceView(netns, exists=True)
         return result[netns]
@@ -205,7 +208,7 @@ def simulate_links(views, steps):
     return result
 
 
-def describe(view):
+def describe(view: NamespaceView) -> Dict[str, Any]:
     """A NamespaceView as plain data (what netns_info returns), links in kernel (index) order."""
     links = sorted(view.links.values(), key=lambda link: link.index)
     return {

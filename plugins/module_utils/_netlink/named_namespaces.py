@@ -16,6 +16,7 @@ import ctypes
 import errno
 import os
 import signal
+from typing import Dict, Iterable, List
 
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import NETNS_RUN_DIR
 from ansible_collections.nslab.net.plugins.module_utils._common.signals import kill_process, signal_and_wait
@@ -31,31 +32,31 @@ KILL_GRACE_SECONDS = 5.0
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _check(result, what):
+def _check(result: int, what: str) -> None:
     if result != 0:
         err = ctypes.get_errno()
         raise OSError(err, '%s: %s' % (what, os.strerror(err)))
 
 
-def setns(fd):
+def setns(fd: int) -> None:
     """Move the calling thread into the network namespace behind ``fd``."""
     _check(_libc.setns(fd, CLONE_NEWNET), 'setns')
 
 
-def own_namespace_fd():
+def own_namespace_fd() -> int:
     """An fd of the calling thread's current network namespace (the module's host namespace)."""
     return os.open('/proc/thread-self/ns/net', os.O_RDONLY | os.O_CLOEXEC)
 
 
-def path_of(name):
+def path_of(name: str) -> str:
     return os.path.join(RUN_DIR, name)
 
 
-def _nsfs_device():
+def _nsfs_device() -> int:
     return os.stat('/proc/self/ns/net').st_dev
 
 
-def status(name):
+def status(name: str) -> str:
     """'present' for a live namespace, 'stale' for a file with no namespace mounted, 'absent'."""
     try:
         st = os.stat(path_of(name))
@@ -66,7 +67,7 @@ def status(name):
     return 'present' if st.st_dev == _nsfs_device() else 'stale'
 
 
-def inodes(names):
+def inodes(names: Iterable[str]) -> Dict[str, int]:
     """``{name: inode}`` of the live namespaces among ``names``: an nsfs inode names one
     namespace for as long as it exists, and one made again under the same name gets another."""
     device = _nsfs_device()
@@ -81,7 +82,7 @@ def inodes(names):
     return found
 
 
-def listed():
+def listed() -> List[str]:
     """The names of the live namespaces in /run/netns, sorted."""
     try:
         names = os.listdir(RUN_DIR)
@@ -90,7 +91,7 @@ def listed():
     return sorted(name for name in names if status(name) == 'present')
 
 
-def _make_run_dir_shared():
+def _make_run_dir_shared() -> None:
     # As ip-netns does: /run/netns must be a shared mount point so that namespaces created
     # later also appear in mount namespaces cloned from this one (e.g. by systemd units).
     if not os.path.isdir(RUN_DIR):
@@ -105,7 +106,7 @@ def _make_run_dir_shared():
            'mount --make-shared %s' % RUN_DIR)
 
 
-def create(name, replace_stale=False):
+def create(name: str, replace_stale: bool = False) -> None:
     """Create the named namespace, like ``ip netns add``; the calling thread ends where it began."""
     _make_run_dir_shared()
     path = path_of(name)
@@ -127,7 +128,7 @@ def create(name, replace_stale=False):
         os.close(home)
 
 
-def delete(name):
+def delete(name: str) -> None:
     """Remove the named namespace, like ``ip netns delete``."""
     path = path_of(name)
     if status(name) == 'present':
@@ -135,14 +136,14 @@ def delete(name):
     os.unlink(path)
 
 
-def processes_in(names):
+def processes_in(names: Iterable[str]) -> Dict[str, Dict[int, str]]:
     """Map each name of a live namespace in ``names`` to ``{pid: command}`` running inside it.
 
     One pass over /proc for all names, instead of one per namespace.
     """
     device = _nsfs_device()
     wanted = dict(((device, inode), name) for name, inode in inodes(names).items())
-    found = dict((name, {}) for name in wanted.values())
+    found: Dict[str, Dict[int, str]] = dict((name, {}) for name in wanted.values())
     if not wanted:
         return found
     for pid in os.listdir('/proc'):
@@ -159,7 +160,7 @@ def processes_in(names):
     return found
 
 
-def kill(name, pids):
+def kill(name: str, pids: Iterable[int]) -> None:
     """Stop ``pids`` inside namespace ``name``: SIGTERM, then SIGKILL after a grace period.
 
     Only processes still inside that namespace are signalled, so a pid reused meanwhile by
@@ -174,6 +175,6 @@ def kill(name, pids):
     raise OSError(errno.EBUSY, 'processes %s in namespace %s did not stop' % (alive, name))
 
 
-def _still_inside(name, pids):
+def _still_inside(name: str, pids: Iterable[int]) -> List[int]:
     inside = processes_in([name]).get(name, {})
     return [pid for pid in pids if pid in inside]

@@ -7,10 +7,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple
+
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import netns_name_error
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Step
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import duplicates
+
+if TYPE_CHECKING:
+    from ansible_collections.nslab.net.plugins.module_utils._netlink.model import NamespaceView
 
 
 class NetnsEntry(object):
@@ -20,13 +25,13 @@ class NetnsEntry(object):
     read only when the plan may delete the namespace.
     """
 
-    def __init__(self, name, status='absent', processes=None):
+    def __init__(self, name: str, status: str = 'absent', processes: Optional[Mapping[int, str]] = None) -> None:
         self.name = name
         self.status = status
         self.processes = dict(processes or {})
 
 
-def parse_netns(params):
+def parse_netns(params: Mapping[str, Any]) -> Tuple[List[str], bool, bool]:
     """Validate the task; return ``(names, loopback, kill_processes)`` or raise InvalidInput."""
     names = list(params.get('name') or [])
     problems = [error for error in (netns_name_error(n) for n in names) if error]
@@ -39,7 +44,8 @@ def parse_netns(params):
     return names, params.get('loopback') is not False, bool(params.get('kill_processes'))
 
 
-def plan_netns(names, state, loopback, kill_processes, entries, views):
+def plan_netns(names: Iterable[str], state: str, loopback: bool, kill_processes: bool, entries: Mapping[str, NetnsEntry],
+               views: Mapping[Optional[str], 'NamespaceView']) -> Tuple[List[Step], List[str]]:
     """Return ``(steps, problems)``. ``entries`` maps names to NetnsEntry; ``views`` maps
     existing namespaces to their NamespaceView (for the loopback state)."""
     steps, problems = [], []
@@ -67,7 +73,7 @@ def plan_netns(names, state, loopback, kill_processes, entries, views):
     return steps, problems
 
 
-def report_netns(names, views):
+def report_netns(names: Iterable[str], views: Mapping[Optional[str], 'NamespaceView']) -> List[Dict[str, Any]]:
     """The namespaces of ``names`` that exist in ``views``."""
     report = []
     for name in names:

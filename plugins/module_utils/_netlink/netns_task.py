@@ -8,13 +8,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import TYPE_CHECKING, Any, Collection, Dict, List, Mapping, Optional, Tuple
+
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, invalid
 from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
 from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_plan import NetnsEntry, parse_netns, plan_netns, report_netns
 from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import run_netlink
 
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import Netlink
+    from ansible_collections.nslab.net.plugins.module_utils._netlink.model import NamespaceView, Step
 
-def netns_spec(params):
+
+def netns_spec(params: Mapping[str, Any]) -> Dict[str, Any]:
     """What nslab.net.netns's arguments ask for; TaskFailed naming every bad value."""
     try:
         names, loopback, kill_processes = parse_netns(params)
@@ -23,7 +30,7 @@ def netns_spec(params):
     return dict(names=names, loopback=loopback, kill_processes=kill_processes, state=params['state'])
 
 
-def converge_netns(module, netlink, spec, spared=()):
+def converge_netns(module: 'AnsibleModule', netlink: 'Netlink', spec: Mapping[str, Any], spared: Collection[int] = ()) -> Dict[str, Any]:
     """``spared``: pids an earlier step of the same run stops (the lab's own services), which
     therefore do not keep a namespace from being deleted, even when check mode only predicts
     that stop."""
@@ -34,7 +41,8 @@ def converge_netns(module, netlink, spec, spared=()):
             entries[name].processes = dict((pid, command) for pid, command in processes.items()
                                            if pid not in spared)
 
-    def plan(views, nsids):
+    def plan(views: Mapping[Optional[str], 'NamespaceView'],
+             nsids: Mapping[Tuple[Optional[str], Optional[str]], Optional[int]]) -> Tuple[List['Step'], List[str]]:
         return plan_netns(names, state, spec['loopback'], spec['kill_processes'], entries, views)
 
     # Only the state of lo matters here: no address or route dumps per namespace.

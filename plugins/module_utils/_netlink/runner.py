@@ -19,6 +19,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple
+
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import simulate_links
@@ -28,8 +30,12 @@ from ansible_collections.nslab.net.plugins.module_utils._common.interpreter impo
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
 from ansible_collections.nslab.net.plugins.module_utils._common.results import finish, task_result
 
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.nslab.net.plugins.module_utils._netlink.model import NamespaceView, Step
 
-def require_pyroute2():
+
+def require_pyroute2() -> None:
     """Respawn under a system Python that has pyroute2 when this one lacks it, else fail
     naming this interpreter."""
     if PYROUTE2_IMPORT_ERROR:
@@ -38,10 +44,11 @@ def require_pyroute2():
                          exception=PYROUTE2_IMPORT_ERROR)
 
 
-def finish_netlink_module(module, parse, converge):
+def finish_netlink_module(module: 'AnsibleModule', parse: Callable[[Dict[str, Any]], Dict[str, Any]],
+                          converge: Callable[['AnsibleModule', Netlink, Dict[str, Any]], Dict[str, Any]]) -> None:
     """End ``module`` with ``converge(module, netlink, parse(module.params))``: the arguments
     are parsed before pyroute2 is looked for or a socket opened."""
-    def run():
+    def run() -> Dict[str, Any]:
         spec = parse(module.params)
         require_pyroute2()
         with Netlink() as netlink:
@@ -49,7 +56,11 @@ def finish_netlink_module(module, parse, converge):
     finish(module, run)
 
 
-def run_netlink(netlink, check_mode, result_key, namespaces, plan, report, nsid_keys=(), links_only=False):
+def run_netlink(netlink: Netlink, check_mode: bool, result_key: str, namespaces: Iterable[Optional[str]],
+                plan: Callable[[Dict[Optional[str], 'NamespaceView'], Dict[Tuple[Optional[str], Optional[str]], Optional[int]]],
+                               Tuple[List['Step'], List[str]]],
+                report: Callable[[Dict[Optional[str], 'NamespaceView']], List[Any]],
+                nsid_keys: Iterable[Tuple[Optional[str], Optional[str]]] = (), links_only: bool = False) -> Dict[str, Any]:
     """Read ``namespaces`` (names; None is the host's), plan, apply, report: the result dict.
 
     ``plan(views, nsids)`` returns ``(steps, problems)``; ``report(views)`` the managed
@@ -71,6 +82,4 @@ def run_netlink(netlink, check_mode, result_key, namespaces, plan, report, nsid_
             raise TaskFailed(str(exc), changed=bool(exc.done), commands=commands,
                              applied=[step.as_command() for step in exc.done])
         after = report(netlink.read_views(namespaces, links_only))
-    return task_result(steps, commands, {result_key: before}, {result_key: after})
-
-
+    return task_result(bool(steps), commands, {result_key: before}, {result_key: after})

@@ -11,6 +11,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple
+
 from ansible_collections.nslab.net.plugins.module_utils._common.addresses import parse_address_list, parse_gateway
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import (
     interface_name_error, mtu_error, netns_name_error)
@@ -18,17 +20,20 @@ from ansible_collections.nslab.net.plugins.module_utils._netlink.model import St
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import duplicates, where
 
+if TYPE_CHECKING:
+    from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView
+
 END_KEYS = ('name', 'netns', 'addresses', 'master', 'hairpin', 'gateway')
 PAIR_KEYS = END_KEYS + ('peer', 'mtu', 'up')
 
 
-def _label(end):
+def _label(end: Mapping[str, Any]) -> str:
     return 'veth %s%s' % (end['name'], ' in namespace %s' % end['netns'] if end['netns'] else '')
 
 
-def _parse_end(raw, problems):
-    end = dict(name=raw.get('name'), netns=raw.get('netns') or None, addresses=None,
-               master=raw.get('master') or None, hairpin=raw.get('hairpin'), gateway=None)
+def _parse_end(raw: Mapping[str, Any], problems: List[str]) -> Dict[str, Any]:
+    end: Dict[str, Any] = dict(name=raw.get('name'), netns=raw.get('netns') or None, addresses=None,
+                               master=raw.get('master') or None, hairpin=raw.get('hairpin'), gateway=None)
     label = _label(end)
     for error in (interface_name_error(end['name']),
                   end['netns'] and netns_name_error(end['netns']),
@@ -54,9 +59,10 @@ def _parse_end(raw, problems):
     return end
 
 
-def parse_pairs(items):
+def parse_pairs(items: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
     """Validate the task's pairs; return normalised specs or raise InvalidInput."""
-    problems, pairs = [], []
+    problems: List[str] = []
+    pairs: List[Dict[str, Any]] = []
     for item in items:
         if not item.get('peer') or not item['peer'].get('name'):
             problems.append('veth %r: peer.name is required' % (item.get('name'),))
@@ -85,13 +91,13 @@ def parse_pairs(items):
     return pairs
 
 
-def nsid_keys(pairs):
+def nsid_keys(pairs: Iterable[Mapping[str, Any]]) -> List[Tuple[Optional[str], Optional[str]]]:
     """The (from, to) namespace pairs whose netns ids the reader must look up to verify peers."""
     return sorted(set((p['a']['netns'], p['b']['netns']) for p in pairs if p['a']['netns'] != p['b']['netns']),
                   key=lambda k: (k[0] or '', k[1] or ''))
 
 
-def is_pair(link_a, link_b, nsid):
+def is_pair(link_a: 'Link', link_b: 'Link', nsid: Optional[int]) -> bool:
     """True when ``link_a``'s peer is ``link_b``; ``nsid`` is b's namespace id as seen from a's
     namespace, or None when both live in the same namespace."""
     if link_a.kind != 'veth' or link_b.kind != 'veth' or link_a.peer_index != link_b.index:
@@ -99,9 +105,11 @@ def is_pair(link_a, link_b, nsid):
     return link_a.peer_nsid == nsid
 
 
-def plan_pairs(pairs, state, views, nsids, check_mode):
+def plan_pairs(pairs: Iterable[Mapping[str, Any]], state: str, views: Mapping[Optional[str], 'NamespaceView'],
+               nsids: Mapping[Tuple[Optional[str], Optional[str]], Optional[int]], check_mode: bool) -> Tuple[List[Step], List[str]]:
     """Return ``(steps, problems)`` for ``pairs``; ``nsids`` maps nsid_keys() to netns ids."""
     steps, problems = [], []
+    link: Optional['Link']  # a wrong end's link, then each end's link in turn
     for pair in pairs:
         a, b = pair['a'], pair['b']
         view_a, view_b = views[a['netns']], views[b['netns']]
@@ -140,10 +148,11 @@ def plan_pairs(pairs, state, views, nsids, check_mode):
     return steps, problems
 
 
-def _converge_end(end, link, pair, view, check_mode, problems):
+def _converge_end(end: Mapping[str, Any], link: Optional['Link'], pair: Mapping[str, Any], view: 'NamespaceView', check_mode: bool,
+                  problems: List[str]) -> List[Step]:
     name, netns = end['name'], end['netns']
     steps = []
-    current = dict(mtu=1500, up=False, master=None, addresses=(), hairpin=False)
+    current: Dict[str, Any] = dict(mtu=1500, up=False, master=None, addresses=(), hairpin=False)
     if link is not None:
         current = dict(mtu=link.mtu, up=link.up, master=link.master, addresses=link.addresses,
                        hairpin=bool(link.hairpin))
@@ -182,17 +191,17 @@ def _converge_end(end, link, pair, view, check_mode, problems):
     return steps
 
 
-def _report_end(end, view):
+def _report_end(end: Mapping[str, Any], view: Optional['NamespaceView']) -> Optional[Dict[str, Any]]:
     link = view.link(end['name']) if view is not None else None
     if link is None:
         return None
-    gateways = [gw for version, (gw, dev) in sorted(view.default_routes.items()) if dev == link.name]
+    gateways = [gw for version, (gw, dev) in sorted(view.default_routes.items()) if dev == link.name]  # type: ignore[union-attr]  # a link implies a view
     return dict(name=link.name, netns=end['netns'], mtu=link.mtu, up=link.up, master=link.master,
                 hairpin=bool(link.hairpin) if link.master else None,
                 addresses=list(link.addresses), gateway=gateways[0] if gateways else None)
 
 
-def report_pairs(pairs, views):
+def report_pairs(pairs: Iterable[Mapping[str, Any]], views: Mapping[Optional[str], 'NamespaceView']) -> List[Dict[str, Any]]:
     """The pairs of ``pairs`` as they are in ``views``; a pair with a missing end is left out."""
     report = []
     for pair in pairs:

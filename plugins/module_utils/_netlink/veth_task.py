@@ -8,13 +8,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
+
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, invalid
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
 from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import run_netlink
 from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_plan import PAIR_KEYS, nsid_keys, parse_pairs, plan_pairs, report_pairs
 
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import Netlink
+    from ansible_collections.nslab.net.plugins.module_utils._netlink.model import NamespaceView, Step
 
-def veth_spec(params):
+
+def veth_spec(params: Mapping[str, Any]) -> Dict[str, Any]:
     """What nslab.net.veth's arguments ask for; TaskFailed naming every bad value."""
     try:
         return dict(pairs=parse_pairs(task_items(params, 'pairs', PAIR_KEYS)), state=params['state'])
@@ -22,10 +29,11 @@ def veth_spec(params):
         raise invalid(exc)
 
 
-def converge_pairs(module, netlink, spec):
+def converge_pairs(module: 'AnsibleModule', netlink: 'Netlink', spec: Mapping[str, Any]) -> Dict[str, Any]:
     pairs = spec['pairs']
 
-    def plan(views, nsids):
+    def plan(views: Mapping[Optional[str], 'NamespaceView'],
+             nsids: Mapping[Tuple[Optional[str], Optional[str]], Optional[int]]) -> Tuple[List['Step'], List[str]]:
         return plan_pairs(pairs, spec['state'], views, nsids, module.check_mode)
 
     namespaces = [pair[side]['netns'] for pair in pairs for side in 'ab']
