@@ -30,7 +30,6 @@ from ansible_collections.nslab.net.plugins.module_utils._common.parameters impor
 
 if TYPE_CHECKING:
     from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Rule
-    from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import Sysctl
 
 MASQUERADE_KEYS = ('bridge', 'subnet', 'out_interface', 'icc', 'masquerade')
 MULTICAST = '224.0.0.0/4'
