@@ -60,7 +60,8 @@ sanity() {
         "$tests/_internal/python_requirements.py")
     mkdir -p "$home/.ansible/test/cache"
     cp tools/ansible_test_get_pip.py "$home/.ansible/test/cache/get_pip_${pip_version//./_}.py"
-    echo "== ansible-test sanity, $("$core/bin/ansible" --version | head -1) (Python $python_version)"
+    # sed, not head: head would close the pipe while ansible still writes, and ansible prints a traceback.
+    echo "== ansible-test sanity, $("$core/bin/ansible" --version | sed -n 1p) (Python $python_version)"
     (cd "$copy" && HOME=$home "$core/bin/ansible-test" sanity --python "$python_version" --color no)
 }
 # Every check runs, whatever the ones before found, and the run fails at the end if one did.

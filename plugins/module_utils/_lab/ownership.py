@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a lab owns: its record, checked against the host, and what follows from it (pure).
 
-A lab's record (kept by :mod:`lab_record`) lists the namespaces it made, with the inode of
+A lab's record (kept by :mod:`record`) lists the namespaces it made, with the inode of
 each (an nsfs inode identifies one namespace for as long as it lives), whether it runs the
 namespace's service, the veth pairs it made for it (host end, namespace end), and the
 bridges it made. Rules and kernel settings need no entry of their own: they carry the owner

@@ -395,7 +395,7 @@ def lab_plan(spec: Dict[str, Any], info: Dict[str, Any], owned: Optional[Owned] 
     """The module arguments that build (or tear down) ``spec`` on a host that holds ``info``.
 
     ``info`` is what nslab.net.netns_info returned for the host; ``owned`` what the lab owns
-    there (a :class:`lab_ownership.Owned`; None: nothing). What the lab owns and ``spec`` no
+    there (a :class:`ownership.Owned`; None: nothing). What the lab owns and ``spec`` no
     longer declares is removed, and a teardown removes everything the lab owns, whatever
     ``spec`` says. Raises InvalidInput when an address is taken or a network has run out of
     addresses.

@@ -7,7 +7,7 @@ The record lives in /run, as long as the namespaces, links and rules it lists (a
 takes both). It is written before a run changes anything (what the run may create is
 claimed first) and again when the run has finished, so whatever instant a run dies at, the
 record names everything the lab may have made. Its content is planned in
-:mod:`lab_ownership`; this file only reads and writes it.
+:mod:`ownership`; this file only reads and writes it.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -5,8 +5,9 @@
 
 The preflight reads the host and the lab's record and finds every reason to refuse before
 any change (:func:`preflight`). The run then claims in the record what it may create, runs
-each area's work on specs built from the plan (removal first, in :data:`REMOVE_ORDER`, then
-:data:`BUILD_ORDER`) with one Netlink for all of them, and records what the lab owns.
+each area's converge function on the spec :mod:`step_specs` builds from the plan (removal
+first, in :data:`REMOVE_ORDER`, then :data:`BUILD_ORDER`) with one Netlink for all of them,
+and records what the lab owns.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,26 +20,26 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, TaskFailed
 from ansible_collections.nslab.net.plugins.module_utils._common.interpreter import respawn_with
 from ansible_collections.nslab.net.plugins.module_utils._firewall.backends import FirewallError, detect_backend, load_iptc
-from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade_task import converge_masquerade, masquerade_spec
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import Mapping
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish_task import converge_publish, publish_spec
+from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade_task import converge_masquerade
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish_task import converge_publish
 from ansible_collections.nslab.net.plugins.module_utils._lab.collision_readers import listening_sockets, nat_ruleset
 from ansible_collections.nslab.net.plugins.module_utils._lab.collisions import (
     foreign_published, host_collisions, host_warnings, published_ports)
 from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import (
     claimed, empty_record, final, ownership_problems, verify)
 from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan, lab_spec, lab_variables
+from ansible_collections.nslab.net.plugins.module_utils._lab.step_specs import step_spec
 from ansible_collections.nslab.net.plugins.module_utils._lab.record import (
     RecordError, delete_record, load_records, save_record)
 from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
 from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import PYROUTE2_IMPORT_ERROR
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Step, describe
-from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_task import bridge_spec, converge_bridges
-from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_task import converge_netns, netns_spec
-from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_task import converge_pairs, veth_spec
+from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_task import converge_bridges
+from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_task import converge_netns
+from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_task import converge_pairs
 from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import run_netlink
 from ansible_collections.nslab.net.plugins.module_utils._services.processes import service_pids
-from ansible_collections.nslab.net.plugins.module_utils._services.tasks import converge_services, service_spec
+from ansible_collections.nslab.net.plugins.module_utils._services.tasks import converge_services
 
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
@@ -50,14 +51,14 @@ if TYPE_CHECKING:
 # namespaces it deleted (it does so asynchronously, all of them in one batch).
 VETH_GONE_SECONDS = 10.0
 
-#: step name -> (the list argument the plan fills, the spec of its arguments, the work)
-STEPS: Dict[str, Tuple[str, Callable[[Dict[str, Any]], Dict[str, Any]], Callable[..., Dict[str, Any]]]] = {
-    'netns': ('name', netns_spec, converge_netns),
-    'bridge': ('bridges', bridge_spec, converge_bridges),
-    'nat_masquerade': ('networks', masquerade_spec, lambda module, netlink, spec: converge_masquerade(module, spec)),
-    'veth': ('pairs', veth_spec, converge_pairs),
-    'port_publish': ('publish', publish_spec, converge_publish),
-    'netns_service': ('services', service_spec, lambda module, netlink, spec: converge_services(module, spec)),
+#: step name -> the work (each area's converge function), on the spec step_specs builds
+STEPS: Dict[str, Callable[..., Dict[str, Any]]] = {
+    'netns': converge_netns,
+    'bridge': converge_bridges,
+    'nat_masquerade': lambda module, netlink, spec: converge_masquerade(module, spec),
+    'veth': converge_pairs,
+    'port_publish': converge_publish,
+    'netns_service': lambda module, netlink, spec: converge_services(module, spec),
 }
 #: (step, key of the plan) in the order they run: removal first, services before their
 #: namespaces, bridges last; building with the guarding rules before any namespace is plugged in.
@@ -89,45 +90,6 @@ def missing_requirements(module: 'AnsibleModule', backend: str) -> Tuple[List[st
         respawn_with('iptc')
         missing.append('python-iptables')
     return missing, backend
-
-
-def step_arguments(step: str, items: List[Any], state: str, params: Dict[str, Any], backend: str) -> Dict[str, Any]:
-    """The step's arguments, as the module of that name would take them.
-
-    They are not validated against the module's argument spec here: the plan made them from
-    a lab that was checked as a whole (the unit tests hold every plan's steps to the
-    modules' specs). Each area's own parsing still turns them into its spec.
-    """
-    list_key = STEPS[step][0]
-    raw: Dict[str, Any] = {list_key: items, 'state': state}
-    if step in ('nat_masquerade', 'port_publish'):
-        raw['backend'] = backend
-    if step == 'port_publish' and state == 'present':
-        # The lab owns its bridges: a destination it no longer lists there is unpublished.
-        raw['exclusive'] = True
-    elif step == 'netns_service':
-        raw['manager'] = params['service_manager']
-    elif step == 'netns':
-        raw['kill_processes'] = params['kill_processes'] if state == 'absent' else False
-    return raw
-
-
-def published_spec(plan: Dict[str, Any], backend: str) -> Dict[str, Any]:
-    """The port_publish spec of the lab's members, from the mappings the lab's check parsed:
-    a port spec is parsed once per machine."""
-    wanted: Dict[str, Dict[str, List[Mapping]]] = {}
-    for namespace in plan['namespaces']:
-        for member in namespace['networks']:
-            wanted.setdefault(member['bridge'], {})[member['address']] = [
-                Mapping(port['proto'], port['host_ip'], port['host_port'], member['address'], port['container_port'])
-                for port in member['ports']]
-    return dict(wanted=wanted, state='present', exclusive=True, backend=backend)
-
-
-def step_spec(step: str, items: List[Any], state: str, plan: Dict[str, Any], params: Dict[str, Any], backend: str) -> Dict[str, Any]:
-    if step == 'port_publish' and state == 'present':
-        return published_spec(plan, backend)
-    return STEPS[step][1](step_arguments(step, items, state, params, backend))
 
 
 def read_host(netlink: 'Netlink', state: str) -> Dict[str, Any]:
@@ -241,7 +203,7 @@ def run(module: 'AnsibleModule', netlink: 'Netlink', params: Dict[str, Any], bac
         raise TaskFailed('the lab is not valid: %s' % '; '.join(exc.problems), problems=exc.problems, changed=False)
     owned, host_state, plan, spared = preflight(module, netlink, spec, params, backend)
     remove = plan['remove']
-    work = dict((step, converge) for step, (unused, unused_spec, converge) in STEPS.items())
+    work = dict(STEPS)
     work['netns'] = lambda module, netlink, spec: converge_netns(module, netlink, spec, spared=spared)
     queue = [(step, 'absent', remove[key]) for step, key in REMOVE_ORDER]
     queue += [(step, 'present', plan[key]) for step, key in BUILD_ORDER]

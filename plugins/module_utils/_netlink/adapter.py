@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reading namespaces into NamespaceViews (netlink_dump) and applying Steps (pyroute2).
+"""Reading namespaces into NamespaceViews (dump) and applying Steps (pyroute2).
 
 A netlink socket belongs to the namespace it was opened in. Instead of pyroute2's
 ``IPRoute(netns=...)``, which forks a helper per namespace, this thread enters each namespace

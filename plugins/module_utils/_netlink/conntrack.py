@@ -11,7 +11,7 @@ is gone are deleted (Docker does the same); their next packet is a new flow, whi
 rules now in place decide.
 
 ctnetlink (``NETLINK_NETFILTER``, subsystem ``CTNETLINK``) is spoken with ``socket`` and
-``struct``, as :mod:`netlink_dump` speaks rtnetlink: the ``conntrack`` tool is not on the
+``struct``, as :mod:`dump` speaks rtnetlink: the ``conntrack`` tool is not on the
 targets, and pyroute2's conntrack classes differ between 0.7 and 0.9 and would cost its
 import (0.15 s) to a teardown that otherwise never loads it. One dump of the IPv4 table,
 then one delete per matching flow, by its original tuple and its id, so a new flow that

@@ -6,7 +6,7 @@
 pyroute2 decodes every attribute of every message in Python, statistics and per-family
 settings included: about 4 ms per namespace for the three dumps a view needs, and its import
 costs 0.15 s more. The views need a dozen attributes, which ``struct`` finds in a tenth of
-that time; pyroute2 is left to the writes (netlink_adapter imports it only for those), so a
+that time; pyroute2 is left to the writes (the adapter imports it only for those), so a
 run that changes nothing never loads it.
 """
 

@@ -91,7 +91,7 @@ class Systemd(object):
         return found
 
     def apply(self, step: 'ServiceStep') -> None:
-        """Carry out one systemd step (see service_planning.ServiceStep)."""
+        """Carry out one systemd step (see plan.ServiceStep)."""
         name = step.name
         if step.op == 'write_unit':
             write_atomically(unit_path(name), step.args['text'])

@@ -4,7 +4,7 @@
 """The work of nslab.net.netns_service: check, read, plan, apply (unless check mode), report.
 
 A function from validated parameters to the result, shared by the module and by
-nslab.net.lab_network; failures raise :class:`module_flow.TaskFailed`.
+nslab.net.lab_network; failures raise :class:`errors.TaskFailed`.
 """
 
 from __future__ import absolute_import, division, print_function
