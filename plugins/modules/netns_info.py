@@ -91,6 +91,7 @@ host:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.nslab.net.plugins.module_utils._common.interpreter import lacking, respawn_with
 from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import describe
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import netns_name_error
@@ -111,7 +112,9 @@ def main():
     if problems:
         module.fail_json(msg='; '.join(problems), problems=problems)
     if PYROUTE2_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
+        respawn_with('pyroute2')
+        module.fail_json(msg='%s. %s' % (lacking(['pyroute2']), missing_required_lib('pyroute2')),
+                         exception=PYROUTE2_IMPORT_ERROR)
     if names is None:
         names = named_namespaces.listed()
     wanted = ([None] if module.params['host'] else []) + list(names)

@@ -6,6 +6,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import sys
+
 import pytest
 
 from module_harness import FakeNetlink, run_module
@@ -56,8 +58,11 @@ def test_bad_names_fail_with_every_problem_before_a_socket_is_opened(netlink):
     assert netlink == []
 
 
-def test_without_pyroute2_the_module_says_so(netlink, monkeypatch):
+def test_without_pyroute2_the_module_respawns_then_names_the_interpreter(netlink, monkeypatch):
+    respawns = []
     monkeypatch.setattr(netns_info, 'PYROUTE2_IMPORT_ERROR', 'ImportError: No module named pyroute2')
+    monkeypatch.setattr(netns_info, 'respawn_with', respawns.append)  # a respawn would not return
     result = run_module(netns_info.main, {})
-    assert result['failed'] is True and 'pyroute2' in result['msg']
+    assert respawns == ['pyroute2']
+    assert result['failed'] is True and 'the Python interpreter %s on the host lacks pyroute2' % sys.executable in result['msg']
     assert netlink == []
