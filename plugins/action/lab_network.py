@@ -33,7 +33,7 @@ class ActionModule(ActionBase):
     _VALID_ARGS = frozenset(LAB_ARGS['argument_spec'])
 
     def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
+        result = super().run(tmp, task_vars)
         del tmp
         task_vars = task_vars or {}
         unused, checked = self.validate_argument_spec(**LAB_ARGS)
@@ -70,7 +70,7 @@ def _report_diagram(result, path, host):
             result['diagram'] = path
         else:
             _remove_file(path)
-    except (IOError, OSError) as exc:
+    except OSError as exc:
         result.setdefault('warnings', []).append('could not %s the diagram %s: %s' % (
             'write' if result['plan']['state'] == 'present' else 'remove', path, to_native(exc)))
 
@@ -81,7 +81,7 @@ def _write_file(path, data):
         with open(path, 'rb') as current:
             if current.read() == data:
                 return
-    except (IOError, OSError):
+    except OSError:
         pass
     write_atomically(path, data)
 
@@ -89,6 +89,6 @@ def _write_file(path, data):
 def _remove_file(path):
     try:
         os.unlink(path)
-    except (IOError, OSError) as exc:
+    except OSError as exc:
         if exc.errno != errno.ENOENT:
             raise

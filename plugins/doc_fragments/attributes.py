@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
 
     # Every module that changes the host predicts in check mode and shows a diff. Each module
     # still describes in its own attributes what it reports and shows: ansible-core merges

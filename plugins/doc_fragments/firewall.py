@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
 
     # The modules that write iptables rules (nat_masquerade, port_publish) and the kernel
     # settings they share through the record in /run/nslab/sysctls.json.

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
 
     # One fragment per requirement, so each module names exactly what it needs. ansible-core
     # merges requirements from several places as a sorted set, so their order in the rendered

@@ -7,7 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
 
     # The shape of the state option every managing module has. What present and absent do
     # differs per module, so each module gives the description; ansible-core merges it in.

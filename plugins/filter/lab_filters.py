@@ -24,7 +24,7 @@ def _checked(function):
     return run
 
 
-class FilterModule(object):
+class FilterModule:
 
     def filters(self):
         return {

@@ -21,7 +21,7 @@ class InvalidInput(Exception):
 
     def __init__(self, problems: Iterable[str]) -> None:
         self.problems = list(problems)
-        super(InvalidInput, self).__init__('; '.join(self.problems))
+        super().__init__('; '.join(self.problems))
 
 
 class TaskFailed(Exception):
@@ -30,7 +30,7 @@ class TaskFailed(Exception):
     def __init__(self, msg: str, **fields: Any) -> None:
         self.msg = msg
         self.fields = fields
-        super(TaskFailed, self).__init__(msg)
+        super().__init__(msg)
 
 
 def invalid(exc: InvalidInput) -> TaskFailed:

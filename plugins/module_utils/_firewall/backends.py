@@ -93,7 +93,7 @@ class XtablesLock:
             try:
                 fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return self
-            except (IOError, OSError) as exc:
+            except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES) or time.time() > deadline:
                     os.close(self.fd)
                     raise FirewallError('could not take the xtables lock %s within %d s: another iptables'

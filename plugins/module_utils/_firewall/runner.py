@@ -108,7 +108,7 @@ def _delete_flows(delete_flows: Optional[Callable[[List[Any]], object]], flows: 
         raise TaskFailed('the task has conntrack flows to delete but no way to delete them (a bug)', changed=True)
     try:
         delete_flows(flows)
-    except (IOError, OSError) as exc:
+    except OSError as exc:
         return ['could not delete the conntrack flows of the ports that went (%s): clients that keep'
                 ' sending may reach the old destination until their flows time out' % exc]
     return []
@@ -121,5 +121,5 @@ def _write_settings(backend: str, ledger: Dict[str, Dict[str, Any]], kernel: 'Le
     for name, value in kernel.writes:
         try:
             write_sysctl(Sysctl.from_name(name), value)
-        except (IOError, OSError) as exc:
+        except OSError as exc:
             raise TaskFailed('could not set %s to %s: %s' % (name, value, exc), changed=True, backend=backend)

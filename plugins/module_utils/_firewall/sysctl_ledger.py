@@ -136,7 +136,7 @@ def load_ledger(path: str = LEDGER_PATH) -> Dict[str, Dict[str, Any]]:
     try:
         with open(path) as handle:
             text = handle.read()
-    except (IOError, OSError) as exc:
+    except OSError as exc:
         if not os.path.exists(path):
             return {}
         raise LedgerError('cannot read %s: %s' % (path, exc))
@@ -171,5 +171,5 @@ def save_ledger(ledger: Mapping[str, Mapping[str, Any]], path: str = LEDGER_PATH
             os.mkdir(directory, 0o755)
             os.chmod(directory, 0o755)  # whatever the umask
         write_atomically(path, json.dumps(ledger, indent=2, sort_keys=True) + '\n')
-    except (IOError, OSError) as exc:
+    except OSError as exc:
         raise LedgerError('cannot write %s: %s' % (path, exc))

@@ -53,7 +53,7 @@ def read_sysctl(setting: Sysctl) -> Optional[str]:
     try:
         with open(setting.path) as handle:
             return handle.read().strip()
-    except (IOError, OSError):
+    except OSError:
         return None
 
 

@@ -95,7 +95,7 @@ def socket_processes(inodes: Iterable[int], proc: str = '/proc') -> Dict[int, st
                 try:
                     with open(os.path.join(proc, str(pid), 'comm')) as handle:
                         comm = handle.read().strip()
-                except (IOError, OSError):
+                except OSError:
                     comm = 'a process'
                 found[inode] = '%s (pid %d)' % (comm, pid)
         if len(found) == len(wanted):
@@ -118,7 +118,7 @@ def listening_sockets(ports: Optional[Set[Tuple[str, int]]] = None, directory: O
         try:
             with open(os.path.join(directory, name)) as handle:
                 text = handle.read()
-        except (IOError, OSError):
+        except OSError:
             continue
         listeners += [listener for listener in parse_proc_net(text, proto, ipv6, state)
                       if ports is None or (listener.proto, listener.port) in ports]
@@ -141,7 +141,7 @@ def nat_ruleset(module: 'AnsibleModule', backend: str, directory: Optional[str] 
     try:
         with open(os.path.join(directory, 'ip_tables_names')) as handle:
             names = handle.read().split()
-    except (IOError, OSError):
+    except OSError:
         names = []
     ruleset = Ruleset()
     if 'nat' not in names:

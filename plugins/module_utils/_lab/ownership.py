@@ -48,7 +48,7 @@ def empty_record() -> Dict[str, Any]:
     return dict(version=RECORD_VERSION, bridges=[], namespaces={})
 
 
-class Owned(object):
+class Owned:
     """The record as far as the host confirms it.
 
     ``namespaces`` maps the lab's namespace names to their record entries; ``lost`` are those

@@ -36,7 +36,7 @@ def _read(path: str) -> Optional[Dict[str, Any]]:
     try:
         with open(path) as handle:
             text = handle.read()
-    except (IOError, OSError) as exc:
+    except OSError as exc:
         if exc.errno == errno.ENOENT:
             return None
         raise RecordError('cannot read %s: %s' % (path, exc))
@@ -54,7 +54,7 @@ def load_records(directory: str = RECORD_DIR) -> Dict[str, Dict[str, Any]]:
     """Every lab's record on this host: ``{lab name: record dict}``."""
     try:
         names = sorted(os.listdir(directory))
-    except (IOError, OSError):
+    except OSError:
         return {}
     records = {}
     for name in names:
@@ -71,7 +71,7 @@ def save_record(lab: str, record: Dict[str, Any], directory: str = RECORD_DIR) -
         if not os.path.isdir(directory):
             os.makedirs(directory, 0o755)
         write_atomically(record_path(lab, directory), json.dumps(record, indent=1, sort_keys=True) + '\n')
-    except (IOError, OSError) as exc:
+    except OSError as exc:
         raise RecordError('cannot write %s: %s' % (record_path(lab, directory), exc))
 
 
@@ -79,7 +79,7 @@ def delete_record(lab: str, directory: str = RECORD_DIR) -> None:
     """Remove the lab's record, and the directory once no lab is left."""
     try:
         os.unlink(record_path(lab, directory))
-    except (IOError, OSError) as exc:
+    except OSError as exc:
         if exc.errno != errno.ENOENT:
             raise RecordError('cannot remove %s: %s' % (record_path(lab, directory), exc))
     try:

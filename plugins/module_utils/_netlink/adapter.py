@@ -55,10 +55,10 @@ class StepFailed(Exception):
     def __init__(self, step: 'Step', error: BaseException, done: List['Step']) -> None:
         self.step = step
         self.done = done
-        super(StepFailed, self).__init__('%s failed: %s' % (step.as_command(), error))
+        super().__init__('%s failed: %s' % (step.as_command(), error))
 
 
-class Netlink(object):
+class Netlink:
     """Sockets into the namespaces a module works on; ``None`` is the module's own namespace."""
 
     def __init__(self) -> None:

@@ -66,7 +66,7 @@ _BE16 = struct.Struct('!H')
 _BE32 = struct.Struct('!I')
 
 
-class Flow(object):
+class Flow:
     """One IPv4 conntrack entry: the fields the matching needs, and what deleting it needs."""
 
     __slots__ = ('proto', 'orig_src', 'orig_sport', 'orig_dst', 'orig_dport', 'reply_src', 'reply_sport',
@@ -146,7 +146,7 @@ class ConntrackSocket(NetlinkSocket):
     """A ctnetlink socket of the network namespace the calling thread is in when it is made."""
 
     def __init__(self) -> None:
-        super(ConntrackSocket, self).__init__(NETLINK_NETFILTER)
+        super().__init__(NETLINK_NETFILTER)
 
     def _ctnetlink(self, command: int, flags: int, body: bytes) -> List[bytes]:
         """The payloads of the answer to a CTNETLINK ``command``."""

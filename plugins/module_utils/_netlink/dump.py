@@ -90,7 +90,7 @@ def _address(family: int, value: Optional[bytes]) -> Optional[str]:
     return socket.inet_ntop(family, value) if value is not None else None
 
 
-class RawLink(object):
+class RawLink:
     """The attributes of one RTM_NEWLINK message the views use."""
 
     def __init__(self, index: int, flags: int, attrs: Dict[int, bytes]) -> None:
@@ -112,14 +112,14 @@ class RawLink(object):
         self.hairpin_mode = bytearray(mode)[0] if mode else None
 
 
-class RawAddress(object):
+class RawAddress:
     def __init__(self, family: int, prefixlen: int, index: int, attrs: Dict[int, bytes]) -> None:
         self.index = index
         self.prefixlen = prefixlen
         self.address = _address(family, attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS))
 
 
-class RawRoute(object):
+class RawRoute:
     def __init__(self, family: int, dst_len: int, table: int, route_type: int, attrs: Dict[int, bytes]) -> None:
         self.dst_len = dst_len
         self.table = _u32(attrs.get(RTA_TABLE)) or table
@@ -128,7 +128,7 @@ class RawRoute(object):
         self.oif = _u32(attrs.get(RTA_OIF))
 
 
-class NetlinkSocket(object):
+class NetlinkSocket:
     """A netlink socket of ``protocol``, in the namespace the calling thread is in when it is made."""
 
     def __init__(self, protocol: int) -> None:
@@ -179,7 +179,7 @@ class RouteSocket(NetlinkSocket):
     """A NETLINK_ROUTE socket of the namespace the calling thread is in when it is made."""
 
     def __init__(self) -> None:
-        super(RouteSocket, self).__init__(NETLINK_ROUTE)
+        super().__init__(NETLINK_ROUTE)
 
     def links(self) -> List[RawLink]:
         found = []

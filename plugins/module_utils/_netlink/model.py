@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 from ansible_collections.nslab.net.plugins.module_utils._common.addresses import sorted_addresses
 
 
-class ValueObject(object):
+class ValueObject:
     """Equality by attributes, so plans and views compare as data in tests and checks."""
 
     def __eq__(self, other: object) -> bool:
@@ -53,7 +53,7 @@ class Link(ValueObject):
         self.hairpin = hairpin
 
 
-class NamespaceView(object):
+class NamespaceView:
     """The links and default routes of one network namespace (``netns`` None: the host's).
 
     ``exists`` is False for a named namespace that is not there (yet); in check mode a plan is

@@ -155,7 +155,7 @@ def processes_in(names: Iterable[str]) -> Dict[str, Dict[int, str]]:
             if name is not None:
                 with open('/proc/%s/comm' % pid) as comm:
                     found[name][int(pid)] = comm.read().strip()
-        except (OSError, IOError):
+        except OSError:
             continue  # the process ended while we looked, or is a kernel thread
     return found
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ansible_collections.nslab.net.plugins.module_utils._netlink.model import NamespaceView
 
 
-class NetnsEntry(object):
+class NetnsEntry:
     """What one name in the namespace directory is: a live namespace, a stale file, or nothing.
 
     ``processes`` maps the pids running inside the namespace to their command names; it is

@@ -64,7 +64,7 @@ def netns_identity(netns: Optional[str]) -> Optional[Tuple[int, int]]:
     return namespace_identity('%s/%s' % (NETNS_RUN_DIR, netns)) if netns else None
 
 
-class ProcStat(object):
+class ProcStat:
     """The fields of /proc/PID/stat this module needs."""
 
     def __init__(self, state: str, pgrp: int, start_time: int, session: Optional[int] = None) -> None:
@@ -83,7 +83,7 @@ def proc_stat(pid: int) -> Optional[ProcStat]:
     try:
         with open('/proc/%d/stat' % pid) as handle:
             text = handle.read()
-    except (OSError, IOError):
+    except OSError:
         return None
     # "pid (comm) state ppid pgrp session ..."; comm may hold spaces and parentheses.
     fields = text[text.rfind(')') + 2:].split()
@@ -126,7 +126,7 @@ def _load_record(name: str) -> Optional[Dict[str, Any]]:
     try:
         with open(record_path(name)) as handle:
             data = json.load(handle)
-    except (OSError, IOError) as exc:
+    except OSError as exc:
         if exc.errno != errno.ENOENT:
             raise
         return None
@@ -188,7 +188,7 @@ def _find_by_token(pending: Dict[str, ProcessRecord]) -> None:
             continue
         try:
             mark = environ_mark(_read_bytes('/proc/%d/environ' % pid))
-        except (OSError, IOError):
+        except OSError:
             continue  # gone meanwhile, or a kernel thread
         if mark in holders:
             holders[mark].append((pid, stat.session, stat.start_time))
@@ -236,7 +236,7 @@ def service_pids(names: Sequence[str], systemd: Optional[bool] = None) -> Dict[s
             if units:
                 try:
                     cgroup = _read_bytes('/proc/%d/cgroup' % pid).decode('utf-8', 'replace')
-                except (OSError, IOError):
+                except OSError:
                     continue
             processes.append((pid, stat.pgrp, cgroup))
     found: Dict[str, Set[int]] = dict((name, set()) for name in names)
@@ -272,7 +272,7 @@ def _signal_groups(pgids: Sequence[int], sig: int, wait_seconds: float) -> List[
     return signal_and_wait(pgids, kill_group, lambda rest: _live_groups() & set(rest), sig, wait_seconds)
 
 
-class Started(object):
+class Started:
     """A service just started: its process, and where its output starts in the log."""
 
     def __init__(self, name: str, process: subprocess.Popen, log_offset: int) -> None:
@@ -353,7 +353,7 @@ def log_tail(path: str, offset: int = 0) -> str:
             end = handle.tell()
             handle.seek(max(offset, end - LOG_TAIL_BYTES))
             data = handle.read()
-    except (OSError, IOError) as exc:
+    except OSError as exc:
         return '(cannot read it: %s)' % exc
     lines = data.decode('utf-8', 'replace').splitlines()[-LOG_TAIL_LINES:]
     return '\n'.join(lines) if lines else '(empty)'

@@ -41,7 +41,7 @@ def booted() -> bool:
     return os.path.isdir(UNIT_DIR)
 
 
-class Systemd(object):
+class Systemd:
     """systemctl and the unit files, for one module run."""
 
     def __init__(self, run_command: Callable[[List[str]], Tuple[int, str, str]], systemctl: str,
@@ -145,7 +145,7 @@ def _read_text(path: str) -> Optional[str]:
     try:
         with open(path) as handle:
             return handle.read()
-    except (OSError, IOError) as exc:
+    except OSError as exc:
         if exc.errno == errno.ENOENT:
             return None
         raise

@@ -73,7 +73,7 @@ def _apply(module: 'AnsibleModule', steps: Sequence['ServiceStep'], records: Dic
             else:
                 systemd.apply(step)  # type: ignore[union-attr]  # units, so their steps, exist only under systemd
             done.append(step)
-    except (ServiceError, OSError, IOError) as exc:
+    except (ServiceError, OSError) as exc:
         raise TaskFailed('%s: %s' % (step.as_command(), exc), changed=bool(done),  # type: ignore[union-attr]  # set before any call
                          commands=[s.as_command() for s in steps],
                          applied=[s.as_command() for s in done])
@@ -105,7 +105,7 @@ def converge_services(module: 'AnsibleModule', spec: Dict[str, Any]) -> Dict[str
     names = [spec['name'] for spec in specs]
     try:
         observed = _read(names, systemd)
-    except (ServiceError, OSError, IOError) as exc:
+    except (ServiceError, OSError) as exc:
         raise TaskFailed('reading the services: %s' % exc, changed=False)
     steps = plan_services(specs, state, manager, observed)
     commands = [step.as_command() for step in steps]
