@@ -13,7 +13,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from typing import Any, Dict, Iterable, List, Mapping, Optional, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, TypeVar
+
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, invalid
 
 _T = TypeVar('_T')
 
@@ -23,6 +25,15 @@ def task_items(params: Mapping[str, Any], list_key: str, item_keys: Iterable[str
     if params.get(list_key) is not None:
         return [dict(item) for item in params[list_key]]
     return [dict((key, params.get(key)) for key in item_keys)]
+
+
+def parsed_items(parse: Callable[..., _T], params: Mapping[str, Any], list_key: str, item_keys: Iterable[str],
+                 *args: Any) -> _T:
+    """``parse(items, *args)`` of the task's items; the TaskFailed of every problem it finds."""
+    try:
+        return parse(task_items(params, list_key, item_keys), *args)
+    except InvalidInput as exc:
+        raise invalid(exc)
 
 
 def duplicates(keys: Iterable[_T]) -> List[_T]:

@@ -13,8 +13,7 @@ __metaclass__ = type
 
 from typing import TYPE_CHECKING, Any, Dict, Mapping
 
-from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, invalid
-from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import parsed_items
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import MASQUERADE_KEYS, masquerade_task, parse_networks
 from ansible_collections.nslab.net.plugins.module_utils._firewall.runner import run_firewall
 
@@ -24,10 +23,7 @@ if TYPE_CHECKING:
 
 def masquerade_spec(params: Mapping[str, Any]) -> Dict[str, Any]:
     """The networks of the module's arguments; TaskFailed naming every bad value."""
-    try:
-        networks = parse_networks(task_items(params, 'networks', MASQUERADE_KEYS), params['state'])
-    except InvalidInput as exc:
-        raise invalid(exc)
+    networks = parsed_items(parse_networks, params, 'networks', MASQUERADE_KEYS, params['state'])
     return dict(networks=networks, state=params['state'], backend=params['backend'])
 
 

@@ -14,8 +14,8 @@ __metaclass__ = type
 import ipaddress
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional
 
-from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, TaskFailed, invalid
-from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import parsed_items
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import PUBLISH_KEYS, parse_publish, publish_task
 from ansible_collections.nslab.net.plugins.module_utils._firewall.runner import run_firewall
 from ansible_collections.nslab.net.plugins.module_utils._netlink.conntrack import delete_flows
@@ -28,10 +28,7 @@ if TYPE_CHECKING:
 def publish_spec(params: Mapping[str, Any]) -> Dict[str, Any]:
     """``{bridge: {destination: [Mapping]}}`` of the module's arguments; TaskFailed naming every bad value."""
     state, exclusive = params['state'], bool(params.get('exclusive'))
-    try:
-        wanted = parse_publish(task_items(params, 'publish', PUBLISH_KEYS), state, exclusive)
-    except InvalidInput as exc:
-        raise invalid(exc)
+    wanted = parsed_items(parse_publish, params, 'publish', PUBLISH_KEYS, state, exclusive)
     return dict(wanted=wanted, state=state, exclusive=exclusive, backend=params['backend'])
 
 

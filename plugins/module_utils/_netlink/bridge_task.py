@@ -10,8 +10,7 @@ __metaclass__ = type
 
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
-from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, invalid
-from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import parsed_items
 from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_plan import BRIDGE_KEYS, parse_bridges, plan_bridges, report_bridges
 from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import run_netlink
 
@@ -23,10 +22,7 @@ if TYPE_CHECKING:
 
 def bridge_spec(params: Mapping[str, Any]) -> Dict[str, Any]:
     """What nslab.net.bridge's arguments ask for; TaskFailed naming every bad value."""
-    try:
-        return dict(bridges=parse_bridges(task_items(params, 'bridges', BRIDGE_KEYS)), state=params['state'])
-    except InvalidInput as exc:
-        raise invalid(exc)
+    return dict(bridges=parsed_items(parse_bridges, params, 'bridges', BRIDGE_KEYS), state=params['state'])
 
 
 def converge_bridges(module: 'AnsibleModule', netlink: 'Netlink', spec: Mapping[str, Any]) -> Dict[str, Any]:

@@ -10,8 +10,7 @@ __metaclass__ = type
 
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
-from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, invalid
-from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
+from ansible_collections.nslab.net.plugins.module_utils._common.parameters import parsed_items
 from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import run_netlink
 from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_plan import PAIR_KEYS, nsid_keys, parse_pairs, plan_pairs, report_pairs
 
@@ -23,10 +22,7 @@ if TYPE_CHECKING:
 
 def veth_spec(params: Mapping[str, Any]) -> Dict[str, Any]:
     """What nslab.net.veth's arguments ask for; TaskFailed naming every bad value."""
-    try:
-        return dict(pairs=parse_pairs(task_items(params, 'pairs', PAIR_KEYS)), state=params['state'])
-    except InvalidInput as exc:
-        raise invalid(exc)
+    return dict(pairs=parsed_items(parse_pairs, params, 'pairs', PAIR_KEYS), state=params['state'])
 
 
 def converge_pairs(module: 'AnsibleModule', netlink: 'Netlink', spec: Mapping[str, Any]) -> Dict[str, Any]:
