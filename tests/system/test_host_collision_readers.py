@@ -52,7 +52,7 @@ time.sleep(120)
 
 READ_SOCKETS = r'''
 import json
-from %s.host_collision_readers import listening_sockets
+from %s._lab.collision_readers import listening_sockets
 print(json.dumps([list(listener) for listener in listening_sockets()]))
 ''' % MODULE_UTILS
 
@@ -64,12 +64,12 @@ from ansible.module_utils import basic
 basic._ANSIBLE_ARGS = json.dumps({'ANSIBLE_MODULE_ARGS': {}}).encode()
 basic._ANSIBLE_PROFILE = 'legacy'  # how ansible-core 2.19 decodes the arguments
 module = basic.AnsibleModule(argument_spec={})
-from %(mu)s.iptables_backends import detect_backend
-from %(mu)s.host_collision_readers import nat_ruleset
-from %(mu)s.host_collisions import foreign_published, host_collisions
-from %(mu)s.lab_planning import lab_spec
-from %(mu)s.link_model import describe
-from %(mu)s.netlink_adapter import Netlink
+from %(mu)s._firewall.backends import detect_backend
+from %(mu)s._lab.collision_readers import nat_ruleset
+from %(mu)s._lab.collisions import foreign_published, host_collisions
+from %(mu)s._lab.plan import lab_spec
+from %(mu)s._netlink.model import describe
+from %(mu)s._netlink.adapter import Netlink
 backend = detect_backend(module)
 found = foreign_published(nat_ruleset(module, backend), own_bridges=['br0'])
 with Netlink() as netlink:
