@@ -35,6 +35,7 @@ pytestmark = pytest.mark.system
 MODULES_DIR = Path(REPO) / 'plugins' / 'modules'
 MODULES = sorted(path.stem for path in MODULES_DIR.glob('*.py') if not path.stem.startswith('_'))
 PLAYS = '/run/nslab-examples'  # in the world's private /run: gone with the world
+CHECKOUT_KEPT = '/run/nslab-checkout'  # the checkout, while /tmp is covered (see private_tmp)
 
 # What the examples of a module act on without making it: the seeds' lab, as the netns,
 # bridge and veth examples build it. A reader runs those first; here `ip` makes the same.
@@ -104,11 +105,11 @@ def processes():
                 pass
     return sorted(found)
 
-SKIP = {'/run/nslab-world', %r}
+SKIP = {'/run/nslab-world', %r, %r, %r}
 state = dict(host_snapshot.snapshot(), lab=lab_state.describe(), files=files('/run') + files('/tmp'),
              processes=processes())
 print(json.dumps(state, sort_keys=True))
-''' % (str(Path(REPO) / 'tools'), str(Path(REPO) / 'tests' / 'system'), PLAYS)
+''' % (str(Path(REPO) / 'tools'), str(Path(REPO) / 'tests' / 'system'), PLAYS, CHECKOUT_KEPT, REPO)
 
 _TASK = re.compile(r'^TASK \[(.*)\] \*+$')
 _STATUS = re.compile(r'^(ok|changed|skipping|fatal|failed): \[')
@@ -187,12 +188,23 @@ def page(world, node, url, timeout=10.0):
         time.sleep(0.1)
 
 
+def private_tmp():
+    """Shell lines that put an empty tmpfs over the world's /tmp, keeping this checkout where
+    it is when it lives under /tmp (a fresh clone often does): the tests and the collection
+    run from it."""
+    if not (REPO + '/').startswith('/tmp/'):
+        return ['mount -t tmpfs -o mode=1777 nslab-tmp /tmp']
+    return ['mkdir -p %s' % CHECKOUT_KEPT, 'mount --bind %s %s' % (REPO, CHECKOUT_KEPT),
+            'mount -t tmpfs -o mode=1777 nslab-tmp /tmp',
+            'mkdir -p %s' % REPO, 'mount --bind %s %s' % (CHECKOUT_KEPT, REPO)]
+
+
 @pytest.mark.parametrize('module', MODULES)
 def test_examples_run_as_written_and_leave_nothing(world, module):
     tasks = examples_of(module)
     assert tasks, 'no examples'
     # A private, empty /tmp: what an example writes there (a diagram) stays in the world.
-    world.sh('\n'.join(['set -e', 'mount -t tmpfs -o mode=1777 nslab-tmp /tmp'] + PREREQUISITES.get(module, [])))
+    world.sh('\n'.join(['set -e'] + private_tmp() + PREREQUISITES.get(module, [])))
     before = host_state(world)
 
     build, teardown = (tasks[:-1], tasks[-1:]) if tears_down(tasks[-1]) else (tasks, [])
