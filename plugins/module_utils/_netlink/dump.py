@@ -105,7 +105,8 @@ class RawLink:
         info = attributes(attrs.get(IFLA_LINKINFO, b''))
         self.kind = _text(info.get(IFLA_INFO_KIND))
         self.slave_kind = _text(info.get(IFLA_INFO_SLAVE_KIND))
-        data = attributes(info.get(IFLA_INFO_DATA, b''))
+        # The data's attributes are numbered per kind (5 is a vxlan's one-byte TTL).
+        data = attributes(info.get(IFLA_INFO_DATA, b'')) if self.kind == 'bridge' else {}
         self.stp_state = _u32(data.get(IFLA_BR_STP_STATE))
         slave = attributes(info.get(IFLA_INFO_SLAVE_DATA, b''))
         mode = slave.get(IFLA_BRPORT_MODE)

@@ -48,6 +48,15 @@ def test_a_bridge_reports_its_stp_state():
     assert (link.kind, link.stp_state, link.master, link.link_netnsid) == ('bridge', 1, None, None)
 
 
+def test_a_vxlan_link_is_read_without_taking_its_data_for_a_bridge_s():
+    # Attribute 5 of a vxlan's data is its one-byte TTL, not a bridge's four-byte STP state:
+    # a host holding any vxlan (flannel's, Docker's, the overlay's) must still be readable.
+    data = attr(1, u32(42)) + attr(5, b'\x00') + attr(7, b'\x00')
+    info = attr(nd.IFLA_INFO_KIND, b'vxlan\0') + attr(nd.IFLA_INFO_DATA | 0x8000, data)
+    link = nd.RawLink(4, 0, nd.attributes(attr(nd.IFLA_IFNAME, b'nslab.42\0') + attr(nd.IFLA_LINKINFO, info)))
+    assert (link.name, link.kind, link.stp_state) == ('nslab.42', 'vxlan', None)
+
+
 def test_addresses_prefer_the_local_address_and_routes_the_long_table_id():
     address = nd.RawAddress(socket.AF_INET, 24, 4, nd.attributes(
         attr(nd.IFA_ADDRESS, socket.inet_aton('10.0.0.9')) + attr(nd.IFA_LOCAL, socket.inet_aton('10.0.0.1'))))
