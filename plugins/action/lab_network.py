@@ -20,8 +20,9 @@ import os
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.nslab.net.plugins.module_utils._lab.plan import LAB_ARGS, lab_spec, lab_variables
+from ansible_collections.nslab.net.plugins.module_utils._lab.plan import LAB_ARGS, lab_spec, lab_variables, network_subnets
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
+from ansible_collections.nslab.net.plugins.plugin_utils.overlay_members import overlay_peers
 from ansible_collections.nslab.net.plugins.plugin_utils.lab_report import (
     DEFAULT_NAME, diagram_location, lab_diagram, lab_summary)
 from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
@@ -37,13 +38,16 @@ class ActionModule(ActionBase):
         del tmp
         task_vars = task_vars or {}
         unused, checked = self.validate_argument_spec(**LAB_ARGS)
+        module_args = dict(self._task.args)
         try:
+            if checked['overlay'] and 'peers' not in (module_args.get('overlay') or {}) and checked['state'] == 'present':
+                checked['overlay']['peers'] = self._overlay_peers(checked, task_vars)
+                module_args['overlay'] = dict(module_args['overlay'], peers=checked['overlay']['peers'])
             lab_spec(lab_variables(checked))
         except InvalidInput as exc:
             result.update(failed=True, changed=False, problems=exc.problems,
                           msg='the lab is not valid: %s' % '; '.join(exc.problems))
             return result
-        module_args = dict(self._task.args)
         module_args.pop('diagram_path', None)
         result.update(self._execute_module(module_name='nslab.net.lab_network', module_args=module_args,
                                            task_vars=task_vars))
@@ -54,6 +58,15 @@ class ActionModule(ActionBase):
         if checked['diagram_path'] and not self._task.check_mode:
             _report_diagram(result, checked['diagram_path'], task_vars.get('inventory_hostname', 'host'))
         return result
+
+
+    @staticmethod
+    def _overlay_peers(checked, task_vars):
+        """The other hosts of the overlay, from the inventory (see overlay_members)."""
+        hostvars = task_vars.get('hostvars') or {}
+        return overlay_peers(task_vars.get('inventory_hostname', 'localhost'), network_subnets(lab_variables(checked)),
+                             checked['overlay'], checked['name'], (task_vars.get('groups') or {}).get('all') or [],
+                             lambda host: hostvars[host])
 
 
 def _report_diagram(result, path, host):

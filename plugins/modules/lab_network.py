@@ -117,8 +117,66 @@ options:
         in. I(state=absent) removes it. Neither happens in check mode, and neither makes the
         task C(changed) (the diagram is a report, not host state); a failed write is a warning.
     type: path
+  overlay:
+    description:
+      - Join the lab's networks to the same-named networks of other hosts with a VXLAN overlay
+        (device C(nslab.VNI), learning off, static entries per peer, routed like flannel's vxlan
+        backend): a namespace reaches a namespace of another host by its lab address, with its
+        own source address. The lab's bridges and veths get the MTU min(1500, underlay MTU - 50).
+      - Only the peers' VXLAN (their underlay address and this VNI) is accepted; networks stay
+        isolated from each other, and I(icc=false) holds across hosts.
+      - With the role (and this module's action plugin), I(peers) are found in the inventory; see
+        the role's README.
+    type: dict
+    suboptions:
+      vni:
+        description: The VXLAN network id, the same on every host of the overlay.
+        type: int
+        required: true
+      port:
+        description: The UDP port of the underlay.
+        type: int
+        default: 4789
+      address:
+        description:
+          - This host's underlay IPv4 address, which one of its interfaces holds. Default the
+            first IPv4 address of the first network's I(uplink) (the default route's interface).
+        type: str
+      peers:
+        description:
+          - The other hosts of the overlay. When omitted, the action plugin lists every host of the
+            inventory whose C(lab_overlay) has the same VNI and whose C(lab_name) is the same.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          name:
+            description: The peer's name (its inventory name).
+            type: str
+            required: true
+          address:
+            description:
+              - The peer's underlay IPv4 address. When omitted, the address recorded for this peer
+                by an earlier run is used; a peer known neither way is left out (C(plan.overlay.unknown)).
+            type: str
+          networks:
+            description: The peer's networks; only those this lab has too (by name) are joined.
+            type: list
+            elements: dict
+            default: []
+            suboptions:
+              network:
+                description: The network's name.
+                type: str
+                required: true
+              subnet:
+                description: The network's subnet on the peer; subnets must not overlap across hosts.
+                type: str
+                required: true
 notes:
   - The task fails before changing anything when the lab is not valid, naming every problem.
+  - The overlay needs UDP I(port) open between the hosts (on EC2, in the security group); the
+    source/destination check can stay on, since the lab's addresses travel inside VXLAN.
   - When the host lacks what the modules need, the task fails before changing anything with
     RV(missing_requirements) listing it; the role installs those and runs the task again.
 seealso:
@@ -138,6 +196,20 @@ EXAMPLES = r'''
         command: python3 -m http.server 8000
       - name: ns2
     diagram_path: /tmp/lab.md
+
+- name: One lab of a two-host overlay (the other host declares 10.0.2.0/24 and this host as its peer)
+  nslab.net.lab_network:
+    subnet: 10.0.1.0/24
+    namespaces:
+      - name: web
+    overlay:
+      vni: 42
+      peers:
+        - name: host2
+          address: 192.0.2.12
+          networks:
+            - network: br0
+              subnet: 10.0.2.0/24
 
 - name: Tear down everything the lab made, and its diagram
   nslab.net.lab_network:

@@ -56,11 +56,16 @@ class Owned:
     bridge names; ``warnings`` say what the record held that the lab no longer owns.
     """
 
-    def __init__(self, namespaces: Dict[str, Dict[str, Any]], lost: Set[str], bridges: List[str], warnings: List[str]) -> None:
+    def __init__(self, namespaces: Dict[str, Dict[str, Any]], lost: Set[str], bridges: List[str], warnings: List[str],
+                 overlay: Optional[Dict[str, Any]] = None) -> None:
         self.namespaces = namespaces
         self.lost = lost
         self.bridges = bridges
         self.warnings = warnings
+        overlay = overlay or {}
+        #: The overlay devices the lab made, and the underlay addresses of the peers it knew.
+        self.overlay_devices: List[str] = list(overlay.get('devices') or [])
+        self.overlay_peers: Dict[str, str] = dict(overlay.get('peers') or {})
 
     def links(self, netns: str) -> List[Tuple[str, str]]:
         """The lab's veth pairs of ``netns``: ``[(host end, namespace end)]``."""
@@ -83,7 +88,7 @@ def verify(lab: str, record: Dict[str, Any], inodes: Dict[str, int]) -> Owned:
         namespaces[name] = dict(entry, inode=now)
         if now is None and recorded is not None:
             lost.add(name)
-    return Owned(namespaces, lost, list(record.get('bridges') or []), warnings)
+    return Owned(namespaces, lost, list(record.get('bridges') or []), warnings, record.get('overlay'))
 
 
 def _other_owner(records: Dict[str, Dict[str, Any]], lab: str, kind: str, name: str) -> Optional[str]:
@@ -96,6 +101,8 @@ def _other_owner(records: Dict[str, Dict[str, Any]], lab: str, kind: str, name: 
             return other
         if kind == 'link' and any(link.get('host') == name for entry in (record.get('namespaces') or {}).values()
                                   for link in entry.get('links') or []):
+            return other
+        if kind == 'link' and name in ((record.get('overlay') or {}).get('devices') or []):
             return other
     return None
 
@@ -128,6 +135,9 @@ def ownership_problems(lab: str, plan: Dict[str, Any], owned: Owned, records: Di
     for pair in plan['pairs']:
         if pair['name'] not in ends:
             refuse('link', pair['name'], pair['name'] in host_links)
+    overlay = plan.get('overlay')
+    if overlay and overlay['device'] not in owned.overlay_devices:
+        refuse('link', overlay['device'], overlay['device'] in host_links)
     return problems
 
 
@@ -170,6 +180,9 @@ def removals(plan: Dict[str, Any], owned: Owned, host_links: Dict[str, Optional[
     remove['publish'] += [dict(bridge=bridge) for bridge in sorted(bridges - publishing) if bridge in owned.bridges]
     remove['masquerade'] = [dict(bridge=bridge) for bridge in gone]
     remove['bridges'] = [dict(name=bridge) for bridge in gone]
+    overlay = None if teardown else plan.get('overlay')
+    remove['overlay'] = [dict(device=device) for device in owned.overlay_devices
+                         if overlay is None or device != overlay['device']]
     return remove
 
 
@@ -188,6 +201,10 @@ def claimed(owned: Owned, plan: Dict[str, Any]) -> Dict[str, Any]:
             # It is made again in this run: a new inode, known only afterwards.
             mine['inode'] = None
     record['bridges'] = sorted(set(record['bridges']) | set(owned.bridges))
+    if owned.overlay_devices or record.get('overlay'):
+        overlay = record.setdefault('overlay', dict(devices=[], peers={}))
+        overlay['devices'] = sorted(set(overlay['devices']) | set(owned.overlay_devices))
+        overlay['peers'] = dict(owned.overlay_peers, **overlay['peers'])
     return record
 
 
@@ -202,4 +219,8 @@ def final(plan: Dict[str, Any], inodes: Dict[str, int]) -> Dict[str, Any]:
     for pair in plan['pairs']:
         record['namespaces'][pair['peer']['netns']]['links'].append(dict(host=pair['name'], peer=pair['peer']['name']))
     record['bridges'] = sorted(bridge['name'] for bridge in plan['bridges'])
+    overlay = plan.get('overlay')
+    if overlay:
+        record['overlay'] = dict(devices=[overlay['device']],
+                                 peers=dict((peer['name'], peer['address']) for peer in overlay['peers']))
     return record

@@ -30,6 +30,8 @@ from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits imp
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import (
     firewall_interface_error, parse_subnet)
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import conflicts, parse_port_spec
+from ansible_collections.nslab.net.plugins.module_utils._overlay.plan import (
+    LAB_MTU, OVERLAY_OPTIONS, overlap_problems, overlay_layout, overlay_spec, underlay)
 from ansible_collections.nslab.net.plugins.module_utils._services.plan import service_name_error
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import duplicates
@@ -280,9 +282,11 @@ LAB_ARGS = dict(
         service_manager=dict(type='str', choices=['auto', 'systemd', 'process'], default='auto'),
         kill_processes=dict(type='bool', default=False),
         diagram_path=dict(type='path'),
+        overlay=dict(type='dict', options=OVERLAY_OPTIONS),
     ),
 )
-SPEC_VARIABLES = ('name', 'state', 'networks', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc', 'namespaces')
+SPEC_VARIABLES = ('name', 'state', 'networks', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc', 'namespaces',
+                  'overlay')
 
 
 def lab_variables(params: Dict[str, Any]) -> Dict[str, Any]:
@@ -322,9 +326,32 @@ def lab_spec(variables: Dict[str, Any]) -> Dict[str, Any]:
     error = lab_name_error(name)
     if error:
         problems.append('lab_name: %s' % error)
+    overlay = None
+    try:
+        overlay = overlay_spec(variables.get('overlay'))
+    except InvalidInput as exc:
+        problems += exc.problems
+    if overlay:
+        own = [(n['name'], n['subnet']) for n in networks if n['subnet']]
+        problems += overlap_problems([('this host', own)] + [
+            (peer['name'], [(m['network'], m['subnet']) for m in peer['networks']]) for peer in overlay['peers']])
     if problems:
         raise InvalidInput(problems)
-    return dict(name=name, state=state, networks=networks, namespaces=namespaces)
+    return dict(name=name, state=state, networks=networks, namespaces=namespaces, overlay=overlay)
+
+
+def network_subnets(variables: Dict[str, Any]) -> List[Tuple[str, str]]:
+    """``[(network, subnet)]`` of a lab's variables (another host's, on the controller);
+    raises InvalidInput where they are not valid."""
+    problems, subnets = [], []
+    for index, item in enumerate(_networks(variables)):
+        network, more = _parse_network(item, 'lab_networks[%d]' % index if variables.get('networks') else 'lab_bridge')
+        problems += more
+        if network and network['subnet']:
+            subnets.append((network['name'], network['subnet']))
+    if problems:
+        raise InvalidInput(problems)
+    return subnets
 
 
 def _held_addresses(info: Dict[str, Any], subnet: Union[ipaddress.IPv4Network, ipaddress.IPv6Network]) -> Dict[str, Tuple[Optional[str], str]]:
@@ -410,12 +437,16 @@ def lab_plan(spec: Dict[str, Any], info: Dict[str, Any], owned: Optional[Owned] 
     if not teardown:
         _allocate(spec, info)
     plan = dict(state=spec['state'], netns=[], bridges=[], pairs=[], masquerade=[], publish=[], services=[],
-                namespaces=[])
+                namespaces=[], overlay=None)
+    mtu = LAB_MTU
+    if not teardown and spec.get('overlay'):
+        plan['overlay'] = _overlay(spec, info, owned)
+        mtu = plan['overlay']['mtu']
     if not teardown:
         for network in spec['networks']:
             prefix = network['subnet'].split('/')[1]
             plan['bridges'].append(dict(name=network['bridge'], addresses=['%s/%s' % (network['gateway'], prefix)],
-                                        up=True))
+                                        mtu=mtu, up=True))
             plan['masquerade'].append(dict(bridge=network['bridge'], subnet=network['subnet'],
                                            out_interface=network['uplink'], icc=network['icc'],
                                            masquerade=network['masquerade']))
@@ -430,7 +461,7 @@ def lab_plan(spec: Dict[str, Any], info: Dict[str, Any], owned: Optional[Owned] 
             if member['primary']:
                 peer['gateway'] = network['gateway']
             plan['pairs'].append(dict(name=member['host_interface'], master=network['bridge'], hairpin=True,
-                                      peer=peer))
+                                      mtu=mtu, peer=peer))
             # Every member, even without ports: the bridge's publishing is exclusive, so a
             # port dropped from the list, or an address that moved, is unpublished.
             plan['publish'].append(dict(bridge=network['bridge'], destination=member['address'],
@@ -450,6 +481,19 @@ def lab_plan(spec: Dict[str, Any], info: Dict[str, Any], owned: Optional[Owned] 
     host_links = dict((link['name'], link.get('kind')) for link in (info.get('host') or {}).get('links') or [])
     plan['remove'] = removals(plan, owned or Owned({}, set(), [], []), host_links)
     return plan
+
+
+def _overlay(spec: Dict[str, Any], info: Dict[str, Any], owned: Optional[Owned]) -> Dict[str, Any]:
+    """The plan's overlay: where it meets the underlay, and its peers. Raises InvalidInput."""
+    networks = spec['networks']
+    uplinks = [network['name'] for network in networks if not network['uplink']]
+    if uplinks:
+        # MASQUERADE would then apply to every interface but the bridge, the overlay's too.
+        raise InvalidInput(['overlay: network %s has no uplink (the host has no IPv4 default route): set lab_uplink, '
+                            'so that only traffic to the outside world is masqueraded' % ', '.join(uplinks)])
+    local = underlay(spec['overlay'], info.get('host') or {}, networks[0]['uplink'] if networks else None)
+    known = owned.overlay_peers if owned else {}
+    return overlay_layout(spec['overlay'], local, networks, known)
 
 
 def _copy(spec: Any) -> Any:

@@ -38,6 +38,9 @@ from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_task imp
 from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_task import converge_netns
 from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_task import converge_pairs
 from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import run_netlink
+from ansible_collections.nslab.net.plugins.module_utils._overlay.adapter import read_collisions
+from ansible_collections.nslab.net.plugins.module_utils._overlay.plan import overlay_collisions
+from ansible_collections.nslab.net.plugins.module_utils._overlay.task import converge_overlay
 from ansible_collections.nslab.net.plugins.module_utils._services.processes import service_pids
 from ansible_collections.nslab.net.plugins.module_utils._services.tasks import converge_services
 
@@ -59,14 +62,16 @@ STEPS: Dict[str, Callable[..., Dict[str, Any]]] = {
     'veth': converge_pairs,
     'port_publish': converge_publish,
     'netns_service': lambda module, netlink, spec: converge_services(module, spec),
+    'overlay': lambda module, netlink, spec: converge_overlay(module, spec),
 }
 #: (step, key of the plan) in the order they run: removal first, services before their
 #: namespaces, bridges last; building with the guarding rules before any namespace is plugged in.
 #: ``links`` are host ends left behind by namespaces deleted by hand; they go first, while
 #: whatever keeps their namespace alive (the lab's service) still does.
-REMOVE_ORDER = (('links', 'links'), ('netns_service', 'services'), ('port_publish', 'publish'), ('veth', 'pairs'),
-                ('netns', 'netns'), ('nat_masquerade', 'masquerade'), ('bridge', 'bridges'))
-BUILD_ORDER = (('netns', 'netns'), ('bridge', 'bridges'), ('nat_masquerade', 'masquerade'),
+REMOVE_ORDER = (('links', 'links'), ('netns_service', 'services'), ('port_publish', 'publish'), ('overlay', 'overlay'),
+               ('veth', 'pairs'), ('netns', 'netns'), ('nat_masquerade', 'masquerade'), ('bridge', 'bridges'))
+#: The overlay after the bridges: its routes take their source address from the gateways.
+BUILD_ORDER = (('netns', 'netns'), ('bridge', 'bridges'), ('nat_masquerade', 'masquerade'), ('overlay', 'overlay'),
                ('veth', 'pairs'), ('port_publish', 'publish'), ('netns_service', 'services'))
 
 
@@ -187,12 +192,18 @@ def preflight(module: 'AnsibleModule', netlink: 'Netlink', spec: Dict[str, Any],
     problems += ownership_problems(lab, plan, owned, records, inodes, host_links)
     more, spared = foreign_processes(plan, params['kill_processes'])
     problems += more
+    if plan['overlay']:
+        found = read_collisions(module)
+        problems += overlay_collisions(plan['overlay'], found['vxlans'], found['routes'], owned.overlay_devices)
     if problems:
         raise TaskFailed('the lab cannot be %s, nothing was changed: %s'
                          % ('torn down' if spec['state'] == 'absent' else 'built as declared', '; '.join(problems)),
                          problems=problems, changed=False)
     for warning in owned.warnings:
         module.warn(warning)
+    for peer in (plan['overlay'] or {}).get('unknown') or []:
+        module.warn('overlay: the underlay address of %s is unknown (it was not reached in this run, no earlier run '
+                    'recorded it, and it has no lab_overlay_address): it is left out of the overlay until it is' % peer)
     return owned, host_state, plan, spared
 
 

@@ -28,7 +28,7 @@ def netns_spec(items: List[str], state: str, params: Mapping[str, Any], backend:
 
 
 def bridge_spec(items: List[Dict[str, Any]], state: str, params: Mapping[str, Any], backend: str) -> Spec:
-    bridges = [dict(name=item['name'], netns=None, addresses=item.get('addresses'), mtu=None, stp=False, up=True)
+    bridges = [dict(name=item['name'], netns=None, addresses=item.get('addresses'), mtu=item.get('mtu'), stp=False, up=True)
                for item in items]
     return dict(bridges=bridges, state=state)
 
@@ -44,7 +44,7 @@ def veth_spec(items: List[Dict[str, Any]], state: str, params: Mapping[str, Any]
         peer = item['peer']
         pairs.append(dict(a=_end(item['name'], None, master=item.get('master'), hairpin=item.get('hairpin')),
                           b=_end(peer['name'], peer['netns'], peer.get('addresses'), gateway=peer.get('gateway')),
-                          mtu=None, up=True))
+                          mtu=item.get('mtu'), up=True))
     return dict(pairs=pairs, state=state)
 
 
@@ -91,9 +91,20 @@ BUILDERS: Dict[str, Callable[[List[Any], str, Mapping[str, Any], str], Spec]] = 
     netns=netns_spec, bridge=bridge_spec, veth=veth_spec, nat_masquerade=masquerade_spec, netns_service=service_spec)
 
 
+def overlay_spec(plan: Mapping[str, Any], items: Any, state: str, backend: str) -> Spec:
+    """Building: the plan's overlay (``items``) with every lab bridge; removing: the devices in
+    ``items``. The overlay has no module of its own: this is its only spec."""
+    if state == 'present':
+        return dict(state=state, devices=[items['device']], layout=items,
+                    bridges=[bridge['name'] for bridge in plan['bridges']], backend=backend)
+    return dict(state=state, devices=[item['device'] for item in items], layout=None, bridges=[], backend=backend)
+
+
 def step_spec(step: str, items: List[Any], state: str, plan: Mapping[str, Any], params: Mapping[str, Any],
               backend: str) -> Spec:
     """The spec of one step of the run: ``items`` of the plan (or its removals), in ``state``."""
     if step == 'port_publish':
         return publish_spec(plan, backend) if state == 'present' else unpublish_spec(items, backend)
+    if step == 'overlay':
+        return overlay_spec(plan, items, state, backend)
     return BUILDERS[step](items, state, params, backend)

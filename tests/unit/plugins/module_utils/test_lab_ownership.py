@@ -127,7 +127,7 @@ def test_lab_names_are_file_names(name, ok):
 def test_removals_without_a_record_are_empty():
     plan = plan_of(dict(state='absent'))
     assert removals(plan, verify('lab', empty_record(), {}), {'br0': 'bridge'}) == dict(
-        services=[], publish=[], pairs=[], netns=[], masquerade=[], bridges=[], links=[], dying=[])
+        services=[], publish=[], pairs=[], netns=[], masquerade=[], bridges=[], links=[], dying=[], overlay=[])
 
 
 def test_a_lost_namespace_that_goes_has_its_name_removed_too():

@@ -56,10 +56,10 @@ def problems_of(variables):
 def test_the_seeds_lab_becomes_one_task_per_module():
     plan = lab_plan(spec(seeds()), host_with())
     assert plan['netns'] == ['ns1', 'ns2']
-    assert plan['bridges'] == [dict(name='br0', addresses=['10.0.0.254/24'], up=True)]
+    assert plan['bridges'] == [dict(name='br0', addresses=['10.0.0.254/24'], mtu=1500, up=True)]
     assert plan['masquerade'] == [dict(bridge='br0', subnet='10.0.0.0/24', out_interface='eth0', icc=True,
                                        masquerade=True)]
-    assert plan['pairs'][0] == dict(name='ns1-eth0', master='br0', hairpin=True, peer=dict(
+    assert plan['pairs'][0] == dict(name='ns1-eth0', master='br0', hairpin=True, mtu=1500, peer=dict(
         name='eth0', netns='ns1', addresses=['10.0.0.1/24'], gateway='10.0.0.254'))
     assert addresses(plan) == {'ns1': '10.0.0.1/24', 'ns2': '10.0.0.2/24'}
     assert plan['publish'] == [dict(bridge='br0', destination='10.0.0.1', ports=['8000:8000']),

@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The hosts of a VXLAN overlay, found on the controller from the inventory.
+
+A host is a member of this host's overlay when its variables give ``lab_overlay`` with the same
+VNI, the same ``lab_name`` and a ``lab_state`` other than absent. Membership is read from the
+whole inventory, not from the hosts of the play: a run with ``--limit``, or one in which a
+host is unreachable, must not cut that host out of everybody's overlay. Only removing the host
+from the inventory (or its ``lab_overlay``) does.
+
+Each member's subnets come from its variables (they live in the inventory too), its underlay
+address from ``lab_overlay_address`` or from the facts the role gathered in this run; a member
+whose address is known neither way is passed without one, and the host uses the address it
+recorded in an earlier run, if any.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._lab.plan import network_subnets
+from ansible_collections.nslab.net.plugins.module_utils._overlay.plan import overlap_problems
+
+#: The role's defaults that decide a host's networks, for hosts whose variables do not set them
+#: (another host's hostvars hold its inventory variables, not the role's defaults).
+NETWORK_DEFAULTS = dict(bridge='br0', subnet='10.0.0.0/24')
+NETWORK_VARIABLES = ('networks', 'bridge', 'subnet', 'gateway', 'uplink')
+
+
+def _vni(overlay):
+    if isinstance(overlay, dict):
+        try:
+            return int(overlay.get('vni'))
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def underlay_address(variables):
+    """A host's underlay address from its variables: ``lab_overlay_address``, else the facts
+    (the IPv4 address of ``lab_uplink``, or of the default route's interface), else None."""
+    if variables.get('lab_overlay_address'):
+        return str(variables['lab_overlay_address'])
+    facts = variables.get('ansible_facts') or {}
+    uplink = variables.get('lab_uplink')
+    if uplink:
+        interface = facts.get(str(uplink).replace('-', '_').replace('.', '_')) or {}
+        return (interface.get('ipv4') or {}).get('address')
+    return (facts.get('default_ipv4') or {}).get('address')
+
+
+def host_subnets(variables):
+    """``[(network, subnet)]`` of a host's ``lab_*`` variables, with the role's defaults."""
+    lab = dict(NETWORK_DEFAULTS)
+    for key in NETWORK_VARIABLES:
+        value = variables.get('lab_' + key)
+        if value is not None and value != '':
+            lab[key] = value
+    return network_subnets(lab)
+
+
+def overlay_peers(me, own_subnets, overlay, lab_name, hosts, variables_of):
+    """The ``peers`` of this host's overlay argument; raises InvalidInput.
+
+    ``me`` is this host's inventory name, ``own_subnets`` its ``[(network, subnet)]``,
+    ``overlay`` its overlay argument, ``hosts`` every host of the inventory and
+    ``variables_of(host)`` that host's variables. Subnets that overlap anywhere in the
+    overlay fail every host of it, before any of them changes, naming the two hosts.
+    """
+    vni = _vni(overlay)
+    peers, problems, members = [], [], [(me, own_subnets)]
+    for host in hosts:
+        if host == me:
+            continue
+        variables = variables_of(host)
+        if _vni(variables.get('lab_overlay')) != vni or (variables.get('lab_name') or 'lab') != lab_name:
+            continue
+        if variables.get('lab_state') == 'absent':
+            continue
+        try:
+            subnets = host_subnets(variables)
+        except InvalidInput as exc:
+            problems += ['overlay member %s: %s' % (host, problem) for problem in exc.problems]
+            continue
+        members.append((host, subnets))
+        peers.append(dict(name=host, address=underlay_address(variables),
+                          networks=[dict(network=network, subnet=subnet) for network, subnet in subnets]))
+    problems += overlap_problems(members)
+    if problems:
+        raise InvalidInput(problems)
+    return peers
