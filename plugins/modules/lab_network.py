@@ -121,7 +121,7 @@ options:
     description:
       - Join the lab's networks to the same-named networks of other hosts with a VXLAN overlay
         (device C(nslab.VNI), learning off, static entries per peer, routed like flannel's vxlan
-        backend): a namespace reaches a namespace of another host by its lab address, with its
+        backend). A namespace reaches a namespace of another host by its lab address, with its
         own source address. The lab's bridges and veths get the MTU min(1500, underlay MTU - 50).
       - Only the peers' VXLAN (their underlay address and this VNI) is accepted; networks stay
         isolated from each other, and I(icc=false) holds across hosts.
