@@ -4,8 +4,9 @@
 """What the role nslab.net.lab tells its user at the end: the lab as data, and as a diagram.
 
 The summary names every namespace with its addresses and every published port with the
-URLs that reach it; the diagram is Mermaid (a flowchart that GitHub and most Markdown
-viewers draw), written as a Markdown file so it can be opened as it is.
+URLs that reach it, and, where the lab is part of a VXLAN overlay, the other hosts of the
+overlay with the subnets each one holds; the diagram is Mermaid (a flowchart that GitHub and
+most Markdown viewers draw), written as a Markdown file so it can be opened as it is.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,6 +23,7 @@ LOOPBACK_ADDRESS = '127.0.0.1'
 #: The lab name of a lab that was not given one.
 DEFAULT_NAME = 'lab'
 MEMBER_FIELDS = ('network', 'bridge', 'address', 'interface', 'host_interface')
+OVERLAY_FIELDS = ('device', 'vni', 'port', 'address', 'underlay', 'mtu')
 
 
 def _ipv4_addresses(link):
@@ -94,8 +96,27 @@ def lab_summary(plan, info, backend=None, name=DEFAULT_NAME):
                    namespaces=namespaces, published=published,
                    totals=dict(networks=len(networks), namespaces=len(namespaces), published=len(published),
                                services=sum(1 for ns in namespaces if ns['command'])))
+    overlay = _overlay(plan.get('overlay'))
+    # A lab without an overlay (and a plan of a release that had none) is reported as it
+    # always was: no key, no column, no table.
+    if overlay is not None:
+        summary['overlay'] = overlay
+        summary['totals']['peers'] = len(overlay['peers'])
     summary['text'] = _text(summary)
     return summary
+
+
+def _overlay(overlay):
+    """The overlay of the plan as the summary shows it (None: the lab has none)."""
+    if not isinstance(overlay, dict):
+        return None
+    shown = dict((key, overlay.get(key)) for key in OVERLAY_FIELDS)
+    shown['peers'] = [dict(name=peer['name'], address=peer.get('address'),
+                           networks=[dict(network=member['network'], subnet=member['subnet'])
+                                     for member in peer.get('networks') or []])
+                      for peer in overlay.get('peers') or []]
+    shown['unknown'] = list(overlay.get('unknown') or [])
+    return shown
 
 
 def _columns(rows):
@@ -144,17 +165,51 @@ def _namespace_rows(summary):
     return rows
 
 
+def _peer_subnet(member, networks):
+    """A peer's subnet, with why this host does not reach it where it does not."""
+    network = networks.get(member['network'])
+    if network is None:
+        return '%s (not reached: no network %s here)' % (member['subnet'], member['network'])
+    if not network['icc']:
+        return '%s (not reached: icc off)' % member['subnet']
+    return member['subnet']
+
+
+def _overlay_rows(summary):
+    """The overlay's own line, then one row per subnet of every other host of the overlay: which
+    subnet lives where. A host whose underlay address is known neither from this run nor from
+    the last one is listed as ``unknown``: it has no entries here until a run reaches it."""
+    overlay = summary['overlay']
+    underlay = ' '.join(part for part in (overlay['underlay'], overlay['address']) if part)
+    device = [['OVERLAY', 'VNI', 'PORT', 'UNDERLAY', 'MTU'],
+              [overlay['device'], str(overlay['vni']), '%s/udp' % overlay['port'], underlay, str(overlay['mtu'])]]
+    networks = dict((network['name'], network) for network in summary['networks'])
+    peers = [['PEER', 'UNDERLAY', 'NETWORK', 'SUBNET']]
+    for peer in overlay['peers']:
+        lines = [[member['network'], _peer_subnet(member, networks)] for member in peer['networks']] or [['', '']]
+        peers.append([peer['name'], peer['address'] or 'unknown'] + lines[0])
+        peers += [['', ''] + line for line in lines[1:]]
+    peers += [[name, 'unknown'] for name in overlay['unknown']]
+    return device, peers
+
+
 def _text(summary):
     """The summary as the lines a person reads in the play's output: the lab's totals, then a
-    table of its networks and one of its namespaces, as ``containerlab inspect`` shows a lab."""
+    table of its networks, of its overlay and its peers where it has one, and one of its
+    namespaces, as ``containerlab inspect`` shows a lab."""
     totals = summary['totals']
     firewall = 'iptables %s' % summary['backend'] if summary['backend'] else 'not used'
-    lines = _columns([['LAB', 'NETWORKS', 'NAMESPACES', 'PUBLISHED', 'SERVICES', 'FIREWALL'],
-                      [summary.get('name') or DEFAULT_NAME] + [str(totals[key]) for key in (
-                          'networks', 'namespaces', 'published', 'services')] + [firewall]])
+    counted = ['networks', 'namespaces', 'published', 'services'] + (['peers'] if 'peers' in totals else [])
+    lines = _columns([['LAB'] + [key.upper() for key in counted] + ['FIREWALL'],
+                      [summary.get('name') or DEFAULT_NAME] + [str(totals[key]) for key in counted] + [firewall]])
     lines += [''] + _columns([['NETWORK', 'BRIDGE', 'SUBNET', 'GATEWAY', 'ICC', 'OUTBOUND']] + [
         [n['name'], n['bridge'], n['subnet'], n['gateway'], 'yes' if n['icc'] else 'no', _outbound(n)]
         for n in summary['networks']])
+    if summary.get('overlay'):
+        device, peers = _overlay_rows(summary)
+        lines += [''] + _columns(device)
+        if len(peers) > 1:
+            lines += [''] + _columns(peers)
     if summary['namespaces']:
         lines += [''] + _columns(_namespace_rows(summary))
     return lines
@@ -169,13 +224,45 @@ def _label(text):
     return '"%s"' % text.replace('"', "'")
 
 
+def _overlay_diagram(overlay, networks):
+    """The overlay's part of the diagram: the lines inside the host's subgraph (its VXLAN
+    device), and those after it (the other hosts, and what joins them).
+
+    A bridge is drawn joined to the device where a peer has a subnet on its network and the
+    network's namespaces may reach each other (``icc``): only then does traffic cross.
+    """
+    device = 'vx_%s' % _node(overlay['device'])
+    underlay = ' '.join(part for part in (overlay['underlay'], overlay['address']) if part)
+    inside = ['    %s[%s]' % (device, _label('%s VXLAN VNI %s<br/>%s udp/%s<br/>lab MTU %s' % (
+        overlay['device'], overlay['vni'], underlay, overlay['port'], overlay['mtu'])))]
+    hosts, edges, joined = [], [], set()
+    # Numbered, not named: two hosts whose names differ only in punctuation stay two nodes.
+    for index, peer in enumerate(overlay['peers']):
+        label = '<br/>'.join(['%s %s' % (peer['name'], peer['address'] or 'address unknown')] + [
+            '%s %s' % (member['network'], member['subnet']) for member in peer['networks']])
+        hosts.append('    peer_%d[%s]' % (index, _label(label)))
+        edges.append('  %s --- peer_%d' % (device, index))
+        joined.update(member['network'] for member in peer['networks'])
+    for index, name in enumerate(overlay['unknown'], len(overlay['peers'])):
+        hosts.append('    peer_%d[%s]' % (index, _label('%s<br/>address unknown' % name)))
+        edges.append('  %s -.- peer_%d' % (device, index))
+    if hosts:
+        hosts = ['  subgraph overlay_%s[%s]' % (_node(overlay['device']), _label(
+            'other hosts of the overlay (VNI %s)' % overlay['vni']))] + hosts + ['  end']
+    edges += ['  br_%s --- %s' % (_node(network['bridge']), device) for network in networks
+              if network['name'] in joined and network['icc']]
+    return inside, hosts + edges
+
+
 def lab_diagram(summary, host='host'):
     """A Markdown document holding a Mermaid flowchart of the lab ``summary`` describes.
 
     It shows the lab's own objects only: its bridges, namespaces and ports, and each uplink
     with the addresses of that link (not every address of the host, which would include the
-    gateways of other labs on it).
+    gateways of other labs on it); with an overlay, its VXLAN device and the other hosts of
+    the overlay with their subnets.
     """
+    inside, after = _overlay_diagram(summary['overlay'], summary['networks']) if summary.get('overlay') else ([], [])
     lines = ['flowchart LR']
     uplinks = dict((n['uplink'], n.get('uplink_addresses') or []) for n in summary['networks'] if n['uplink'])
     lines.append('  outside((%s))' % _label('other machines / internet'))
@@ -186,7 +273,9 @@ def lab_diagram(summary, host='host'):
     for network in summary['networks']:
         lines.append('    br_%s[%s]' % (_node(network['bridge']), _label('%s %s/%s' % (
             network['bridge'], network['gateway'], network['subnet'].split('/')[1]))))
+    lines += inside
     lines.append('  end')
+    lines += after
     for uplink in sorted(uplinks):
         lines.append('  up_%s --- outside' % _node(uplink))
     for network in summary['networks']:

@@ -233,3 +233,140 @@ def test_a_hundred_namespaces_make_a_hundred_lines_after_the_totals():
     rows = table(text, 'NAMESPACE')
     assert [row.split()[0] for row in rows[1:]] == ['ns%d' % i for i in range(2, 102)]
     assert cell(rows[10], rows[0], 'URLS') == 'http://127.0.0.1:8011/ http://198.51.100.2:8011/'
+
+
+# The shop's host in an overlay of four: two peers reached (one with a network the shop has
+# not), and one whose underlay address no run has learnt yet.
+OVERLAY = dict(
+    device='nslab.42', vni=42, port=4789, address='198.51.100.11', underlay='eth0', mtu=1450,
+    peers=[dict(name='host2', address='198.51.100.12', networks=[
+                dict(network='front', subnet='10.11.0.0/24'), dict(network='back', subnet='10.21.0.0/24')]),
+           dict(name='host3', address='198.51.100.13', networks=[
+               dict(network='front', subnet='10.12.0.0/24'), dict(network='db', subnet='10.32.0.0/24')])],
+    unknown=['host9'])
+
+# What the shop's summary and diagram were before the overlay existed, word for word.
+SHOP_TEXT = [
+    'LAB   NETWORKS  NAMESPACES  PUBLISHED  SERVICES  FIREWALL',
+    'shop  2         3           4          2         iptables nft',
+    '',
+    'NETWORK  BRIDGE    SUBNET        GATEWAY    ICC  OUTBOUND',
+    'front    br-front  10.10.0.0/24  10.10.0.1  yes  NAT out of eth0 (198.51.100.2)',
+    'back     br-back   10.20.0.0/24  10.20.0.1  no   no NAT',
+    '',
+    'NAMESPACE  NETWORK  ADDRESS          PUBLISHED                URLS                                              '
+    'SERVICE',
+    'web        front    eth0 10.10.0.2   0.0.0.0:8080->80/tcp     http://127.0.0.1:8080/ http://198.51.100.2:8080/  '
+    'python3 -m http.server 80',
+    '                                     127.0.0.1:8443->443/tcp  http://127.0.0.1:8443/',
+    '                                     0.0.0.0:5353->53/udp     udp://127.0.0.1:5353 udp://198.51.100.2:5353',
+    'api        front    eth0 10.10.0.3',
+    '           back     eth1 10.20.0.50  0.0.0.0:9000->9000/tcp   http://127.0.0.1:9000/ http://198.51.100.2:9000/',
+    'database   back     eth0 10.20.0.2                                                                              '
+    'sleep infinity',
+]
+LAB_ONE_DIAGRAM = '''# Lab on h1
+
+```mermaid
+flowchart LR
+  outside(("other machines / internet"))
+  subgraph host_h1["host h1"]
+    up_eth0["eth0 198.51.100.2"]
+    br_br0["br0 10.0.0.1/24"]
+  end
+  up_eth0 --- outside
+  br_br0 -- "NAT" --> up_eth0
+  ns_ns1["ns1<br/>eth0 10.0.0.2"]
+  ns_ns1 --- br_br0
+  port_0>"0.0.0.0:8000/tcp -> 10.0.0.2:8000"] --> ns_ns1
+```
+'''
+
+
+def test_a_lab_without_overlay_is_reported_as_before_the_overlay_existed():
+    # A plan of this release without an overlay says None; one of an older release has no key.
+    for shop, lab_one in ((SHOP, LAB_ONE), (dict(SHOP, overlay=None), dict(LAB_ONE, overlay=None))):
+        summary = lab_summary(shop, ALONE, 'nft', 'shop')
+        assert summary['text'] == SHOP_TEXT
+        assert 'overlay' not in summary
+        assert set(summary['totals']) == {'networks', 'namespaces', 'published', 'services'}
+        assert summary == lab_summary(SHOP, ALONE, 'nft', 'shop')
+        assert lab_diagram(summary, 'h1') == lab_diagram(lab_summary(SHOP, ALONE, 'nft', 'shop'), 'h1')
+        assert lab_diagram(lab_summary(lab_one, ALONE, 'nft'), 'h1') == LAB_ONE_DIAGRAM
+
+
+def test_the_summary_holds_the_overlay_as_data():
+    summary = lab_summary(dict(SHOP, overlay=dict(OVERLAY, mac='02:4e:c6:33:64:0b', device_mtu=1450)), ALONE, 'nft',
+                          'shop')
+    assert summary['overlay'] == OVERLAY
+    assert summary['totals'] == dict(networks=2, namespaces=3, published=4, services=2, peers=2)
+
+
+def test_the_totals_count_the_peers():
+    header, values = lab_summary(dict(SHOP, overlay=OVERLAY), ALONE, 'nft', 'shop')['text'][:2]
+    assert header.split() == ['LAB', 'NETWORKS', 'NAMESPACES', 'PUBLISHED', 'SERVICES', 'PEERS', 'FIREWALL']
+    assert [cell(values, header, column) for column in header.split()] == [
+        'shop', '2', '3', '4', '2', '2', 'iptables nft']
+
+
+def test_the_overlay_is_one_line_of_its_table():
+    rows = table(lab_summary(dict(SHOP, overlay=OVERLAY), ALONE, 'nft', 'shop')['text'], 'OVERLAY')
+    assert [[cell(row, rows[0], column) for column in rows[0].split()] for row in rows[1:]] == [
+        ['nslab.42', '42', '4789/udp', 'eth0 198.51.100.11', '1450']]
+
+
+def test_each_peer_subnet_is_a_row_and_a_peer_without_address_is_unknown():
+    rows = table(lab_summary(dict(SHOP, overlay=OVERLAY), ALONE, 'nft', 'shop')['text'], 'PEER')
+    assert [[cell(row, rows[0], column) for column in rows[0].split()] for row in rows[1:]] == [
+        ['host2', '198.51.100.12', 'front', '10.11.0.0/24'],
+        ['', '', 'back', '10.21.0.0/24 (not reached: icc off)'],
+        ['host3', '198.51.100.13', 'front', '10.12.0.0/24'],
+        ['', '', 'db', '10.32.0.0/24 (not reached: no network db here)'],
+        ['host9', 'unknown', '', '']]
+
+
+def test_the_overlay_tables_come_between_the_networks_and_the_namespaces():
+    text = lab_summary(dict(SHOP, overlay=OVERLAY), ALONE, 'nft', 'shop')['text']
+    starts = [next(i for i, line in enumerate(text) if line.startswith(header + ' '))
+              for header in ('NETWORK', 'OVERLAY', 'PEER', 'NAMESPACE')]
+    assert starts == sorted(starts)
+    assert text[starts[0]:starts[1]] == SHOP_TEXT[3:7] and text[starts[3]:] == SHOP_TEXT[7:]
+    assert all(line == line.rstrip() for line in text)
+
+
+def test_an_overlay_of_one_host_has_no_peer_table():
+    alone = dict(OVERLAY, peers=[], unknown=[])
+    summary = lab_summary(dict(LAB_ONE, overlay=alone), ALONE, 'nft')
+    assert summary['totals']['peers'] == 0
+    assert table(summary['text'], 'OVERLAY')[1].split()[0] == 'nslab.42'
+    assert not any(line.startswith('PEER ') for line in summary['text'])
+    diagram = lab_diagram(summary, 'h1')
+    assert 'vx_nslab_42[' in diagram and 'peer_' not in diagram and 'subgraph overlay_' not in diagram
+
+
+def test_the_diagram_shows_the_device_the_peers_and_where_each_subnet_lives():
+    diagram = lab_diagram(lab_summary(dict(SHOP, overlay=OVERLAY), ALONE, 'nft', 'shop'), 'h1')
+    lines = diagram.splitlines()
+    host_end = lines.index('  end')
+    device = '    vx_nslab_42["nslab.42 VXLAN VNI 42<br/>eth0 198.51.100.11 udp/4789<br/>lab MTU 1450"]'
+    assert device in lines[:host_end]
+    assert lines[host_end + 1:host_end + 6] == [
+        '  subgraph overlay_nslab_42["other hosts of the overlay (VNI 42)"]',
+        '    peer_0["host2 198.51.100.12<br/>front 10.11.0.0/24<br/>back 10.21.0.0/24"]',
+        '    peer_1["host3 198.51.100.13<br/>front 10.12.0.0/24<br/>db 10.32.0.0/24"]',
+        '    peer_2["host9<br/>address unknown"]',
+        '  end']
+    assert '  vx_nslab_42 --- peer_0' in lines and '  vx_nslab_42 --- peer_1' in lines
+    assert '  vx_nslab_42 -.- peer_2' in lines
+    # front is shared and icc is on; back has icc off, so nothing of it crosses.
+    assert '  br_br_front --- vx_nslab_42' in lines and 'br_br_back --- vx' not in diagram
+
+
+def test_the_overlay_leaves_the_rest_of_the_diagram_as_it_was():
+    before = lab_diagram(lab_summary(SHOP, ALONE, 'nft', 'shop'), 'h1').splitlines()
+    after = lab_diagram(lab_summary(dict(SHOP, overlay=OVERLAY), ALONE, 'nft', 'shop'), 'h1').splitlines()
+    overlay_lines = [line for line in after if 'vx_' in line or 'peer_' in line or 'overlay_' in line]
+    rest = [line for line in after if line not in overlay_lines]
+    # The overlay subgraph's own "end" is the only other line it adds.
+    rest.remove('  end')
+    assert rest == before
