@@ -10,7 +10,9 @@ The description holds:
 - ``namespaces``: every named namespace (``/run/netns``) with its links (name, kind, up,
   addresses, MTU), its IPv4 default routes and the command lines of the processes inside it
   (or "not a namespace" for a name in /run/netns with no namespace mounted on it);
-- ``host_links``: the host's bridges and veths (name, kind, master, addresses, up, hairpin);
+- ``host_links``: the host's bridges, veths and VXLAN devices (name, kind, master, addresses,
+  up, hairpin; a VXLAN device also its VNI, port, local address, learning, MAC (the overlay
+  sets it) and its FDB entries, neighbours and routes);
 - ``iptables``: per flavour (nft and legacy, whichever the world's iptables is) and table,
   the ``iptables-save`` lines of the ``NSLAB-*`` chains and the jumps to them, without
   counters. Our chains hold rules whose order does not matter (docs/architecture.md: each
@@ -49,9 +51,13 @@ def _run(argv):
     return result.stdout
 
 
-def _ip_json(*args):
-    text = _run(['ip'] + list(args)).strip()
+def _json_of(argv):
+    text = _run(argv).strip()
     return json.loads(text) if text else []
+
+
+def _ip_json(*args):
+    return _json_of(['ip'] + list(args))
 
 
 def _addresses(link):
@@ -71,6 +77,20 @@ def _link(link, host):
         slave = (link.get('linkinfo') or {}).get('info_slave_data') or {}
         described.update(master=link.get('master'), hairpin=slave.get('hairpin'))
     return described
+
+
+def _vxlan(name):
+    """What a VXLAN device carries: its settings and its static entries."""
+    device = _ip_json('-d', '-j', 'link', 'show', 'dev', name)[0]
+    data = (device.get('linkinfo') or {}).get('info_data') or {}
+    fdb = _json_of(['bridge', '-j', 'fdb', 'show', 'dev', name])
+    return dict(vni=data.get('id'), port=data.get('port'), local=data.get('local'), learning=data.get('learning'),
+                mac=device.get('address'),
+                fdb=sorted('%s dst %s' % (entry['mac'], entry['dst']) for entry in fdb if entry.get('dst')),
+                neighbours=sorted('%s lladdr %s' % (entry['dst'], entry.get('lladdr'))
+                                  for entry in _ip_json('-j', 'neigh', 'show', 'dev', name)),
+                routes=sorted('%s via %s src %s' % (entry['dst'], entry.get('gateway'), entry.get('prefsrc'))
+                              for entry in _ip_json('-j', '-4', 'route', 'show', 'dev', name)))
 
 
 def _default_routes(netns):
@@ -154,7 +174,10 @@ def describe():
                        key=lambda link: link['name'])
         namespaces[name] = dict(links=links, default_routes=_default_routes(name), processes=processes[name])
     host_links = sorted((_link(link, True) for link in _ip_json('-d', '-j', 'addr', 'show')
-                         if _kind(link) in ('bridge', 'veth')), key=lambda link: link['name'])
+                         if _kind(link) in ('bridge', 'veth', 'vxlan')), key=lambda link: link['name'])
+    for link in host_links:
+        if link['kind'] == 'vxlan':
+            link.update(_vxlan(link['name']))
     sysctls = {'net.ipv4.ip_forward': _read('/proc/sys/net/ipv4/ip_forward'),
                'net.bridge.bridge-nf-call-iptables': _read('/proc/sys/net/bridge/bridge-nf-call-iptables')}
     for link in host_links:

@@ -264,6 +264,7 @@ def ns2_keeps_its_default_route(world):
     assert 'default via 10.0.0.254 dev eth0' in routes, routes
 
 
+OVERLAY = dict(vni=42)
 NETWORKS = [dict(name='front', bridge='br-front', subnet='10.10.0.0/24'),
             dict(name='back', bridge='br-back', subnet='10.20.0.0/24')]
 FRONT = NETWORKS[:1]
@@ -340,9 +341,19 @@ EDITS = {
         dict(lab_networks=FRONT, lab_namespaces=[NS1_FRONT, NS2_FRONT]),
         start=TWO_NETWORKS, open_ports={8000: '10.10.0.1'}, internet_from='ns2',
         gone_namespaces=['ns3'], gone_links=['br-back', 'ns3-eth0']),
+    # i. the overlay (no other host in this inventory: its device, rules and MTU alone) comes...
+    'i-overlay-added': Edit(lab(NS1, NS2, lab_overlay=OVERLAY), reach=[('netns:ns2', url('10.0.0.1'), '10.0.0.2')],
+                            internet_from='ns2'),
+    # ... changes its VNI (a new device: the old one goes)...
+    'i-overlay-vni-changed': Edit(lab(NS1, NS2, lab_overlay=dict(vni=43, port=8472)), start=lab(NS1, NS2, lab_overlay=OVERLAY),
+                                  internet_from='ns2', gone_links=['nslab.42']),
+    # ... and goes: the lab's MTU is 1500 again.
+    'i-overlay-removed': Edit(lab(NS1, NS2), start=lab(NS1, NS2, lab_overlay=OVERLAY), internet_from='ns2',
+                              gone_links=['nslab.42']),
 }
 #: The edits that move firewall rules around, run on both iptables flavours.
-FIREWALL_EDITS = ('a-address', 'b-subnet', 'b-subnet-allocated', 'c-address-and-port', 'e-namespace-dropped')
+FIREWALL_EDITS = ('a-address', 'b-subnet', 'b-subnet-allocated', 'c-address-and-port', 'e-namespace-dropped',
+                  'i-overlay-vni-changed')
 EDIT_CASES = [pytest.param(flavour, name, id='%s-%s' % (name, flavour))
               for name in EDITS for flavour in (FLAVOURS if name in FIREWALL_EDITS else ('default',))]
 
@@ -890,3 +901,31 @@ def test_a_teardown_killed_at_any_moment_is_finished_by_the_next_one(sweep, step
         assert processes(world, SERVICE_MARK) == []
         assert not record_exists(world)
         unchanged(play(world, SEEDS, '-e', 'lab_state=absent'))
+
+
+OVERLAY_SEEDS = lab(NS1, NS2, lab_overlay=OVERLAY)
+
+
+@pytest.fixture(scope='module')
+def overlay_sweep():
+    """Delays for builds of the seeds with an overlay (one more task: the underlay's facts),
+    from one timed build, and the fresh build's state."""
+    reference = fresh_state(DEFAULT, OVERLAY_SEEDS)
+    with World() as world:
+        run = timed_play(world, OVERLAY_SEEDS, first=lab_begun, last=service_running)
+    return dict(build=sweep_delays([run]), reference=reference)
+
+
+@pytest.mark.parametrize('step', (1, 3, 5, 7))
+def test_an_overlay_build_killed_at_any_moment_is_finished_then_torn_down(overlay_sweep, step):
+    delay = overlay_sweep['build'][step]
+    with World() as world:
+        pristine = snapshot(world)
+        killed = interrupted_play(world, OVERLAY_SEEDS, delay)
+        print('overlay build killed after %.2f s: %d processes' % (delay, killed))
+        rerun = play(world, OVERLAY_SEEDS)
+        assert rerun.rc == 0 and rerun.failed == 0, 'killed %d processes after %.2f s\n%s' % (
+            killed, delay, shown(rerun))
+        unchanged(play(world, OVERLAY_SEEDS))
+        assert_same_state(world, overlay_sweep['reference'])
+        assert_torn_down(world, pristine, OVERLAY_SEEDS)
