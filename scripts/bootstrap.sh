@@ -17,8 +17,10 @@ cd "$root"
 
 # ansible-test sanity skips its shell check when the shellcheck package is missing
 # python3-pyroute2 and python3-iptables: the system python3 is a target too, as the role makes it.
+# openssh-server: the sandbox fleet (tools/nslab_sandbox/fleet.py) runs an sshd in each of its
+# hosts; none may run on this machine itself (see the install below).
 packages=(iproute2 iptables iputils-ping curl procps util-linux python3-venv git shellcheck
-          python3-pyroute2 python3-iptables)
+          python3-pyroute2 python3-iptables openssh-client openssh-server)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -30,8 +32,28 @@ if ((${#missing[@]})); then
     fi
     echo "bootstrap: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # Packages with a service (openssh-server) start it when installed; a policy-rc.d that
+    # answers 101 ("action forbidden") keeps invoke-rc.d and deb-systemd-invoke from doing so.
+    # One that exists already (Docker images have one) is the machine's and stays as it is.
+    policy=/usr/sbin/policy-rc.d
+    made_policy=
+    if [[ ! -e $policy ]]; then
+        trap 'rm -f "$policy"' EXIT
+        printf '#!/bin/sh\n# nslab.net bootstrap: no service starts while it installs packages\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        made_policy=1
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [[ -n $made_policy ]]; then
+        rm -f "$policy"
+        trap - EXIT
+    fi
+    # Nor at the next boot: the package enables its units, and this machine is no SSH server
+    # because the tests need one in each sandbox host.
+    if [[ " ${missing[*]} " == *" openssh-server "* && -d /run/systemd/system ]]; then
+        systemctl disable --quiet ssh.service ssh.socket 2>/dev/null || true
+    fi
 fi
 
 # venv DIR REQUIREMENTS: (re)install only when the requirements file changed since last time.

@@ -2,10 +2,11 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fixtures of the system tests: every test runs in a sandbox world.
 
-``world`` gives each test a fresh :class:`nslab_sandbox.World`. The session
+``world`` gives each test a fresh :class:`nslab_sandbox.World`, ``fleet`` three
+hosts in it that Ansible reaches over SSH (:mod:`nslab_sandbox.fleet`). The session
 fixture snapshots this machine's own network state before the first system
 test and fails the run if it differs after the last one; it also skips the
-whole directory where sandbox worlds cannot be made (not root, no util-linux).
+whole directory where sandbox worlds cannot be made (not root, a tool missing).
 """
 
 from __future__ import annotations
@@ -25,18 +26,24 @@ if str(TOOLS) not in sys.path:
 
 # pylint: disable-next=wrong-import-position  # needs TOOLS on sys.path first
 from nslab_sandbox import World, host_snapshot  # noqa: E402
+from nslab_sandbox.fleet import Fleet  # noqa: E402  # pylint: disable=wrong-import-position
 
 _SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin"
+#: What the sandbox needs, by the package that has it; ssh and sshd for the fleet's hosts.
+_TOOLS = {"unshare": "util-linux", "nsenter": "util-linux", "ip": "iproute2",
+          "ssh": "openssh-client", "sshd": "openssh-server"}
 
 
 def missing_prerequisite() -> str | None:
     """Why sandbox worlds cannot be made here, or None when they can."""
     if os.geteuid() != 0:
         return "system tests need root: they create network, mount and PID namespaces"
-    missing = [tool for tool in ("unshare", "nsenter", "ip")
+    missing = [tool for tool in _TOOLS
                if not shutil.which(tool) and not shutil.which(tool, path=_SBIN_PATH)]
     if missing:
-        return f"system tests need {', '.join(missing)} (util-linux, iproute2)"
+        packages = sorted({_TOOLS[tool] for tool in missing})
+        return (f"system tests need {', '.join(missing)} (Debian packages {', '.join(packages)}; "
+                "scripts/bootstrap.sh installs them)")
     return None
 
 
@@ -58,4 +65,12 @@ def machine_untouched() -> Iterator[host_snapshot.Snapshot]:
 def world() -> Iterator[World]:
     """A started sandbox world, stopped after the test."""
     with World() as started:
+        yield started
+
+
+@pytest.fixture
+def fleet(world: World) -> Iterator[Fleet]:  # pylint: disable=redefined-outer-name  # pytest's way
+    """A started fleet of three hosts (fleet1..3 at 198.51.100.11..13, reached over SSH from
+    the world's host node) in ``world``; stopped after the test, before the world."""
+    with Fleet(world, count=3) as started:
         yield started

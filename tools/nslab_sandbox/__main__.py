@@ -4,12 +4,24 @@
 
     python -m nslab_sandbox run [--] CMD [ARG...]   run CMD in the host node of a new world
     python -m nslab_sandbox shell                   interactive bash in the host node of a new world
+    python -m nslab_sandbox fleet [--hosts N] [--iptables nft|legacy] [--] CMD...
+                                                    CMD in the host node of a new world with N hosts over SSH
     python -m nslab_sandbox node NODE [--] CMD...   (inside a world) run CMD in another node
 
 ``run`` and ``shell`` start a world, run the command in its host node with the
 terminal, the working directory and the environment passed through (plus
 ``NSLAB_WORLD``, ``nslab-node`` on PATH and this package on PYTHONPATH), stop
 the world and exit with the command's status (128+N when killed by signal N).
+
+``fleet`` does the same with a :class:`~nslab_sandbox.fleet.Fleet` of N hosts
+(default 3: fleet1 198.51.100.11, fleet2 .12, ...) that sshd serves, in a world
+whose iptables is the given flavour (default: this machine's). The host node is
+their Ansible controller: CMD gets ``NSLAB_FLEET_INVENTORY`` (the inventory's
+path, also ``ANSIBLE_INVENTORY``), ``NSLAB_FLEET_SSH_CONFIG`` (``ssh -F "$NSLAB_FLEET_SSH_CONFIG"
+fleet1``), the fleet's private SSH settings for Ansible and the checkout's .venv/bin on PATH,
+e.g. ``python -m nslab_sandbox fleet --hosts 3 -- sh -c 'ansible all -i "$NSLAB_FLEET_INVENTORY" -m ping'``
+or ``... fleet -- ansible-playbook playbooks/lab.yml --forks 4``. Files a playbook writes into
+the working directory (the role's lab-HOST.md) land in the caller's working directory.
 
 ``node`` works only inside a world: NODE is router, other, internet, host or
 ``netns:NAME``, e.g. ``python -m nslab_sandbox node other -- curl -s http://198.51.100.2:8000/``.
@@ -25,6 +37,8 @@ from collections.abc import Sequence
 from types import FrameType
 
 from .errors import WorldError
+from .fleet import MAX_HOSTS, Fleet
+from .iptables_flavour import FLAVOURS
 from .world import NODES, WORLD_DIR, World, world_env
 
 _PROG = "python -m nslab_sandbox"
@@ -57,8 +71,12 @@ def _exit_status(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def run_in_world(argv: Sequence[str]) -> int:
-    """Start a world, run *argv* in its host node attached to our terminal, stop the world."""
+def run_in_world(argv: Sequence[str], *, hosts: int | None = None, iptables: str | None = None) -> int:
+    """Start a world, run *argv* in its host node attached to our terminal, stop the world.
+
+    With *hosts*, the world has a fleet of that many hosts and *argv* its environment
+    (see :meth:`Fleet.env`); *iptables* is the world's flavour.
+    """
     if os.geteuid() != 0:
         print(f"{_PROG}: the sandbox world needs root (it creates namespaces)", file=sys.stderr)
         return 1
@@ -66,10 +84,16 @@ def run_in_world(argv: Sequence[str]) -> int:
     previous = {signum: signal.getsignal(signum) for signum in handled}
     signal.signal(signal.SIGTERM, _on_terminate)
     signal.signal(signal.SIGHUP, _on_terminate)
-    world = World()
+    world = World(iptables=iptables)
+    fleet: Fleet | None = None
     proc: subprocess.Popen[bytes] | None = None
+    status = 1
     try:
         world.start()
+        env = world_env()
+        if hosts is not None:
+            fleet = Fleet(world, count=hosts).start()
+            env = world_env(fleet.env())
         # Ctrl-C and Ctrl-\ reach the command too (same foreground process
         # group): let it decide, and stop the world only once it has exited.
         # nsenter and the sh below inherit the ignored dispositions (so they
@@ -81,17 +105,25 @@ def run_in_world(argv: Sequence[str]) -> int:
         wrapper = ["sh", "-c", 'env --default-signal=INT,QUIT -- "$@"; exit $?', "sh"]
         command = world.command([*wrapper, *argv], "host")
         # pylint: disable-next=consider-using-with  # waited for below or killed with the world
-        proc = subprocess.Popen(command, env=world_env())
-        return _exit_status(proc.wait())
+        proc = subprocess.Popen(command, env=env)
+        status = _exit_status(proc.wait())
     except _Terminated as stop:
-        return 128 + stop.signum
+        status = 128 + stop.signum
     except KeyboardInterrupt:
-        return 128 + signal.SIGINT
+        status = 128 + signal.SIGINT
     except WorldError as error:
         print(f"{_PROG}: {error}", file=sys.stderr)
-        return 1
+        status = 1
     finally:
-        world.stop()
+        try:
+            if fleet is not None:
+                fleet.stop()
+        except WorldError as error:
+            # A fleet that leaves processes behind must not pass unnoticed.
+            print(f"{_PROG}: {error}", file=sys.stderr)
+            status = status or 1
+        finally:
+            world.stop()
         if proc is not None and proc.poll() is None:
             # The command died with the world; nsenter exits right after it.
             try:
@@ -101,6 +133,33 @@ def run_in_world(argv: Sequence[str]) -> int:
                 proc.wait(timeout=10)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+    return status
+
+
+def _fleet_options(args: Sequence[str]) -> tuple[int, str | None, list[str]] | str:
+    """``[--hosts N] [--iptables FLAVOUR] [--] CMD...`` -> (hosts, flavour, CMD), or what is wrong."""
+    hosts, iptables = 3, None
+    rest = list(args)
+    while rest and rest[0].startswith("--") and rest[0] != "--":
+        option, has_value, value = rest.pop(0).partition("=")
+        if option not in ("--hosts", "--iptables"):
+            return f"fleet: unknown option {option!r}"
+        if not has_value:
+            if not rest:
+                return f"fleet: {option} needs a value"
+            value = rest.pop(0)
+        if option == "--hosts":
+            if not value.isdigit() or not 1 <= int(value) <= MAX_HOSTS:
+                return f"fleet: --hosts takes a number of hosts from 1 to {MAX_HOSTS}, not {value!r}"
+            hosts = int(value)
+        else:
+            if value not in FLAVOURS:
+                return f"fleet: --iptables takes {' or '.join(FLAVOURS)}, not {value!r}"
+            iptables = value
+    command = _strip_dashes(rest)
+    if not command:
+        return "fleet: missing command to run"
+    return hosts, iptables, command
 
 
 def run_in_node(node: str, argv: Sequence[str]) -> int:
@@ -136,6 +195,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_in_world(rest) if rest else _usage("run: missing command to run")
     if action == "shell":
         return run_in_world(["bash"]) if not rest else _usage("shell takes no arguments")
+    if action == "fleet":
+        parsed = _fleet_options(rest)
+        if isinstance(parsed, str):
+            return _usage(parsed)
+        hosts, iptables, command = parsed
+        return run_in_world(command, hosts=hosts, iptables=iptables)
     if action == "node":
         if not rest:
             return _usage("node: missing node name")
