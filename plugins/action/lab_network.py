@@ -59,7 +59,6 @@ class ActionModule(ActionBase):
             _report_diagram(result, checked['diagram_path'], task_vars.get('inventory_hostname', 'host'))
         return result
 
-
     @staticmethod
     def _overlay_peers(checked, task_vars):
         """The other hosts of the overlay, from the inventory (see overlay_members)."""

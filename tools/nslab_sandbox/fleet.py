@@ -67,9 +67,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import CommandError, CommandTimeout, WorldError
+from .errors import CommandError, WorldError
 from .iptables_flavour import _VERSION_MARKERS
-from .world import PREFIX_LENGTH, ROUTER_ADDRESS, TOOLS_DIR, SandboxProcess, World, _read_until
+from .world import PREFIX_LENGTH, ROUTER_ADDRESS, TOOLS_DIR, SandboxProcess, World, _read_until, run_captured
 
 #: The checkout this package belongs to, and its virtualenv (made by scripts/bootstrap.sh).
 REPO = os.path.dirname(TOOLS_DIR)
@@ -220,6 +220,23 @@ def _world_pid(pid: int) -> int:
             if line.startswith("NSpid:"):
                 return int(line.split()[-1])
     raise WorldError(f"/proc/{pid}/status has no NSpid line")
+
+
+def _kill_until_gone(find: Any, what: str, timeout: float) -> None:
+    """SIGKILL the PIDs ``find()`` returns until it returns none, within *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = find()
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise WorldError(f"{what} {left} did not die within {timeout} s")
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
 
 
 def _cmdline(pid: int) -> str:
@@ -434,7 +451,7 @@ class Fleet:
         spawned: list[tuple[int, str, str, SandboxProcess]] = []
         started: list[_Host] = []
         try:
-            for _ in range(count):
+            for unused in range(count):
                 self._numbers += 1
                 number = self._numbers
                 name = f"{NAME_PREFIX}{number}"
@@ -608,23 +625,13 @@ class Fleet:
 
     def _kill_members(self, state: _Host) -> None:
         """SIGKILL every process of the host until none is left, within the stop timeout."""
-        deadline = time.monotonic() + self.stop_timeout
         namespaces = {state.netns, state.mntns}
-        while True:
-            members = _processes_in(namespaces, self._world_pidns)
-            namespaces |= self._namespaces(state, members)
-            members = _processes_in(namespaces, self._world_pidns)
-            if not members:
-                return
-            if time.monotonic() > deadline:
-                raise WorldError(f"processes {members} of fleet host {state.host.name} did not die "
-                                 f"within {self.stop_timeout} s")
-            for pid in members:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.01)
+
+        def members() -> list[int]:
+            namespaces.update(self._namespaces(state, _processes_in(namespaces, self._world_pidns)))
+            return _processes_in(namespaces, self._world_pidns)
+
+        _kill_until_gone(members, f"processes of fleet host {state.host.name}", self.stop_timeout)
 
     def _exit_master(self, socket: str) -> None:
         """Ask the SSH master behind control socket *socket* to exit (bounded); gone is fine."""
@@ -683,21 +690,7 @@ class Fleet:
             raise WorldError("the fleet did not stop cleanly:\n" + "\n".join(errors))
 
     def _kill_ssh_processes(self) -> None:
-        deadline = time.monotonic() + self.stop_timeout
-        while True:
-            left = self.ssh_processes()
-            if not left:
-                return
-            if time.monotonic() > deadline:
-                raise WorldError(f"ssh processes {left} of the fleet did not die within {self.stop_timeout} s")
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.01)
-
-    # -- Ansible ----------------------------------------------------------
+        _kill_until_gone(self.ssh_processes, "ssh processes of the fleet", self.stop_timeout)
 
     def inventory(self, path: str | None = None) -> str:
         """Write the inventory of the running hosts (YAML) to *path*, default the fleet's
@@ -825,22 +818,8 @@ class Fleet:
         :class:`CommandTimeout` (after killing it) when it runs too long; their node is *name*.
         """
         argv = list(argv) if not isinstance(argv, (str, bytes)) else argv
-        proc = self.popen(name, argv, cwd=cwd, env=env,
-                          stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8", errors="replace")
-        with proc:
-            try:
-                stdout, stderr = proc.communicate(input, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                try:
-                    stdout, stderr = proc.communicate(timeout=10)
-                except subprocess.TimeoutExpired:
-                    stdout, stderr = "", ""
-                raise CommandTimeout(name, argv, timeout, stdout, stderr) from None
-        if check and proc.returncode != 0:
-            raise CommandError(name, argv, proc.returncode, stdout, stderr)
-        return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+        return run_captured(lambda **kwargs: self.popen(name, argv, cwd=cwd, env=env, **kwargs), name, argv,
+                            check=check, timeout=timeout, input=input)
 
     def sh(self, name: str, script: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         """Run a bash script in host *name*; *kwargs* as for :meth:`run`."""

@@ -270,6 +270,28 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def run_captured(start: Any, node: str, argv: Sequence[str], *, check: bool, timeout: float,
+                 input: str | None) -> subprocess.CompletedProcess[str]:  # pylint: disable=redefined-builtin
+    """Run what ``start(**popen_kwargs)`` starts (a :class:`SandboxProcess` in *node*), capture
+    its text output, wait at most *timeout* seconds; :meth:`World.run` and the fleet's run."""
+    proc = start(stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8", errors="replace")
+    with proc:
+        try:
+            stdout, stderr = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            try:
+                stdout, stderr = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                # Something outside the process group still holds the pipes.
+                stdout, stderr = "", ""
+            raise CommandTimeout(node, argv, timeout, stdout, stderr) from None
+    if check and proc.returncode != 0:
+        raise CommandError(node, argv, proc.returncode, stdout, stderr)
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+
+
 def world_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment for commands in the world.
 
@@ -527,24 +549,8 @@ class World:
         and :class:`CommandTimeout` (after killing it) when it runs too long.
         """
         argv = list(argv) if not isinstance(argv, (str, bytes)) else argv
-        proc = self.popen(argv, node, cwd=cwd, env=env,
-                          stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          encoding="utf-8", errors="replace")
-        with proc:
-            try:
-                stdout, stderr = proc.communicate(input, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                try:
-                    stdout, stderr = proc.communicate(timeout=10)
-                except subprocess.TimeoutExpired:
-                    # Something outside the process group still holds the pipes.
-                    stdout, stderr = "", ""
-                raise CommandTimeout(node, argv, timeout, stdout, stderr) from None
-        if check and proc.returncode != 0:
-            raise CommandError(node, argv, proc.returncode, stdout, stderr)
-        return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+        return run_captured(lambda **kwargs: self.popen(argv, node, cwd=cwd, env=env, **kwargs), node, argv,
+                            check=check, timeout=timeout, input=input)
 
     def sh(self, script: str, node: str = "host", **kwargs: Any) -> subprocess.CompletedProcess[str]:
         """Run a bash script in *node*; *kwargs* as for :meth:`run`."""

@@ -69,7 +69,7 @@ STEPS: Dict[str, Callable[..., Dict[str, Any]]] = {
 #: ``links`` are host ends left behind by namespaces deleted by hand; they go first, while
 #: whatever keeps their namespace alive (the lab's service) still does.
 REMOVE_ORDER = (('links', 'links'), ('netns_service', 'services'), ('port_publish', 'publish'), ('overlay', 'overlay'),
-               ('veth', 'pairs'), ('netns', 'netns'), ('nat_masquerade', 'masquerade'), ('bridge', 'bridges'))
+                ('veth', 'pairs'), ('netns', 'netns'), ('nat_masquerade', 'masquerade'), ('bridge', 'bridges'))
 #: The overlay after the bridges: its routes take their source address from the gateways.
 BUILD_ORDER = (('netns', 'netns'), ('bridge', 'bridges'), ('nat_masquerade', 'masquerade'), ('overlay', 'overlay'),
                ('veth', 'pairs'), ('port_publish', 'publish'), ('netns_service', 'services'))

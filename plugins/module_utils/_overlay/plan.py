@@ -256,8 +256,8 @@ def describe_device(device: Optional[Mapping[str, Any]]) -> Optional[Dict[str, A
     """The device for the diff: plain, sorted lists."""
     if device is None:
         return None
-    described = dict((key, device.get(key)) for key in ('kind', 'vni', 'port', 'local', 'underlay', 'learning', 'mac',
-                                                         'mtu', 'up'))
+    keys = ('kind', 'vni', 'port', 'local', 'underlay', 'learning', 'mac', 'mtu', 'up')
+    described = dict((key, device.get(key)) for key in keys)
     described.update(fdb=['%s dst %s' % entry for entry in sorted(device['fdb'])],
                      neighbours=['%s lladdr %s' % entry for entry in sorted(device['neighbours'])],
                      routes=['%s via %s src %s' % entry for entry in sorted(device['routes'])])
@@ -291,7 +291,7 @@ def overlay_rules(layout: Mapping[str, Any], bridges: Sequence[str]) -> List[Rul
     # iptables-save prints, which is how the rules compare.
     vni = '0x0>>0x16&0x3c@0xc>>0x8=%s' % hex(layout['vni'])
     matches: List[Tuple[str, Tuple[str, ...]]] = [('udp', ('--dport', str(layout['port']))), ('u32', ('--u32', vni))]
-    peers = sorted(set(peer['address'] for peer in layout['peers']), key=lambda a: ipaddress.IPv4Address(a))
+    peers = sorted(set(peer['address'] for peer in layout['peers']), key=ipaddress.IPv4Address)
     for start in range(0, len(peers), U32_VALUES):
         chunk = peers[start:start + U32_VALUES]
         matches.append(('u32', ('!', '--u32', '0xc=%s' % ','.join(_hex(address) for address in chunk))))

@@ -31,8 +31,8 @@ def overlay(**extra):
     return dict(dict(vni=42, port=4789, address=None, peers=PEERS), **extra)
 
 
-def plan_of(owned=None, host=HOST, **variables):
-    return lab_plan(lab_spec(dict(DEFAULTS, **dict(dict(overlay=overlay()), **variables))), host, owned)
+def plan_of(owned=None, host=None, **variables):
+    return lab_plan(lab_spec(dict(DEFAULTS, **dict(dict(overlay=overlay()), **variables))), host or HOST, owned)
 
 
 def problems_of(**variables):
@@ -64,8 +64,8 @@ def test_a_bad_overlay_fails_naming_the_problem(raw, problem):
 
 
 def test_subnets_that_overlap_across_hosts_name_both_hosts():
-    problems = problems_of(overlay=overlay(peers=[dict(name='h2', address='198.51.100.12',
-                                                      networks=[dict(network='br0', subnet='10.0.1.128/25')])]))
+    peer = dict(name='h2', address='198.51.100.12', networks=[dict(network='br0', subnet='10.0.1.128/25')])
+    problems = problems_of(overlay=overlay(peers=[peer]))
     assert problems == ['the lab subnets of this host (10.0.1.0/24, network br0) and h2 (10.0.1.128/25, network br0) '
                         'overlap; every host of the overlay needs subnets of its own']
 

@@ -27,7 +27,8 @@ INVENTORY = {
 }
 
 
-def peers(inventory=INVENTORY, me='h1', subnets=(('br0', '10.0.1.0/24'),)):
+def peers(inventory=None, me='h1', subnets=(('br0', '10.0.1.0/24'),)):
+    inventory = inventory or INVENTORY
     return overlay_peers(me, list(subnets), OVERLAY, 'lab', list(inventory), lambda host: inventory[host])
 
 
