@@ -469,12 +469,12 @@ class Fleet:
         except BaseException:
             for state in started:
                 self._end_host(state)
-            for *_, proc in spawned:
+            for *unused, proc in spawned:
                 proc.kill()
                 proc.wait(timeout=self.stop_timeout)
             raise
         finally:
-            for *_, proc in spawned:
+            for *unused, proc in spawned:
                 self._output.pop(proc.pid, None)
             for state in started:
                 self._output.pop(state.proc.pid, None)
