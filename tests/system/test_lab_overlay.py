@@ -259,6 +259,16 @@ def test_a_hand_broken_overlay_is_repaired_and_a_limited_run_keeps_the_others(ov
     lab.play('--limit', 'fleet1,fleet3').ok(changed=True)
     assert_fleet_joined(lab, lab.members)
     lab.play().ok(changed=False)
+    # A peer's VXLAN with another VNI (on a device of its own, same port) reaches no lab: the
+    # kernel has no device for it. The control: the same pair over the overlay's VNI, above.
+    lab.run('fleet1', '\n'.join([
+        'ip link add vx43 type vxlan id 43 local 198.51.100.11 dev eth0 dstport 4789 nolearning', 'ip link set vx43 up',
+        'bridge fdb append 02:4e:c6:33:64:0c dev vx43 dst 198.51.100.12 self permanent',
+        'ip neigh replace 10.0.2.0 lladdr 02:4e:c6:33:64:0c dev vx43 nud permanent',
+        'ip route replace %s/32 via 10.0.2.0 dev vx43 onlink src 10.0.1.1' % web('fleet2')]), check=True)
+    assert not lab.ping('fleet1', 'client', web('fleet2'))
+    lab.run('fleet1', 'ip link del vx43', check=True)
+    assert lab.ping('fleet1', 'client', web('fleet2'))
 
 
 def test_overlapping_subnets_fail_every_host_before_any_change(overlay_fleet):
