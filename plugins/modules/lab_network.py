@@ -197,8 +197,10 @@ EXAMPLES = r'''
       - name: ns2
     diagram_path: /tmp/lab.md
 
-- name: One lab of a two-host overlay (the other host declares 10.0.2.0/24 and this host as its peer)
+- name: A second lab, one of a two-host overlay (the other host declares 10.0.2.0/24 and this host as its peer)
   nslab.net.lab_network:
+    name: overlay
+    bridge: br1
     subnet: 10.0.1.0/24
     namespaces:
       - name: web
@@ -208,8 +210,13 @@ EXAMPLES = r'''
         - name: host2
           address: 192.0.2.12
           networks:
-            - network: br0
+            - network: br1
               subnet: 10.0.2.0/24
+
+- name: Tear that lab down, its overlay with it
+  nslab.net.lab_network:
+    name: overlay
+    state: absent
 
 - name: Tear down everything the lab made, and its diagram
   nslab.net.lab_network:
