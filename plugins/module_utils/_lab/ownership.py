@@ -5,10 +5,12 @@
 
 A lab's record (kept by :mod:`record`) lists the namespaces it made, with the inode of
 each (an nsfs inode identifies one namespace for as long as it lives), whether it runs the
-namespace's service, the veth pairs it made for it (host end, namespace end), and the
-bridges it made. Rules and kernel settings need no entry of their own: they carry the owner
-tags of their bridge (``nslab:masquerade:BRIDGE``, ``nslab:publish:BRIDGE[:ADDRESS]``) and
-the ledger of kernel settings names those owners.
+namespace's service, the veth pairs it made for it (host end, namespace end), the
+bridges it made, and its overlay: the VXLAN devices it made and the underlay address of each
+peer it knew (a peer a later run does not reach keeps that address). Rules and kernel
+settings need no entry of their own: they carry the owner tags of their bridge
+(``nslab:masquerade:BRIDGE``, ``nslab:publish:BRIDGE[:ADDRESS]``) or of their overlay device
+(``nslab:overlay:DEVICE``), and the ledger of kernel settings names those owners.
 
 From the record and the host:
 

@@ -301,13 +301,7 @@ def lab_spec(variables: Dict[str, Any]) -> Dict[str, Any]:
     multi-network form) or ``bridge``, ``subnet``, ``gateway``, ``uplink``, ``masquerade``,
     ``icc`` (the shorthand for one network), ``namespaces`` and ``state``.
     """
-    problems, networks = [], []
-    for index, item in enumerate(_networks(variables)):
-        label = 'lab_networks[%d]' % index if variables.get('networks') else 'lab_bridge'
-        network, more = _parse_network(item, label)
-        problems += more
-        if network:
-            networks.append(network)
+    networks, problems = _parsed_networks(variables)
     problems += _check_networks(networks)
     networks_by_name = dict((n['name'], n) for n in networks)
     first = networks[0]['name'] if networks else None
@@ -340,18 +334,25 @@ def lab_spec(variables: Dict[str, Any]) -> Dict[str, Any]:
     return dict(name=name, state=state, networks=networks, namespaces=namespaces, overlay=overlay)
 
 
+def _parsed_networks(variables: Dict[str, Any]) -> Tuple[List[Dict[str, Any]], List[str]]:
+    """The lab's networks, each parsed on its own, and the problems found."""
+    problems, networks = [], []
+    for index, item in enumerate(_networks(variables)):
+        label = 'lab_networks[%d]' % index if variables.get('networks') else 'lab_bridge'
+        network, more = _parse_network(item, label)
+        problems += more
+        if network:
+            networks.append(network)
+    return networks, problems
+
+
 def network_subnets(variables: Dict[str, Any]) -> List[Tuple[str, str]]:
     """``[(network, subnet)]`` of a lab's variables (another host's, on the controller);
     raises InvalidInput where they are not valid."""
-    problems, subnets = [], []
-    for index, item in enumerate(_networks(variables)):
-        network, more = _parse_network(item, 'lab_networks[%d]' % index if variables.get('networks') else 'lab_bridge')
-        problems += more
-        if network and network['subnet']:
-            subnets.append((network['name'], network['subnet']))
+    networks, problems = _parsed_networks(variables)
     if problems:
         raise InvalidInput(problems)
-    return subnets
+    return [(network['name'], network['subnet']) for network in networks if network['subnet']]
 
 
 def _held_addresses(info: Dict[str, Any], subnet: Union[ipaddress.IPv4Network, ipaddress.IPv6Network]) -> Dict[str, Tuple[Optional[str], str]]:
