@@ -54,7 +54,7 @@ class ActionModule(ActionBase):
         if result.get('failed') or result.get('skipped') or 'plan' not in result:
             return result
         result['summary'] = lab_summary(result['plan'], result['host_state'], result.get('backend'),
-                                        checked.get('name') or DEFAULT_NAME)
+                                        checked.get('name') or DEFAULT_NAME, result.get('restore'))
         if checked['diagram_path'] and not self._task.check_mode:
             _report_diagram(result, checked['diagram_path'], task_vars.get('inventory_hostname', 'host'))
         return result

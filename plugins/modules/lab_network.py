@@ -22,6 +22,7 @@ description:
     M(nslab.net.bridge), M(nslab.net.nat_masquerade), M(nslab.net.veth),
     M(nslab.net.port_publish) and M(nslab.net.netns_service) in turn, each exactly as that
     module would, sharing one netlink socket per namespace.
+  - After a successful build, the host keeps what brings the lab back at boot (I(restore_at_boot)).
   - Removal comes first, in the reverse order (services, published ports, veth pairs,
     namespaces, NAT, bridges), for namespaces whose entry says C(state=absent) or for
     everything with I(state=absent).
@@ -173,6 +174,18 @@ options:
                 description: The network's subnet on the peer; subnets must not overlap across hosts.
                 type: str
                 required: true
+  restore_at_boot:
+    description:
+      - Where systemd is init, bring the lab back at boot, with no Ansible run. After each
+        successful run that builds the lab, the host keeps this module's code and its arguments
+        (with the addresses the run allocated) in C(/var/lib/nslab/restore/NAME.pyz) and
+        C(NAME.json), and the enabled unit C(nslab-restore@NAME.service) runs them after
+        C(network-online.target). C(systemctl status nslab-restore@NAME) and its journal say what
+        was restored or why it failed; a failure does not hold the boot.
+      - C(false), and I(state=absent), remove the unit and those files (a teardown first of all).
+      - Where systemd is not init nothing is installed, and RV(restore) says so.
+    type: bool
+    default: true
 notes:
   - The task fails before changing anything when the lab is not valid, naming every problem.
   - The overlay needs UDP I(port) open between the hosts (on EC2, in the security group); the
@@ -259,6 +272,14 @@ diagram:
   description: The path of the diagram written on the controller, when one was.
   returned: when I(diagram_path) is set and I(state=present)
   type: str
+restore:
+  description: >-
+    Whether the lab comes back at boot (C(at_boot)); where it does, the unit (C(unit)) and the stored
+    C(declaration) and C(code); where not, C(reason).
+  returned: success
+  type: dict
+  sample: {at_boot: true, unit: nslab-restore@lab.service, declaration: /var/lib/nslab/restore/lab.json,
+           code: /var/lib/nslab/restore/lab.pyz}
 missing_requirements:
   description: What the host lacks (C(pyroute2), C(python-iptables), C(iproute2), C(iptables)).
   returned: when the host lacks any

@@ -68,8 +68,9 @@ def _endpoints(mapping, addresses):
     return [LOOPBACK_ADDRESS] + list(addresses)
 
 
-def lab_summary(plan, info, backend=None, name=DEFAULT_NAME):
-    """The lab ``name`` as its user wants to see it after a run (``plan`` from lab_plan)."""
+def lab_summary(plan, info, backend=None, name=DEFAULT_NAME, restore=None):
+    """The lab ``name`` as its user wants to see it after a run (``plan`` from lab_plan;
+    ``restore`` what lab_network returned of the restore at boot, if anything)."""
     bridges = set(n['bridge'] for n in plan['networks'])
     addresses = host_addresses(info, bridges, set(n['uplink'] for n in plan['networks'] if n['uplink']))
     published, namespaces = [], []
@@ -102,6 +103,8 @@ def lab_summary(plan, info, backend=None, name=DEFAULT_NAME):
     if overlay is not None:
         summary['overlay'] = overlay
         summary['totals']['peers'] = len(overlay['peers'])
+    if restore:
+        summary['restore'] = dict(restore)
     summary['text'] = _text(summary)
     return summary
 
@@ -212,7 +215,16 @@ def _text(summary):
             lines += [''] + _columns(peers)
     if summary['namespaces']:
         lines += [''] + _columns(_namespace_rows(summary))
+    if summary.get('restore'):
+        lines += ['', _at_boot(summary['restore'])]
     return lines
+
+
+def _at_boot(restore):
+    """The summary's line on what brings the lab back after a reboot."""
+    if restore.get('at_boot'):
+        return 'AT BOOT  restored by %s (systemctl status %s)' % (restore['unit'], restore['unit'])
+    return 'AT BOOT  not restored: %s' % restore.get('reason', 'unknown')
 
 
 def _node(text):

@@ -283,6 +283,7 @@ LAB_ARGS = dict(
         kill_processes=dict(type='bool', default=False),
         diagram_path=dict(type='path'),
         overlay=dict(type='dict', options=OVERLAY_OPTIONS),
+        restore_at_boot=dict(type='bool', default=True),
     ),
 )
 SPEC_VARIABLES = ('name', 'state', 'networks', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc', 'namespaces',

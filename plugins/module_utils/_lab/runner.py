@@ -41,6 +41,7 @@ from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import r
 from ansible_collections.nslab.net.plugins.module_utils._overlay.adapter import read_collisions
 from ansible_collections.nslab.net.plugins.module_utils._overlay.plan import overlay_collisions
 from ansible_collections.nslab.net.plugins.module_utils._overlay.task import converge_overlay
+from ansible_collections.nslab.net.plugins.module_utils._restore.task import converge_restore, restore_problem, restore_status
 from ansible_collections.nslab.net.plugins.module_utils._services.processes import service_pids
 from ansible_collections.nslab.net.plugins.module_utils._services.tasks import converge_services
 
@@ -195,6 +196,9 @@ def preflight(module: 'AnsibleModule', netlink: 'Netlink', spec: Dict[str, Any],
     if plan['overlay']:
         found = read_collisions(module)
         problems += overlay_collisions(plan['overlay'], found['vxlans'], found['routes'], owned.overlay_devices)
+    problem = restore_problem(params, spec['state'])
+    if problem:
+        problems.append(problem)
     if problems:
         raise TaskFailed('the lab cannot be %s, nothing was changed: %s'
                          % ('torn down' if spec['state'] == 'absent' else 'built as declared', '; '.join(problems)),
@@ -216,9 +220,13 @@ def run(module: 'AnsibleModule', netlink: 'Netlink', params: Dict[str, Any], bac
     remove = plan['remove']
     work = dict(STEPS)
     work['netns'] = lambda module, netlink, spec: converge_netns(module, netlink, spec, spared=spared)
+    teardown = spec['state'] == 'absent'
     queue = [(step, 'absent', remove[key]) for step, key in REMOVE_ORDER]
     queue += [(step, 'present', plan[key]) for step, key in BUILD_ORDER]
     result: Dict[str, Any] = dict(changed=False, commands=[], steps=[], diff=dict(before={}, after={}))
+    if teardown:
+        # First, what would rebuild the lab at boot: a teardown killed halfway must not come back.
+        _restore_step(module, params, spec, None, result)
     if not module.check_mode:
         _save(spec['name'], claimed(owned, plan))
     # A namespace's end of a pair dies with it and takes the host end along: deleting the
@@ -240,25 +248,48 @@ def run(module: 'AnsibleModule', netlink: 'Netlink', params: Dict[str, Any], bac
             else:
                 done = work[step](module, netlink, step_spec(step, items, state, plan, params, backend))
         except TaskFailed as exc:
-            changed = result['changed'] or bool(exc.fields.get('changed'))
-            fields = dict(exc.fields, changed=changed, failed_step=label, steps=result['steps'],
-                          commands=result['commands'] + exc.fields.get('commands', []))
-            raise TaskFailed('%s: %s' % (label, exc.msg), **fields)
-        result['changed'] = result['changed'] or done['changed']
-        result['commands'] += done['commands']
-        result['steps'].append(dict(step=label, changed=done['changed'], commands=done['commands']))
-        result['diff']['before'][label] = done['diff']['before']
-        result['diff']['after'][label] = done['diff']['after']
+            raise _failed_at(label, exc, result)
+        _add_step(result, label, done)
         waiting = waiting or (step == 'netns' and state == 'absent' and bool(remove['dying']) and not module.check_mode)
     if waiting:
         wait_for_veth_ends(module, netlink, remove['dying'])
     if not module.check_mode:
-        if spec['state'] == 'absent':
+        if teardown:
             _forget(spec['name'])
         else:
             _save(spec['name'], final(plan, named_namespaces.inodes(plan['netns'])))
-    result.update(plan=plan, host_state=host_state, backend=backend)
+    if not teardown:
+        # Last: the declaration stored is always that of a run that succeeded.
+        _restore_step(module, params, spec, plan if params['restore_at_boot'] else None, result)
+    result.update(plan=plan, host_state=host_state, backend=backend, restore=restore_status(params, spec['state']))
     return result
+
+
+def _failed_at(label: str, exc: TaskFailed, result: Dict[str, Any]) -> TaskFailed:
+    """The failure of step ``label``, with what the steps before it did."""
+    changed = result['changed'] or bool(exc.fields.get('changed'))
+    return TaskFailed('%s: %s' % (label, exc.msg), **dict(exc.fields, changed=changed, failed_step=label, steps=result['steps'],
+                                                         commands=result['commands'] + exc.fields.get('commands', [])))
+
+
+def _add_step(result: Dict[str, Any], label: str, done: Dict[str, Any]) -> None:
+    result['changed'] = result['changed'] or done['changed']
+    result['commands'] += done['commands']
+    result['steps'].append(dict(step=label, changed=done['changed'], commands=done['commands']))
+    result['diff']['before'][label] = done['diff']['before']
+    result['diff']['after'][label] = done['diff']['after']
+
+
+def _restore_step(module: 'AnsibleModule', params: Dict[str, Any], spec: Dict[str, Any],
+                  plan: Optional[Dict[str, Any]], result: Dict[str, Any]) -> None:
+    """Store the lab's declaration for the boot (``plan``), or remove it (None)."""
+    label = 'restore' if plan is not None else 'restore (remove)'
+    try:
+        done = converge_restore(module, params, spec, plan)
+    except TaskFailed as exc:
+        raise _failed_at(label, exc, result)
+    if done['commands'] or done['changed']:
+        _add_step(result, label, done)
 
 
 def _save(lab: str, record: Dict[str, Any]) -> None:
