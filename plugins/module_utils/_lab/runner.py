@@ -267,9 +267,9 @@ def run(module: 'AnsibleModule', netlink: 'Netlink', params: Dict[str, Any], bac
 
 def _failed_at(label: str, exc: TaskFailed, result: Dict[str, Any]) -> TaskFailed:
     """The failure of step ``label``, with what the steps before it did."""
-    changed = result['changed'] or bool(exc.fields.get('changed'))
-    return TaskFailed('%s: %s' % (label, exc.msg), **dict(exc.fields, changed=changed, failed_step=label, steps=result['steps'],
-                                                         commands=result['commands'] + exc.fields.get('commands', [])))
+    fields = dict(exc.fields, changed=result['changed'] or bool(exc.fields.get('changed')), failed_step=label,
+                  steps=result['steps'], commands=result['commands'] + exc.fields.get('commands', []))
+    return TaskFailed('%s: %s' % (label, exc.msg), **fields)
 
 
 def _add_step(result: Dict[str, Any], label: str, done: Dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import errno
 import hashlib
+import io
 import os
 import zipfile
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -145,7 +146,6 @@ def command(paths: Paths, op: Dict[str, Any]) -> str:
 
 def _zipapp(source: str) -> bytes:
     """The code of ``source`` as a zip application that runs :func:`boot.main`."""
-    import io
     buffer = io.BytesIO()
     with zipfile.ZipFile(source) as given, zipfile.ZipFile(buffer, 'w', zipfile.ZIP_DEFLATED) as stored:
         for info in given.infolist():

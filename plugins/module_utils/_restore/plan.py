@@ -35,6 +35,9 @@ DECLARATION_VERSION = 1
 #: The first line of the template: a unit file of that name without it is someone else's.
 MARKER = '# Written by nslab.net.lab_network, which also removes it; see docs/architecture.md, "The lab at boot".'
 
+#: Services that set up a host's firewall as a whole at boot.
+FIREWALL_UNITS = ('nftables.service', 'netfilter-persistent.service', 'iptables.service', 'firewalld.service',
+                  'docker.service')
 #: The arguments that describe the lab. ``state`` is always present in a declaration, and
 #: ``diagram_path`` is the controller's business.
 _NOT_STORED = ('diagram_path', 'restore_at_boot')
@@ -54,7 +57,10 @@ def unit_text(python: str) -> str:
         'Documentation=file:%s/%%i.json' % RESTORE_DIR,
         # The default route names the uplink, and the overlay's underlay address must be up.
         'Wants=network-online.target',
-        'After=network-online.target',
+        # After the services that load or flush a whole ruleset at boot (nftables.service runs
+        # `flush ruleset`): the lab's rules go into the firewall they leave, as a playbook run
+        # after the boot would. Units that do not exist order nothing.
+        'After=network-online.target %s' % ' '.join(FIREWALL_UNITS),
         # The lab's service units come from the restore itself (they are runtime units, in
         # /run/systemd/system), so they start after it by construction.
         '',
