@@ -20,6 +20,7 @@ import os
 import runpy
 import sys
 import tempfile
+import traceback
 import zipfile
 from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
@@ -38,6 +39,8 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> None
         out.write('lab %s not restored: %s\n' % (lab, problem))
         sys.exit(1)
     status, result = _run_module(argv[0], sys.path[0])
+    if result.get('failed') and status == 0:
+        status = 1
     lines = report(lab, result, status)
     out.write(''.join(line + '\n' for line in lines))
     out.flush()
@@ -84,6 +87,14 @@ def _run_module(declaration_path: str, code_path: str) -> Tuple[int, Dict[str, A
                              run_name='__main__', alter_sys=True)
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except Exception as exc:  # pylint: disable=broad-except  # the journal must say why
+            # Under Ansible the AnsiballZ wrapper turns a crash into a failed result; here we
+            # do, and the traceback goes to the journal through stderr.
+            traceback.print_exc()
+            sys.stdout.flush()
+            os.write(1, ('\n' + json.dumps(dict(failed=True, msg='lab_network crashed: %s: %s'
+                                                % (type(exc).__name__, exc))) + '\n').encode('utf-8'))
+            status = 1
         finally:
             sys.stdout.flush()
             os.dup2(saved_stdout, 1)
@@ -123,5 +134,13 @@ def report(lab: str, result: Dict[str, Any], status: int) -> List[str]:
     commands = result.get('commands') or []
     lines = ['restored lab %s: %s, in %d commands:' % (lab, totals, len(commands))]
     lines += ['  ' + command for command in commands]
-    lines += ['warning: %s' % warning for warning in result.get('warnings') or []]
+    lines += ['warning: %s' % _warning_text(warning) for warning in result.get('warnings') or []]
     return lines
+
+
+def _warning_text(warning: Any) -> str:
+    """A module warning as text: ansible-core 2.19 returns each as a dict with its event."""
+    if isinstance(warning, dict):
+        event = warning.get('event') or {}
+        return str(event.get('msg') or warning.get('msg') or warning)
+    return str(warning)
