@@ -316,7 +316,7 @@ def main():
     if not module._diff:
         # Most of the result at 50 namespaces (100 of 160 KiB), which the controller would
         # decode and keep for nothing: it is shown only in diff mode.
-        del result['diff']
+        result.pop('diff', None)
     module.exit_json(**result)
 
 

@@ -25,26 +25,28 @@ import zipfile
 from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
 MODULE = 'ansible_collections.nslab.net.plugins.modules.lab_network'
-ZIPAPP_MAIN = ('from ansible_collections.nslab.net.plugins.module_utils._restore.boot import main\n'
-               'main()\n')
+ZIPAPP_MAIN = ('import sys\n'
+               'from ansible_collections.nslab.net.plugins.module_utils._restore.boot import main\n'
+               'sys.exit(main())\n')
 
 
-def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> None:
+def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
+    """The restore's exit status (the zip's ``__main__`` exits with it)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) != 1:
         out.write('usage: python3 NAME.pyz NAME.json (the unit nslab-restore@NAME.service runs it)\n')
-        sys.exit(2)
+        return 2
     lab, problem = _check(argv[0], sys.path[0] if sys.path else '')
     if problem:
         out.write('lab %s not restored: %s\n' % (lab, problem))
-        sys.exit(1)
+        return 1
     status, result = _run_module(argv[0], sys.path[0])
     if result.get('failed') and status == 0:
         status = 1
     lines = report(lab, result, status)
     out.write(''.join(line + '\n' for line in lines))
     out.flush()
-    sys.exit(status)
+    return status
 
 
 def _check(declaration_path: str, code_path: str) -> Tuple[str, Optional[str]]:
