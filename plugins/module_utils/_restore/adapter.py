@@ -123,6 +123,12 @@ def _apply(paths: Paths, op: Dict[str, Any], source: Optional[str],
         path = dict(disable=lambda: paths.enabled_link(op['lab']), remove_declaration=lambda: paths.declaration(op['lab']),
                     remove_code=lambda: paths.code(op['lab']), remove_template=lambda: paths.template)[name]()
         _unlink(path)
+        # A run killed inside write_atomically leaves its temporary file (never run: the unit
+        # names only the final files); it goes with the file it was to become.
+        directory, base = os.path.split(path)
+        for leftover in _listdir(directory):
+            if leftover.startswith('.%s.' % base) and leftover.endswith('.tmp'):
+                _unlink(os.path.join(directory, leftover))
         if name in ('remove_declaration', 'remove_code'):
             _remove_empty_dirs(paths.restore_dir)
 
