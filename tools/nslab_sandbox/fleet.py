@@ -20,7 +20,8 @@ bridge like the world's other nodes, default route via the router), its own
 mount namespace with a private tmpfs on ``/run`` (so ``/run/netns``,
 ``/run/nslab`` and ``/run/sshd`` are the host's own: what the product records
 on one host is not seen by another, nor by the controller), ``/sys``
-mounted again and a private ``/var/log`` (sshd's login records), and its own
+mounted again, a private ``/var/log`` (sshd's login records), a resolv.conf
+that refuses lookups at once (the sandbox has no DNS server), and its own
 host name. The process ends as ``sshd -D -e`` with a
 configuration of the fleet's, so the host lives exactly as long as its sshd.
 Everything else (``/usr``, ``/etc``, the checkout and its ``.venv``) is this
@@ -110,6 +111,11 @@ mkdir -p /run/netns /run/nslab /run/sshd
 mount -t sysfs sysfs /sys
 mount -t tmpfs -o mode=755 nslab-fleet-log /var/log
 touch /var/log/wtmp /var/log/btmp /var/log/lastlog
+# No DNS server answers in the sandbox: a name lookup (Ansible's facts, Python's http.server
+# naming itself) would wait 5 s for this machine's resolver. The host's own loopback refuses
+# it at once, as a real network answers it in milliseconds.
+printf 'nameserver 127.0.0.1\n' >/run/nslab-fleet-resolv.conf
+if [ -f /etc/resolv.conf ]; then mount --bind /run/nslab-fleet-resolv.conf /etc/resolv.conf; fi
 hostname "$name"
 echo 0 >/proc/sys/net/ipv4/ip_forward
 if [ -d /proc/sys/net/ipv6 ]; then
