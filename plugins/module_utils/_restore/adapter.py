@@ -114,13 +114,22 @@ def _apply(paths: Paths, op: Dict[str, Any], source: Optional[str],
         _make_dir(os.path.dirname(link), 0o755)
         # What `systemctl enable` makes, without needing a running systemd.
         os.symlink(paths.template, link)
+    elif name == 'disable':
+        if systemctl:
+            # After a boot's restore the oneshot unit stays active (RemainAfterExit) until it is
+            # stopped: a teardown leaves it inactive, as it was before the lab. 5: not loaded.
+            rc, out, err = run_command([systemctl, 'stop', '--', instance(op['lab'])])
+            if rc not in (0, 5):
+                raise RestoreError('systemctl stop %s failed (exit status %d): %s'
+                                   % (instance(op['lab']), rc, (err or out).strip()))
+        _unlink(paths.enabled_link(op['lab']))
     elif name == 'daemon_reload':
         if systemctl:
             rc, out, err = run_command([systemctl, 'daemon-reload'])
             if rc != 0:
                 raise RestoreError('systemctl daemon-reload failed (exit status %d): %s' % (rc, (err or out).strip()))
     else:
-        path = dict(disable=lambda: paths.enabled_link(op['lab']), remove_declaration=lambda: paths.declaration(op['lab']),
+        path = dict(remove_declaration=lambda: paths.declaration(op['lab']),
                     remove_code=lambda: paths.code(op['lab']), remove_template=lambda: paths.template)[name]()
         _unlink(path)
         # A run killed inside write_atomically leaves its temporary file (never run: the unit
@@ -143,7 +152,7 @@ def command(paths: Paths, op: Dict[str, Any]) -> str:
         write_template='cat > %s' % paths.template,
         enable='systemctl enable %s' % instance(lab),
         daemon_reload='systemctl daemon-reload',
-        disable='systemctl disable %s' % instance(lab),
+        disable='systemctl disable --now %s' % instance(lab),
         remove_declaration='rm %s' % paths.declaration(lab),
         remove_code='rm %s' % paths.code(lab),
         remove_template='rm %s' % paths.template,

@@ -25,6 +25,7 @@ from ansible_collections.nslab.net.plugins.module_utils._restore.adapter import 
 from ansible_collections.nslab.net.plugins.module_utils._restore.plan import plan_restore, unit_text
 
 RELOAD = (SYSTEMCTL, 'daemon-reload')
+STOP = (SYSTEMCTL, 'stop', '--', 'nslab-restore@web.service')
 MEMBERS = {
     'ansible/__init__.py': b'',
     'ansible/module_utils/basic.py': b'# basic\n',
@@ -61,7 +62,7 @@ def source(tmp_path):
 
 
 def reloading(rc=0, err=''):
-    return FakeModule({RELOAD: (rc, '', err)}, {'systemctl': SYSTEMCTL})
+    return FakeModule({RELOAD: (rc, '', err), STOP: (0, '', '')}, {'systemctl': SYSTEMCTL})
 
 
 def build(paths, source, lab='web', module=None, declaration=DECLARATION):
@@ -228,7 +229,8 @@ def test_removing_the_last_lab_removes_its_files_the_template_and_the_empty_dire
     assert not os.path.exists(paths.restore_dir)
     assert not os.path.exists(os.path.dirname(paths.restore_dir))  # /var/lib/nslab, empty
     assert os.path.isdir(str(tmp_path / 'var' / 'lib'))
-    assert module.argvs() == [RELOAD]
+    # Stopped, as `systemctl disable --now` does: after a boot's restore the unit is active.
+    assert module.argvs() == [STOP, RELOAD]
     assert read_restore(paths, 'web') == dict(declaration=None, code=None, template=None, template_ours=False,
                                               enabled=False, other_labs=[])
 
@@ -240,7 +242,7 @@ def test_removing_one_lab_leaves_the_others_and_the_template(paths, source):
     assert sorted(os.listdir(paths.restore_dir)) == ['db.json', 'db.pyz']
     assert os.path.exists(paths.template) and os.path.islink(paths.enabled_link('db'))
     assert not os.path.lexists(paths.enabled_link('web'))
-    assert module.calls == []  # the template stays: no reload
+    assert module.argvs() == [STOP]  # the template stays: no reload
 
 
 def test_removing_keeps_a_parent_directory_that_holds_something_else(paths, source):
@@ -254,8 +256,10 @@ def test_removing_keeps_a_parent_directory_that_holds_something_else(paths, sour
 
 
 def test_removing_what_is_already_gone_is_no_error(paths):
+    # 5: systemctl's status for a unit that is not loaded.
+    not_loaded = FakeModule({STOP: (5, '', 'Failed to stop nslab-restore@web.service: Unit not loaded.')})
     for op in ('disable', 'remove_declaration', 'remove_code'):
-        apply_restore(paths, [dict(op=op, lab='web')], None, FakeModule().run_command, SYSTEMCTL)
+        apply_restore(paths, [dict(op=op, lab='web')], None, not_loaded.run_command, SYSTEMCTL)
     apply_restore(paths, [dict(op='remove_template')], None, FakeModule().run_command, SYSTEMCTL)
 
 
@@ -283,7 +287,7 @@ def test_each_operation_has_its_shell_equivalent():
         'write_template': 'cat > /etc/systemd/system/nslab-restore@.service',
         'enable': 'systemctl enable nslab-restore@web.service',
         'daemon_reload': 'systemctl daemon-reload',
-        'disable': 'systemctl disable nslab-restore@web.service',
+        'disable': 'systemctl disable --now nslab-restore@web.service',
         'remove_declaration': 'rm /var/lib/nslab/restore/web.json',
         'remove_code': 'rm /var/lib/nslab/restore/web.pyz',
         'remove_template': 'rm /etc/systemd/system/nslab-restore@.service',
@@ -300,3 +304,12 @@ def test_the_default_paths_are_the_host_ones():
         '/etc/systemd/system/nslab-restore@.service',
         '/etc/systemd/system/multi-user.target.wants/nslab-restore@web.service')
     assert adapter.RESTORE_DIR == '/var/lib/nslab/restore'
+
+
+def test_a_unit_that_will_not_stop_fails_the_removal_and_keeps_its_link(paths, source):
+    build(paths, source)
+    refusing = FakeModule({STOP: (1, '', 'Access denied')})
+    with pytest.raises(RestoreError) as caught:
+        apply_restore(paths, [dict(op='disable', lab='web')], None, refusing.run_command, SYSTEMCTL)
+    assert str(caught.value) == 'systemctl stop nslab-restore@web.service failed (exit status 1): Access denied'
+    assert os.path.islink(paths.enabled_link('web'))

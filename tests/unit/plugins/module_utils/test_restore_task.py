@@ -28,6 +28,7 @@ from ansible_collections.nslab.net.plugins.module_utils._restore.adapter import 
 from ansible_collections.nslab.net.plugins.module_utils._restore.plan import declaration, unit_text
 
 RELOAD = (SYSTEMCTL, 'daemon-reload')
+STOP = (SYSTEMCTL, 'stop', '--', 'nslab-restore@web.service')
 HOST = {'host': {'links': [dict(name='eth0', addresses=['198.51.100.11/24'])],
                  'default_routes': {'4': dict(gateway='198.51.100.1', interface='eth0')}},
         'namespaces': {}}
@@ -57,7 +58,7 @@ def host(tmp_path, monkeypatch):
 
 
 def systemd_module(check_mode=False, reload=(0, '', '')):
-    return FakeModule({RELOAD: reload}, {'systemctl': SYSTEMCTL}, check_mode)
+    return FakeModule({RELOAD: reload, STOP: (0, '', '')}, {'systemctl': SYSTEMCTL}, check_mode)
 
 
 def files_below(root):
@@ -157,11 +158,11 @@ def test_a_teardown_removes_what_a_build_stored(host, tmp_path):
     params, spec, unused_plan = lab(state='absent')
     done = task.converge_restore(module, params, spec, None, paths=paths)
     assert done['changed'] is True
-    assert done['commands'] == ['systemctl disable nslab-restore@web.service', 'rm %s' % paths.declaration('web'),
+    assert done['commands'] == ['systemctl disable --now nslab-restore@web.service', 'rm %s' % paths.declaration('web'),
                                 'rm %s' % paths.code('web'), 'rm %s' % paths.template, 'systemctl daemon-reload']
     assert done['diff']['after'] == dict(unit='nslab-restore@web.service', enabled=False, declaration=False, code=None)
     assert files_below(str(tmp_path)) == ['payload.zip']
-    assert module.argvs() == [RELOAD]
+    assert module.argvs() == [STOP, RELOAD]
     assert task.converge_restore(module, params, spec, None, paths=paths)['changed'] is False
 
 
