@@ -13,9 +13,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import os
 import tempfile
-from typing import Union
+from typing import Optional, Union
 
 
 def write_atomically(path: str, data: Union[str, bytes], mode: int = 0o644) -> None:
@@ -36,4 +37,15 @@ def write_atomically(path: str, data: Union[str, bytes], mode: int = 0o644) -> N
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
+        raise
+
+
+def read_text(path: str) -> Optional[str]:
+    """The whole text of ``path``, or None when there is no such file."""
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return None
         raise

@@ -21,7 +21,7 @@ import os
 import zipfile
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
+from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import read_text, write_atomically
 from ansible_collections.nslab.net.plugins.module_utils._restore import boot
 from ansible_collections.nslab.net.plugins.module_utils._restore.plan import (
     MARKER, RESTORE_DIR, SYSTEMD_DIR, TEMPLATE, WANTED_BY, instance)
@@ -74,11 +74,11 @@ def code_digest(path: str) -> str:
 def read_restore(paths: Paths, lab: str) -> Dict[str, Any]:
     """What the host holds of ``lab``'s restore files (see plan.plan_restore)."""
     try:
-        template = _read_text(paths.template)
+        template = read_text(paths.template)
         code = paths.code(lab)
         others = sorted(name[:-len('.json')] for name in _listdir(paths.restore_dir)
                         if name.endswith('.json') and not name.startswith('.') and name != '%s.json' % lab)
-        return dict(declaration=_read_text(paths.declaration(lab)),
+        return dict(declaration=read_text(paths.declaration(lab)),
                     code=code_digest(code) if os.path.exists(code) else None,
                     template=template, template_ours=template is not None and template.startswith(MARKER),
                     enabled=os.path.islink(paths.enabled_link(lab)), other_labs=others)
@@ -168,16 +168,6 @@ def _zipapp(source: str) -> bytes:
                 stored.writestr(info, given.read(info.filename))
         stored.writestr('__main__.py', boot.ZIPAPP_MAIN)
     return buffer.getvalue()
-
-
-def _read_text(path: str) -> Optional[str]:
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except OSError as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        raise
 
 
 def _listdir(path: str) -> List[str]:

@@ -23,7 +23,7 @@ from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
     UNIT_DIR, UnitState, unit_name, unit_path)
 from ansible_collections.nslab.net.plugins.module_utils._services.processes import (
     ServiceError, namespace_identity, netns_identity)
-from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
+from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import read_text, write_atomically
 
 if TYPE_CHECKING:
     from ansible_collections.nslab.net.plugins.module_utils._services.plan import ServiceStep
@@ -60,7 +60,7 @@ class Systemd:
 
     def read_units(self, names: Sequence[str]) -> Dict[str, Optional[UnitState]]:
         """Map each name to its UnitState, or None when it has no unit file."""
-        texts = dict((name, _read_text(unit_path(name))) for name in names)
+        texts = dict((name, read_text(unit_path(name))) for name in names)
         present = [name for name in names if texts[name] is not None]
         shown = self.shown = self.show(present)
         units: Dict[str, Optional[UnitState]] = dict((name, None) for name in names)
@@ -139,13 +139,3 @@ def _int(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         return 0
-
-
-def _read_text(path: str) -> Optional[str]:
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except OSError as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        raise
