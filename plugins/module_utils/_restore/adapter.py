@@ -71,16 +71,25 @@ def code_digest(path: str) -> str:
     return 'sha256:' + digest.hexdigest()
 
 
-def read_restore(paths: Paths, lab: str) -> Dict[str, Any]:
-    """What the host holds of ``lab``'s restore files (see plan.plan_restore)."""
+def read_template(paths: Paths, lab: str) -> Dict[str, Any]:
+    """The template unit's text, and whether the lab wrote it (the preflight needs no more)."""
     try:
         template = read_text(paths.template)
+    except OSError as exc:
+        raise RestoreError('cannot read the restore files of lab %s: %s' % (lab, exc))
+    return dict(template=template, template_ours=template is not None and template.startswith(MARKER))
+
+
+def read_restore(paths: Paths, lab: str) -> Dict[str, Any]:
+    """What the host holds of ``lab``'s restore files (see plan.plan_restore)."""
+    found = read_template(paths, lab)
+    try:
         code = paths.code(lab)
         others = sorted(name[:-len('.json')] for name in _listdir(paths.restore_dir)
                         if name.endswith('.json') and not name.startswith('.') and name != '%s.json' % lab)
         return dict(declaration=read_text(paths.declaration(lab)),
                     code=code_digest(code) if os.path.exists(code) else None,
-                    template=template, template_ours=template is not None and template.startswith(MARKER),
+                    template=found['template'], template_ours=found['template_ours'],
                     enabled=os.path.islink(paths.enabled_link(lab)), other_labs=others)
     except (OSError, zipfile.BadZipfile) as exc:
         raise RestoreError('cannot read the restore files of lab %s: %s' % (lab, exc))

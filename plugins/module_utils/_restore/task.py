@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
 from ansible_collections.nslab.net.plugins.module_utils._restore.adapter import (
-    Paths, RestoreError, apply_restore, code_digest, command, read_restore, running_code)
+    Paths, RestoreError, apply_restore, code_digest, command, read_restore, read_template, running_code)
 from ansible_collections.nslab.net.plugins.module_utils._restore.plan import (
     declaration, describe, foreign_template, instance, plan_restore, unit_text)
 from ansible_collections.nslab.net.plugins.module_utils._services.systemd import booted
@@ -39,7 +39,8 @@ def restore_problem(params: Dict[str, Any], state: str, paths: Optional[Paths] =
     if state != 'present' or not params['restore_at_boot'] or not booted():
         return None
     try:
-        return foreign_template(read_restore(paths or Paths(), params['name']))
+        # The template alone: the step reads (and digests) the rest once, after the build.
+        return foreign_template(read_template(paths or Paths(), params['name']))
     except RestoreError as exc:
         return str(exc)
 
