@@ -93,7 +93,8 @@ options:
   namespaces:
     description:
       - The lab's namespaces, as the role's C(lab_namespaces) (C(name), C(address),
-        C(publish), C(networks), C(command), C(chdir), C(state)); see the role's documentation.
+        C(publish), C(networks), C(command), C(chdir), C(state), C(dns), C(dns_search),
+        C(extra_hosts)); see the role's documentation.
     type: list
     elements: dict
     default: []
@@ -186,6 +187,32 @@ options:
       - Where systemd is not init nothing is installed, and RV(restore) says so.
     type: bool
     default: true
+  names:
+    description:
+      - Give every namespace its names in C(/etc/netns/NAME/hosts) and C(resolv.conf) (what
+        C(ip netns exec) binds over /etc, and the lab's services see): the namespaces that share a
+        network with it by C(NAME) and C(NAME.LAB), I(extra_hosts), the host's /etc/hosts, and
+        nameservers it reaches (the host's less loopback ones; systemd-resolved's upstream servers
+        where the host has only a loopback stub; else 8.8.8.8 and 8.8.4.4, with a warning).
+      - A file there that does not start with the lab's marker line is someone else's, and the run
+        fails before any change. C(false) removes the lab's files.
+    type: bool
+    default: true
+  dns:
+    description: The namespaces' nameservers (IPv4), instead of the host's; a namespace's own C(dns) wins.
+    type: list
+    elements: str
+    default: []
+  dns_search:
+    description: The namespaces' search domains, instead of the host's; a namespace's own C(dns_search) wins.
+    type: list
+    elements: str
+    default: []
+  extra_hosts:
+    description: Lines C(NAME:ADDRESS) of every namespace's hosts file (C(docker run --add-host)), before a namespace's own.
+    type: list
+    elements: str
+    default: []
 notes:
   - The task fails before changing anything when the lab is not valid, naming every problem.
   - The overlay needs UDP I(port) open between the hosts (on EC2, in the security group); the

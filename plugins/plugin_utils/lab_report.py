@@ -103,10 +103,50 @@ def lab_summary(plan, info, backend=None, name=DEFAULT_NAME, restore=None):
     if overlay is not None:
         summary['overlay'] = overlay
         summary['totals']['peers'] = len(overlay['peers'])
+    if plan['state'] == 'present' and 'names' in plan:
+        summary['names'] = _names(plan['names'], name)
     if restore:
         summary['restore'] = dict(restore)
     summary['text'] = _text(summary)
     return summary
+
+
+_RESOLVER_SOURCES = {
+    '/etc/resolv.conf': "the host's",
+    '/run/systemd/resolve/resolv.conf': "systemd-resolved's upstream: the host's resolv.conf names only loopback servers",
+    'dns': 'declared',
+    'fallback': "Docker's fallback: the host has no nameserver a namespace reaches; set lab_dns",
+}
+
+
+def _names(names, lab):
+    """What the namespaces resolve with: ``resolvers``, each with the namespaces that use it."""
+    if not names:
+        return dict(managed=False, resolvers=[])
+    groups = []
+    for netns, resolver in sorted(names['resolvers'].items()):
+        for group in groups:
+            if group['resolver'] == resolver:
+                group['namespaces'].append(netns)
+                break
+        else:
+            groups.append(dict(resolver=resolver, namespaces=[netns]))
+    return dict(managed=True, hosts='NAME and NAME.%s' % lab, resolvers=groups)
+
+
+def _names_lines(names):
+    if not names['managed']:
+        return ["NAMES    not managed (lab_names is false): namespaces see the host's /etc/hosts and /etc/resolv.conf"]
+    lines = ['NAMES    /etc/netns/NAMESPACE/hosts: the namespaces of its networks, as %s' % names['hosts']]
+    for group in names['resolvers']:
+        resolver = group['resolver']
+        text = 'nameserver %s' % ' '.join(resolver['nameservers'])
+        if resolver['search']:
+            text += ', search %s' % ' '.join(resolver['search'])
+        source = _RESOLVER_SOURCES.get(resolver['source'], resolver['source'])
+        who = '' if len(names['resolvers']) == 1 else ' of %s' % ' '.join(group['namespaces'])
+        lines.append('         /etc/netns/NAMESPACE/resolv.conf%s: %s (%s)' % (who, text, source))
+    return lines
 
 
 def _overlay(overlay):
@@ -215,6 +255,8 @@ def _text(summary):
             lines += [''] + _columns(peers)
     if summary['namespaces']:
         lines += [''] + _columns(_namespace_rows(summary))
+    if summary.get('names') and summary['namespaces']:
+        lines += [''] + _names_lines(summary['names'])
     if summary.get('restore'):
         lines += ['', _at_boot(summary['restore'])]
     return lines

@@ -49,3 +49,14 @@ def read_text(path: str) -> Optional[str]:
         if exc.errno == errno.ENOENT:
             return None
         raise
+
+
+def remove_file(path: str) -> bool:
+    """Remove ``path``; say whether there was one to remove."""
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return False
+        raise
+    return True

@@ -22,6 +22,10 @@ MIN_MTU, MAX_MTU = 68, 65535
 
 #: Where ip-netns(8) mounts named network namespaces; one name per namespace.
 NETNS_RUN_DIR = '/run/netns'
+#: Where ``ip netns exec NAME`` finds files to bind over /etc (NETNS_ETC_DIR/NAME/FILE), and
+#: those of them the lab writes.
+NETNS_ETC_DIR = '/etc/netns'
+NETNS_ETC_FILES = ('hosts', 'resolv.conf')
 
 
 def interface_name_error(name: object) -> Optional[str]:

@@ -32,13 +32,17 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade imp
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import conflicts, parse_port_spec
 from ansible_collections.nslab.net.plugins.module_utils._overlay.plan import (
     LAB_MTU, OVERLAY_OPTIONS, overlap_problems, overlay_layout, overlay_spec, underlay)
+from ansible_collections.nslab.net.plugins.module_utils._names.plan import names_layout
+from ansible_collections.nslab.net.plugins.module_utils._names.spec import name_settings
 from ansible_collections.nslab.net.plugins.module_utils._services.plan import service_name_error
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import duplicates
 
 NETWORK_KEYS = ('name', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc')
 MEMBER_KEYS = ('network', 'address', 'publish', 'interface', 'host_interface')
-NAMESPACE_KEYS = ('name', 'state', 'address', 'publish', 'networks', 'command', 'chdir')
+NAMESPACE_KEYS = ('name', 'state', 'address', 'publish', 'networks', 'command', 'chdir', 'dns', 'dns_search',
+                  'extra_hosts')
+NAME_KEYS = ('dns', 'dns_search', 'extra_hosts')
 
 
 def _unknown_keys(item: Dict[str, Any], allowed: Sequence[str], what: str) -> List[str]:
@@ -206,6 +210,8 @@ def _parse_namespace(entry: object, index: int, networks_by_name: Dict[str, Dict
     chdir = entry.get('chdir')
     if chdir is not None and (not isinstance(chdir, str) or not chdir.startswith('/')):
         problems.append('namespace %s: chdir %r must be an absolute path' % (name, chdir))
+    names, more = name_settings(entry, 'namespace %s' % name)
+    problems += more
     for member in members:
         for key in ('interface', 'host_interface'):
             error = interface_name_error(member[key])
@@ -213,7 +219,7 @@ def _parse_namespace(entry: object, index: int, networks_by_name: Dict[str, Dict
                 hint = '' if entry.get('networks') else (
                     '; use a shorter namespace name, or give its network as a dict with %s' % key)
                 problems.append('namespace %s: %s %s%s' % (name, key.replace('_', ' '), error, hint))
-    return dict(name=name, state=state, command=command, chdir=chdir, members=members), problems
+    return dict(name=name, state=state, command=command, chdir=chdir, members=members, **names), problems
 
 
 def _check_members(namespaces: Sequence[Dict[str, Any]], networks_by_name: Dict[str, Dict[str, Any]]) -> List[str]:
@@ -284,10 +290,14 @@ LAB_ARGS = dict(
         diagram_path=dict(type='path'),
         overlay=dict(type='dict', options=OVERLAY_OPTIONS),
         restore_at_boot=dict(type='bool', default=True),
+        names=dict(type='bool', default=True),
+        dns=dict(type='list', elements='str', default=[]),
+        dns_search=dict(type='list', elements='str', default=[]),
+        extra_hosts=dict(type='list', elements='str', default=[]),
     ),
 )
 SPEC_VARIABLES = ('name', 'state', 'networks', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc', 'namespaces',
-                  'overlay')
+                  'overlay', 'names') + NAME_KEYS
 
 
 def lab_variables(params: Dict[str, Any]) -> Dict[str, Any]:
@@ -330,9 +340,12 @@ def lab_spec(variables: Dict[str, Any]) -> Dict[str, Any]:
         own = [(n['name'], n['subnet']) for n in networks if n['subnet']]
         problems += overlap_problems([('this host', own)] + [
             (peer['name'], [(m['network'], m['subnet']) for m in peer['networks']]) for peer in overlay['peers']])
+    names, more = name_settings(variables, 'lab')
+    problems += more
+    names['enabled'] = variables.get('names') is not False
     if problems:
         raise InvalidInput(problems)
-    return dict(name=name, state=state, networks=networks, namespaces=namespaces, overlay=overlay)
+    return dict(name=name, state=state, networks=networks, namespaces=namespaces, overlay=overlay, names=names)
 
 
 def _parsed_networks(variables: Dict[str, Any]) -> Tuple[List[Dict[str, Any]], List[str]]:
@@ -478,10 +491,17 @@ def lab_plan(spec: Dict[str, Any], info: Dict[str, Any], owned: Optional[Owned] 
             networks=[dict(network=m['network'], bridge=networks[m['network']]['bridge'],
                            interface=m['interface'], host_interface=m['host_interface'],
                            address=m['address'], publish=list(m['publish']), ports=list(m.get('ports') or []))
-                      for m in ns['members']]))
+                      for m in ns['members']],
+            **dict((key, ns.get(key) or []) for key in NAME_KEYS)))
     plan['networks'] = [dict((key, n[key]) for key in NETWORK_KEYS) for n in spec['networks']]
     host_links = dict((link['name'], link.get('kind')) for link in (info.get('host') or {}).get('links') or [])
     plan['remove'] = removals(plan, owned or Owned({}, set(), [], []), host_links)
+    names = spec.get('names') or {}
+    plan['names'] = None
+    if not teardown and names.get('enabled'):
+        plan['names'] = names_layout(spec['name'], plan['namespaces'], names, info.get('name_files') or {})
+    # The lab's name files go with the lab, or when it stops writing them.
+    plan['remove']['names'] = [] if plan['names'] else [spec['name']]
     return plan
 
 

@@ -31,6 +31,9 @@ from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_pla
 from ansible_collections.nslab.net.plugins.module_utils._lab.step_specs import step_spec
 from ansible_collections.nslab.net.plugins.module_utils._lab.record import (
     RecordError, delete_record, load_records, save_record)
+from ansible_collections.nslab.net.plugins.module_utils._names.adapter import NamesError, read_host_files, read_name_files
+from ansible_collections.nslab.net.plugins.module_utils._names.plan import names_problems, wanted_paths
+from ansible_collections.nslab.net.plugins.module_utils._names.task import converge_names
 from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
 from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import PYROUTE2_IMPORT_ERROR
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Step, describe
@@ -64,16 +67,19 @@ STEPS: Dict[str, Callable[..., Dict[str, Any]]] = {
     'port_publish': converge_publish,
     'netns_service': lambda module, netlink, spec: converge_services(module, spec),
     'overlay': lambda module, netlink, spec: converge_overlay(module, spec),
+    'names': lambda module, netlink, spec: converge_names(module, spec),
 }
 #: (step, key of the plan) in the order they run: removal first, services before their
 #: namespaces, bridges last; building with the guarding rules before any namespace is plugged in.
 #: ``links`` are host ends left behind by namespaces deleted by hand; they go first, while
 #: whatever keeps their namespace alive (the lab's service) still does.
-REMOVE_ORDER = (('links', 'links'), ('netns_service', 'services'), ('port_publish', 'publish'), ('overlay', 'overlay'),
+REMOVE_ORDER = (('links', 'links'), ('netns_service', 'services'), ('names', 'names'), ('port_publish', 'publish'),
+                ('overlay', 'overlay'),
                 ('veth', 'pairs'), ('netns', 'netns'), ('nat_masquerade', 'masquerade'), ('bridge', 'bridges'))
-#: The overlay after the bridges: its routes take their source address from the gateways.
+#: The overlay after the bridges: its routes take their source address from the gateways. The
+#: names before the services: a process sees the files that exist when it starts.
 BUILD_ORDER = (('netns', 'netns'), ('bridge', 'bridges'), ('nat_masquerade', 'masquerade'), ('overlay', 'overlay'),
-               ('veth', 'pairs'), ('port_publish', 'publish'), ('netns_service', 'services'))
+               ('veth', 'pairs'), ('port_publish', 'publish'), ('names', 'names'), ('netns_service', 'services'))
 
 
 def missing_requirements(module: 'AnsibleModule', backend: str) -> Tuple[List[str], Optional[str]]:
@@ -105,7 +111,8 @@ def read_host(netlink: 'Netlink', state: str) -> Dict[str, Any]:
     """
     names = named_namespaces.listed() if state == 'present' else []
     views = netlink.read_views([None] + names)  # type: ignore[operator]  # mypy rejects List[None] + List[str]
-    return dict(host=describe(views[None]), namespaces=dict((name, describe(views[name])) for name in names))
+    return dict(host=describe(views[None]), namespaces=dict((name, describe(views[name])) for name in names),
+                name_files=read_host_files() if state == 'present' else {})
 
 
 def wait_for_veth_ends(module: 'AnsibleModule', netlink: 'Netlink', names: Sequence[str]) -> None:
@@ -196,6 +203,7 @@ def preflight(module: 'AnsibleModule', netlink: 'Netlink', spec: Dict[str, Any],
     if plan['overlay']:
         found = read_collisions(module)
         problems += overlay_collisions(plan['overlay'], found['vxlans'], found['routes'], owned.overlay_devices)
+    problems += _names_problems(spec['name'], plan)
     problem = restore_problem(params, spec['state'])
     if problem:
         problems.append(problem)
@@ -203,12 +211,22 @@ def preflight(module: 'AnsibleModule', netlink: 'Netlink', spec: Dict[str, Any],
         raise TaskFailed('the lab cannot be %s, nothing was changed: %s'
                          % ('torn down' if spec['state'] == 'absent' else 'built as declared', '; '.join(problems)),
                          problems=problems, changed=False)
-    for warning in owned.warnings:
+    for warning in owned.warnings + ((plan['names'] or {}).get('warnings') or []):
         module.warn(warning)
     for peer in (plan['overlay'] or {}).get('unknown') or []:
         module.warn('overlay: the underlay address of %s is unknown (it was not reached in this run, no earlier run '
                     'recorded it, and it has no lab_overlay_address): it is left out of the overlay until it is' % peer)
     return owned, host_state, plan, spared
+
+
+def _names_problems(lab: str, plan: Dict[str, Any]) -> List[str]:
+    """The name files the plan would write over that are not the lab's."""
+    if not plan['names']:
+        return []
+    try:
+        return names_problems(lab, wanted_paths(plan['names'], plan['namespaces']), read_name_files())
+    except NamesError as exc:
+        return [str(exc)]
 
 
 def run(module: 'AnsibleModule', netlink: 'Netlink', params: Dict[str, Any], backend: str) -> Dict[str, Any]:

@@ -17,6 +17,8 @@ __metaclass__ = type
 from typing import Any, Callable, Dict, List, Mapping
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import Mapping as PortMapping
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import NETNS_ETC_DIR
+from ansible_collections.nslab.net.plugins.module_utils._names.plan import name_files
 from ansible_collections.nslab.net.plugins.module_utils._services.plan import default_chdir
 
 Spec = Dict[str, Any]
@@ -100,6 +102,15 @@ def overlay_spec(plan: Mapping[str, Any], items: Any, state: str, backend: str) 
     return dict(state=state, devices=[item['device'] for item in items], layout=None, bridges=[], backend=backend)
 
 
+def names_spec(plan: Mapping[str, Any], items: Any, state: str) -> Spec:
+    """Building: every name file of the plan's namespaces, written from the plan's ``names``
+    (``items``); removing: none of lab ``items[0]``'s. The names have no module of their own."""
+    if state == 'present':
+        files = name_files(items['lab'], plan['namespaces'], items['settings'], items['host_files'])
+        return dict(lab=items['lab'], files=files, directory=NETNS_ETC_DIR)
+    return dict(lab=items[0], files={}, directory=NETNS_ETC_DIR)
+
+
 def step_spec(step: str, items: List[Any], state: str, plan: Mapping[str, Any], params: Mapping[str, Any],
               backend: str) -> Spec:
     """The spec of one step of the run: ``items`` of the plan (or its removals), in ``state``."""
@@ -107,4 +118,6 @@ def step_spec(step: str, items: List[Any], state: str, plan: Mapping[str, Any], 
         return publish_spec(plan, backend) if state == 'present' else unpublish_spec(items, backend)
     if step == 'overlay':
         return overlay_spec(plan, items, state, backend)
+    if step == 'names':
+        return names_spec(plan, items, state)
     return BUILDERS[step](items, state, params, backend)

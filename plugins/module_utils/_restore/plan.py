@@ -100,6 +100,11 @@ def declaration(params: Dict[str, Any], spec: Dict[str, Any], plan: Dict[str, An
             entry['command'] = ns['command']
         if chdirs.get(ns['name']):
             entry['chdir'] = chdirs[ns['name']]
+        for key in ('dns', 'dns_search'):
+            if ns.get(key):
+                entry[key] = list(ns[key])
+        if ns.get('extra_hosts'):
+            entry['extra_hosts'] = ['%s:%s' % (name, address) for name, address in ns['extra_hosts']]
         namespaces.append(entry)
     args['namespaces'] = namespaces
     if args.get('overlay'):

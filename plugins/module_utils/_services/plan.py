@@ -20,7 +20,8 @@ import shlex
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import ValueObject
-from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import NETNS_RUN_DIR, netns_name_error
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import (
+    NETNS_ETC_DIR, NETNS_ETC_FILES, NETNS_RUN_DIR, netns_name_error)
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import duplicates
 
 SERVICE_KEYS = ('netns', 'command', 'name', 'chdir')
@@ -356,6 +357,10 @@ def unit_text(spec: Dict[str, Any]) -> str:
         '[Service]',
         'Type=simple',
         'NetworkNamespacePath=%s' % _specifiers_escaped('%s/%s' % (NETNS_RUN_DIR, spec['netns'])),
+        # What `ip netns exec` binds (the namespace's names, which the lab writes there);
+        # "-": a namespace without them keeps the host's.
+    ] + ['BindReadOnlyPaths=-%s:/etc/%s' % (_specifiers_escaped('%s/%s/%s' % (NETNS_ETC_DIR, spec['netns'], name)), name)
+         for name in NETNS_ETC_FILES] + [
         'WorkingDirectory=%s' % _specifiers_escaped(spec['chdir']),
         'ExecStart=%s -c %s' % (SHELL, systemd_quote(spec['command'])),
         'Restart=on-failure',

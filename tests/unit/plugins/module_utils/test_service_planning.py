@@ -380,6 +380,8 @@ def test_unit_text():
         '[Service]',
         'Type=simple',
         'NetworkNamespacePath=/run/netns/ns1',
+        'BindReadOnlyPaths=-/etc/netns/ns1/hosts:/etc/hosts',
+        'BindReadOnlyPaths=-/etc/netns/ns1/resolv.conf:/etc/resolv.conf',
         'WorkingDirectory=/srv/100%%',
         'ExecStart=/bin/sh -c "python3 -m http.server 8000"',
         'Restart=on-failure',

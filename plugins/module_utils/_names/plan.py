@@ -1,0 +1,163 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The files that give each namespace its names, and how a run gets there (pure).
+
+``ip netns exec NS`` binds every file of ``/etc/netns/NS/`` over its namesake in /etc, and
+the lab's services see the same files (see :mod:`.._services.unit_file`). So each namespace
+gets two:
+
+- ``hosts``: the ``extra_hosts`` declared, then every namespace that shares a network with it
+  (itself too) as ``ADDRESS NAME NAME.LAB``, with its address on that network, then the
+  host's own /etc/hosts, which the namespace saw before the lab gave it a file. A namespace
+  of a network it is not on has no line: isolated networks do not name each other.
+- ``resolv.conf``: nameservers it can reach (see :mod:`.resolver`).
+
+Both start with a marker line naming the lab: that line is the file's owner tag, as rules
+carry theirs, and it outlives a reboot with the file (the record in /run does not). A file
+there without the lab's marker is someone else's, and the run refuses to touch it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import NETNS_ETC_DIR, NETNS_ETC_FILES
+from ansible_collections.nslab.net.plugins.module_utils._names.resolver import (
+    Resolver, describe_resolver, namespace_resolver, resolv_conf_lines)
+
+_MARKER = re.compile(r'^# nslab\.net lab (\S+): ')
+#: A hosts file's lines when the host has no /etc/hosts.
+DEFAULT_HOSTS = ('127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback')
+
+
+class NameOp(NamedTuple):
+    """One change: ``write`` a file (``text``), ``remove`` one, or ``rmdir`` an emptied directory."""
+
+    op: str
+    path: str
+    text: Optional[str] = None
+
+
+def file_path(netns: str, name: str, directory: str = NETNS_ETC_DIR) -> str:
+    return os.path.join(directory, netns, name)
+
+
+def owner(text: Optional[str]) -> Optional[str]:
+    """The lab whose marker ``text`` starts with, or None."""
+    match = _MARKER.match(text or '')
+    return match.group(1) if match else None
+
+
+def _marker(lab: str, netns: str, name: str) -> str:
+    return ('# nslab.net lab %s: /etc/%s of namespace %s. Every run of the lab rewrites it: change the lab\'s '
+            'variables instead.' % (lab, name, netns))
+
+
+def hosts_lines(netns: Dict[str, Any], namespaces: Sequence[Dict[str, Any]], lab: str,
+                extra_hosts: Sequence[Tuple[str, str]], host_hosts: Optional[str]) -> List[str]:
+    """The lines of the hosts file of ``netns`` (a plan namespace) among the lab's ``namespaces``."""
+    lines = []
+    if extra_hosts:
+        lines.append('# extra_hosts')
+        lines += ['%s\t%s' % (address, name) for name, address in extra_hosts]
+    lines.append('# the namespaces of its networks')
+    for own in netns['networks']:
+        for other in namespaces:
+            for member in other['networks']:
+                if member['network'] == own['network'] and member['address']:
+                    lines.append('%s\t%s %s.%s' % (member['address'], other['name'], other['name'], lab))
+    lines.append('# the host\'s /etc/hosts')
+    host_lines = [line for line in (host_hosts or '').splitlines() if line.strip()]
+    return lines + (host_lines or list(DEFAULT_HOSTS))
+
+
+def namespace_resolvers(namespaces: Sequence[Dict[str, Any]], settings: Dict[str, Any],
+                        host_files: Dict[str, Optional[str]]) -> Dict[str, Resolver]:
+    """``{namespace: Resolver}``: a namespace's own ``dns`` and ``dns_search`` replace the lab's
+    (``settings``); ``host_files`` has the host's ``resolv_conf`` and ``systemd_resolv_conf`` texts."""
+    return dict((netns['name'], namespace_resolver(
+        host_files.get('resolv_conf'), host_files.get('systemd_resolv_conf'),
+        netns.get('dns') or settings.get('dns') or [], netns.get('dns_search') or settings.get('dns_search') or []))
+        for netns in namespaces)
+
+
+def name_files(lab: str, namespaces: Sequence[Dict[str, Any]], settings: Dict[str, Any],
+               host_files: Dict[str, Optional[str]], directory: str = NETNS_ETC_DIR) -> Dict[str, str]:
+    """``{path: text}`` of the lab's ``namespaces`` (plan namespaces).
+
+    ``settings`` has the lab's ``dns``, ``dns_search`` and ``extra_hosts`` (parsed pairs; a
+    namespace's own add to these), ``host_files`` the host's ``hosts`` too.
+    """
+    files = {}
+    resolvers = namespace_resolvers(namespaces, settings, host_files)
+    for netns in namespaces:
+        extra = list(settings.get('extra_hosts') or []) + list(netns.get('extra_hosts') or [])
+        hosts = hosts_lines(netns, namespaces, lab, extra, host_files.get('hosts'))
+        for name, lines in (('hosts', hosts), ('resolv.conf', resolv_conf_lines(resolvers[netns['name']]))):
+            files[file_path(netns['name'], name, directory)] = '\n'.join([_marker(lab, netns['name'], name)] + lines) + '\n'
+    return files
+
+
+def names_layout(lab: str, namespaces: Sequence[Dict[str, Any]], settings: Dict[str, Any],
+                 host_files: Dict[str, Optional[str]]) -> Dict[str, Any]:
+    """The plan's ``names``: what the step needs to write the files (not the files: at 200
+    namespaces on one network they hold 40,000 lines, which the plan would carry back to the
+    controller), each namespace's resolver, and the warnings of the run."""
+    resolvers = namespace_resolvers(namespaces, settings, host_files)
+    warnings = sorted(set(resolver.warning for resolver in resolvers.values() if resolver.warning))
+    return dict(lab=lab, settings=dict((key, settings.get(key) or []) for key in ('dns', 'dns_search', 'extra_hosts')),
+                host_files=dict(host_files), warnings=warnings,
+                resolvers=dict((name, describe_resolver(resolver)) for name, resolver in resolvers.items()))
+
+
+def wanted_paths(plan_names: Optional[Dict[str, Any]], namespaces: Sequence[Dict[str, Any]],
+                 directory: str = NETNS_ETC_DIR) -> List[str]:
+    """The paths of the files a plan writes (none when its ``names`` is None)."""
+    if not plan_names:
+        return []
+    return [file_path(netns['name'], name, directory) for netns in namespaces for name in NETNS_ETC_FILES]
+
+
+def names_problems(lab: str, wanted: Iterable[str], current: Dict[str, Optional[str]]) -> List[str]:
+    """Why the run would write over files that are not the lab's (``wanted``: paths); []
+    when it would not."""
+    problems = []
+    for path in sorted(wanted):
+        text = current.get(path)
+        if text is None:
+            continue
+        other = owner(text)
+        if other is None:
+            problems.append('%s exists and was not written by nslab.net; the lab never overwrites it (remove it, '
+                            'or set lab_names: false to manage the namespaces\' names yourself)' % path)
+        elif other != lab:
+            problems.append('%s belongs to lab %s; give this lab\'s namespace another name' % (path, other))
+    return problems
+
+
+def plan_names(lab: str, wanted: Dict[str, str], current: Dict[str, Optional[str]],
+               directory: str = NETNS_ETC_DIR) -> List[NameOp]:
+    """The changes from ``current`` (every name file under ``directory``) to ``wanted``.
+
+    The lab's files that are not wanted go, and with them their directories, and
+    ``directory`` itself, where that leaves them empty (the adapter checks: a directory
+    holding anything else stays).
+    """
+    ops = [NameOp('write', path, text) for path, text in sorted(wanted.items()) if current.get(path) != text]
+    gone = [path for path, text in sorted(current.items()) if path not in wanted and owner(text) == lab]
+    ops += [NameOp('remove', path) for path in gone]
+    emptied = sorted(set(os.path.dirname(path) for path in gone))
+    ops += [NameOp('rmdir', path) for path in emptied]
+    if emptied:
+        ops.append(NameOp('rmdir', directory))
+    return ops
+
+
+def describe_files(files: Dict[str, Optional[str]], lab: str) -> Dict[str, str]:
+    """The lab's files among ``files``, for the diff."""
+    return dict((path, text) for path, text in sorted(files.items()) if text is not None and owner(text) == lab)

@@ -1,0 +1,41 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""lab_network's names step: write the namespaces' name files, remove the lab's others."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from typing import TYPE_CHECKING, Any, Dict
+
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
+from ansible_collections.nslab.net.plugins.module_utils._common.results import task_result
+from ansible_collections.nslab.net.plugins.module_utils._names.adapter import (
+    NamesError, apply_names, commands, read_name_files)
+from ansible_collections.nslab.net.plugins.module_utils._names.plan import describe_files, names_problems, plan_names
+
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+
+
+def converge_names(module: 'AnsibleModule', spec: Dict[str, Any]) -> Dict[str, Any]:
+    """Make the lab's name files under ``spec['directory']`` exactly ``spec['files']``
+    (``{path: text}``; empty for a removal)."""
+    lab, wanted, directory = spec['lab'], spec['files'], spec['directory']
+    try:
+        current = read_name_files(directory)
+    except NamesError as exc:
+        raise TaskFailed(str(exc), changed=False)
+    problems = names_problems(lab, list(wanted), current)
+    if problems:
+        # The preflight found these already, unless someone wrote the files since.
+        raise TaskFailed('; '.join(problems), problems=problems, changed=False)
+    ops = plan_names(lab, wanted, current, directory)
+    if ops and not module.check_mode:
+        try:
+            apply_names(ops)
+        except NamesError as exc:
+            raise TaskFailed(str(exc), changed=True, commands=commands(ops))
+    before = describe_files(current, lab)
+    return task_result(ops, commands(ops), dict(files=before), dict(files=dict(wanted)))
