@@ -7,12 +7,16 @@ hosts in it that Ansible reaches over SSH (:mod:`nslab_sandbox.fleet`). The sess
 fixture snapshots this machine's own network state before the first system
 test and fails the run if it differs after the last one; it also skips the
 whole directory where sandbox worlds cannot be made (not root, a tool missing).
+Around every test, this machine's /etc/netns and /etc/resolv.conf must stay as they were
+(the worlds' /etc is an overlay of their own).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,6 +63,54 @@ def machine_untouched() -> Iterator[host_snapshot.Snapshot]:
     if after != before:
         pytest.fail("the system tests changed this machine's own network state:\n"
                     + host_snapshot.diff(before, after), pytrace=False)
+
+
+#: What a test may write only in its worlds' /etc overlays, never in this machine's /etc.
+NETNS_ETC = "/etc/netns"
+RESOLV_CONF = "/etc/resolv.conf"
+_MAX_ENTRIES = 10000
+
+
+def _file_view(path: str) -> tuple[str, ...] | None:
+    """(kind, link target or content digest) of *path* itself, or None when it does not exist."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        return ("link", os.readlink(path))
+    if stat.S_ISREG(info.st_mode):
+        with open(path, "rb") as handle:
+            return ("file", oct(stat.S_IMODE(info.st_mode)), hashlib.sha256(handle.read(1 << 20)).hexdigest())
+    return ("dir" if stat.S_ISDIR(info.st_mode) else "other", oct(stat.S_IMODE(info.st_mode)))
+
+
+def machine_etc_view() -> dict[str, object]:
+    """This machine's /etc/netns (absent, or every entry under it with its kind and content) and
+    /etc/resolv.conf: what the lab's names and the DNS kit write, in a world's /etc only."""
+    netns: list[tuple[str, tuple[str, ...] | None]] | None = None
+    if os.path.lexists(NETNS_ETC):
+        netns = [(".", _file_view(NETNS_ETC))]
+        for root, dirs, names in os.walk(NETNS_ETC):
+            for name in sorted(dirs + names):
+                path = os.path.join(root, name)
+                netns.append((os.path.relpath(path, NETNS_ETC), _file_view(path)))
+            if len(netns) > _MAX_ENTRIES:
+                break
+        netns.sort()
+    return {NETNS_ETC: netns, RESOLV_CONF: _file_view(RESOLV_CONF)}
+
+
+@pytest.fixture(autouse=True)
+def machine_etc_untouched() -> Iterator[None]:
+    """Fail a test after which this machine's own /etc/netns or /etc/resolv.conf differ from
+    before it: the worlds and fleet hosts write /etc in overlays of their own."""
+    before = machine_etc_view()
+    yield
+    after = machine_etc_view()
+    if after != before:
+        pytest.fail(f"this test changed this machine's own /etc:\nbefore: {before}\nafter:  {after}",
+                    pytrace=False)
 
 
 @pytest.fixture

@@ -2,14 +2,17 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A host whose disk outlives its sandbox worlds, to reboot it: the restore at boot's tests.
 
-A sandbox world (:mod:`nslab_sandbox.world`) has its own /run but this machine's /etc and
-/var, so lab_network would write the restore files into this machine's /var/lib and
-/etc/systemd/system. :class:`DiskHost` gives each of its worlds a *disk* instead: scratch
-directories of the test bind-mounted over ``/var/lib`` and ``/etc/systemd/system`` inside
-the world's mount namespace (private: the mounts do not reach this machine), which outlive
-the world. Where asked, the world looks like a host where systemd is init: the directory
-``/run/systemd/system`` (what sd_booted(3) tests) in its private /run, and a ``systemctl``
-first on PATH that only logs its arguments to the disk.
+A sandbox world (:mod:`nslab_sandbox.world`) has its own /run and an /etc overlay that goes
+with it, but this machine's /var, so lab_network would write the restore files into this
+machine's /var/lib, and what it writes in /etc would not survive a reboot. :class:`DiskHost`
+gives each of its worlds a *disk* instead: scratch directories of the test bind-mounted over
+``/var/lib`` and ``/etc/systemd/system`` inside the world's mount namespace (private: the
+mounts do not reach this machine), and an overlay over the world's /etc whose upper folder is
+on the disk (so ``/etc/netns/NAME/`` written before a reboot is there after it, and is absent
+until something makes it, as on a real disk), which outlive the world. Where asked, the world
+looks like a host where systemd is init: the directory ``/run/systemd/system`` (what
+sd_booted(3) tests) in its private /run, and a ``systemctl`` first on PATH that only logs its
+arguments to the disk.
 
 A *reboot* stops the world (namespaces, links, rules, processes and /run go) and starts a
 new one on the same disk; :meth:`DiskHost.exec_start` then runs the ExecStart of the stored
@@ -25,6 +28,7 @@ import stat
 
 from ansible_runs import ansible_env
 from nslab_sandbox import World
+from nslab_sandbox.world import private_etc_script
 
 FAKE_SYSTEMCTL = '''#!/bin/sh
 # What systemctl was asked, and nothing done: no systemd runs in a sandbox world.
@@ -37,6 +41,7 @@ WANTS = 'multi-user.target.wants'
 #: The mount points the disk covers, inside the world.
 VAR_LIB = '/var/lib'
 UNIT_DIR = '/etc/systemd/system'
+NETNS_ETC = '/etc/netns'
 #: What must never appear on this machine itself.
 REAL_TEMPLATE = os.path.join(UNIT_DIR, TEMPLATE)
 REAL_STATE_DIR = os.path.join(VAR_LIB, 'nslab')
@@ -59,10 +64,13 @@ class DiskHost:
         self.systemd = systemd
         self.var_lib = os.path.join(self.disk, 'var-lib')
         self.units = os.path.join(self.disk, 'systemd')
+        #: The upper folder of the overlay over /etc: what the host wrote in /etc (but its units).
+        self.etc = os.path.join(self.disk, 'etc')
+        self.etc_work = os.path.join(self.disk, 'etc-work')
         self.log = os.path.join(self.disk, 'systemctl.log')
         #: The fake systemctl's directory (beside the disk: the host's disk holds no systemctl).
         self.bin = os.path.join(os.path.dirname(self.disk), os.path.basename(self.disk) + '-bin')
-        for path in (self.var_lib, self.units, self.bin):
+        for path in (self.var_lib, self.units, self.etc, self.etc_work, self.bin):
             os.makedirs(path, exist_ok=True)
         systemctl = os.path.join(self.bin, 'systemctl')
         with open(systemctl, 'w', encoding='utf-8') as handle:
@@ -134,6 +142,9 @@ class DiskHost:
             # unshare made the world's mounts private already; say so again, so that nothing
             # mounted here can propagate to this machine whatever unshare's default.
             'mount --make-rprivate /',
+            # The disk's /etc over the world's: it keeps /etc/netns across reboots.
+            private_etc_script('/run/nslab-disk-etc', read_only_submounts=False, upper=self.etc, work=self.etc_work,
+                               index_off=True),
             'mount --bind %s %s' % (shlex.quote(self.var_lib), VAR_LIB),
             'mount --bind %s %s' % (shlex.quote(self.units), UNIT_DIR),
         ]
@@ -198,6 +209,7 @@ def machine_view():
     wants = os.path.join(UNIT_DIR, WANTS)
     links = sorted(name for name in os.listdir(wants) if name.startswith('nslab-restore@')) if os.path.isdir(wants) else []
     with open('/proc/self/mountinfo', encoding='utf-8') as handle:
-        mounts = sorted(' '.join(line.split()[3:5]) for line in handle if line.split()[4] in (VAR_LIB, UNIT_DIR))
+        mounts = sorted(' '.join(line.split()[3:5]) for line in handle
+                        if line.split()[4] in (VAR_LIB, UNIT_DIR, NETNS_ETC))
     return dict(template=os.path.lexists(REAL_TEMPLATE), state_dir=os.path.lexists(REAL_STATE_DIR), links=links,
                 mounts=mounts)

@@ -180,6 +180,21 @@ def test_each_host_has_its_own_namespaces(fleet: Fleet, world: World) -> None:
     assert echoed.stdout.strip() == "198.51.100.13"
 
 
+def test_each_host_has_its_own_etc(world: World) -> None:
+    """What a host writes in /etc (the lab's /etc/netns) is its own: not another host's, not the
+    controller's, not this machine's; over SSH too, as Ansible sees it."""
+    with Fleet(world, count=2) as fleet:
+        for name in ("fleet1", "fleet2"):
+            fleet.sh(name, f"mkdir -p /etc/netns/probe && echo {name} >/etc/netns/probe/hosts")
+        assert command_on_all(fleet, "cat /etc/netns/probe/hosts") == {"fleet1": "fleet1", "fleet2": "fleet2"}
+        assert world.run(["ls", "/etc/netns"], check=False).returncode != 0
+        assert not os.path.lexists("/etc/netns/probe")
+        # Each host's resolv.conf refuses lookups at once, written in its own /etc.
+        assert fleet.run("fleet1", ["cat", "/etc/resolv.conf"]).stdout == "nameserver 127.0.0.1\n"
+        # Nothing of it in the world's /etc overlay.
+        assert world.run(["ls", "-A", f"{World.ETC_DIR}/upper"]).stdout == ""
+
+
 def test_hosts_come_and_go(fleet: Fleet, world: World) -> None:
     """A fourth host joins and answers; a stopped host leaves no process and no SSH master."""
     fourth = fleet.add_host()

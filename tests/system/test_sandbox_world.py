@@ -21,6 +21,7 @@ from nslab_sandbox import (
     WORLD_DIR,
     CommandError,
     CommandTimeout,
+    ResolverHost,
     World,
     host_snapshot,
 )
@@ -127,6 +128,91 @@ def test_stop_leaves_no_process_alive() -> None:
     assert not world.running
     assert not pid_namespace_members(pid_ns)
     assert [pid for pid in started if os.path.exists(f"/proc/{pid}")] == []
+
+
+def test_etc_is_the_worlds_own(world: World) -> None:
+    """/etc in the world is an overlay: what the world writes there stays in the world's /run
+    (and goes with it), this machine's /etc shows none of it, and a new world starts afresh."""
+    probe = "/etc/netns/nslab-probe/hosts"
+    assert world.run(["findmnt", "-n", "-o", "FSTYPE,SOURCE", "-T", "/etc"]).stdout.split() == ["overlay", "nslab-etc"]
+    world.sh(f"mkdir -p {os.path.dirname(probe)} && echo '10.1.2.3 probe' >{probe}")
+    assert world.run(["cat", probe]).stdout == "10.1.2.3 probe\n"  # the positive control
+    assert os.path.exists(f"/proc/{world.init_pid}/root{World.ETC_DIR}/upper/netns/nslab-probe/hosts")
+    assert not os.path.lexists("/etc/netns/nslab-probe")
+    # A file this machine has is seen in the world and changed there alone (where /etc/hosts is
+    # a plain file of the overlay: not a link, not a file mounted on it).
+    with open("/etc/hosts", "rb") as handle:
+        hosts = handle.read()
+    assert world.run(["cat", "/etc/hosts"]).stdout.encode() == hosts
+    changed = world.sh('[ ! -L /etc/hosts ] && [ "$(findmnt -n -o FSTYPE -T /etc/hosts)" = overlay ] || exit 0\n'
+                       "echo '10.1.2.3 probe' >>/etc/hosts && echo changed").stdout
+    if changed:
+        assert world.run(["tail", "-n", "1", "/etc/hosts"]).stdout == "10.1.2.3 probe\n"
+    with open("/etc/hosts", "rb") as handle:
+        assert handle.read() == hosts
+    world.stop()
+    with World() as fresh:
+        assert fresh.run(["ls", "/etc/netns/nslab-probe"], check=False).returncode != 0
+        assert fresh.run(["cat", "/etc/hosts"]).stdout.encode() == hosts
+
+
+# A DNS query for the A record of sys.argv[2], over TCP to sys.argv[1]:53; prints the addresses.
+DNS_OVER_TCP = r"""
+import socket, struct, sys
+name = b"".join(bytes([len(label)]) + label.encode() for label in sys.argv[2].split(".")) + b"\0"
+query = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", 1, 1)
+with socket.create_connection((sys.argv[1], 53), timeout=5) as sock:
+    sock.sendall(struct.pack("!H", len(query)) + query)
+    data = b""
+    while len(data) < 2 or len(data) < 2 + struct.unpack("!H", data[:2])[0]:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+reply = data[2:]
+rcode, answers = reply[3] & 0xF, struct.unpack("!H", reply[6:8])[0]
+print(rcode, " ".join(socket.inet_ntoa(reply[-16 * i + 12:][:4]) for i in range(answers, 0, -1)))
+"""
+
+
+def getent(world: World, name: str, node: str = "host") -> subprocess.CompletedProcess[str]:
+    return world.run(["timeout", "5", "getent", "hosts", name], node=node, check=False, timeout=30)
+
+
+def test_dns_kit_makes_resolver_hosts(world: World) -> None:
+    """The DNS kit: the internet's server answers its table (UDP and TCP) and NXDOMAIN; the
+    host's stub relays to it; a namespace that reads the host's resolv.conf finds no stub on its
+    own loopback; each kind of host resolves; stopped servers exit. The machine's /etc is the
+    autouse guard's."""
+    with ResolverHost(world) as resolver:
+        # resolved: /etc/resolv.conf a link to the stub's file, the upstream in /run.
+        assert world.run(["readlink", "/etc/resolv.conf"]).stdout == "../run/systemd/resolve/stub-resolv.conf\n"
+        assert "nameserver 127.0.0.53\n" in world.run(["cat", "/etc/resolv.conf"]).stdout
+        assert "nameserver 203.0.113.10\n" in world.run(["cat", "/run/systemd/resolve/resolv.conf"]).stdout
+        assert getent(world, "example.test").stdout.split() == [INTERNET_ADDRESS, "example.test"]
+        assert getent(world, "WWW.Example.Test.").stdout.split()[0] == INTERNET_ADDRESS
+        assert "127.0.0.1 example.test A forwarded 0" in resolver.queries("stub")
+        assert f"{HOST_ADDRESS} example.test A {INTERNET_ADDRESS}" in resolver.queries("internet")
+        assert getent(world, "nowhere.test").returncode == 2
+        assert f"{HOST_ADDRESS} nowhere.test A NXDOMAIN" in resolver.queries("internet")
+        tcp = world.run([sys.executable, "-c", DNS_OVER_TCP, INTERNET_ADDRESS, "www.example.test"], timeout=30)
+        assert tcp.stdout.split() == ["0", INTERNET_ADDRESS]
+        # The bug /etc/netns/NAME/resolv.conf fixes: 127.0.0.53 is the namespace's own loopback.
+        world.sh("ip netns add t1 && ip -n t1 link set lo up")
+        assert getent(world, "example.test", "netns:t1").returncode == 2
+
+        resolver.switch("dnsmasq")
+        assert world.run(["cat", "/etc/resolv.conf"]).stdout.splitlines()[-1] == "nameserver 127.0.0.1"
+        assert world.run(["ls", "/run/systemd/resolve"], check=False).returncode != 0
+        assert getent(world, "example.test").stdout.split()[0] == INTERNET_ADDRESS
+        assert getent(world, "example.test", "netns:t1").returncode == 2
+        resolver.switch("plain")
+        stub_queries = len(resolver.queries("stub"))
+        assert getent(world, "www.example.test").stdout.split()[0] == INTERNET_ADDRESS
+        assert len(resolver.queries("stub")) == stub_queries  # asked the upstream directly
+        servers = [resolver.internet]
+    assert [server.wait(timeout=10) for server in servers] == [0]
+    assert world.run(["pgrep", "-f", "dns_server.py"], check=False).stdout == ""
 
 
 def test_failed_command_reports_node_and_output(world: World) -> None:

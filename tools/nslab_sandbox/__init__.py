@@ -15,11 +15,13 @@ the real machine stayed untouched. ``iptables_flavour.py`` makes ``iptables``
 in a world the nft or the legacy flavour (``World(iptables="legacy")``),
 ``docker_host.py`` gives the host the firewall that Docker 28 leaves, and
 ``iptables_churn.py`` is another tool writing rules while the product runs.
-``errors.py`` holds the exceptions all of them raise.
+``errors.py`` holds the exceptions all of them raise. ``dns_server.py`` is a small DNS
+server to run in a node, and ``resolver_host.py`` makes the world's host a systemd-resolved,
+plain or dnsmasq-like resolver host with "the internet's" DNS server (:class:`ResolverHost`).
 
 The files import one another in one direction only: ``errors``, then
 ``iptables_flavour`` (which acts on anything shaped like a world), then
-``world``, then the tools that need a started world (``docker_host``).
+``world``, then the tools that need a started world (``docker_host``, ``resolver_host``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .iptables_flavour import (
     ruleset_lines,
     use_iptables,
 )
+from .resolver_host import ResolverHost
 from .world import (
     HOST_ADDRESS,
     INTERNET_ADDRESS,
@@ -55,6 +58,7 @@ __all__ = [
     "NODES",
     "OTHER_ADDRESS",
     "ROUTER_ADDRESS",
+    "ResolverHost",
     "UPLINK",
     "WORLD_DIR",
     "CommandError",

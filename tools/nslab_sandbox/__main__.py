@@ -7,6 +7,8 @@
     python -m nslab_sandbox fleet [--hosts N] [--iptables nft|legacy] [--] CMD...
                                                     CMD in the host node of a new world with N hosts over SSH
     python -m nslab_sandbox node NODE [--] CMD...   (inside a world) run CMD in another node
+    python -m nslab_sandbox dns [--bind ADDR] [--forward ADDR] [NAME=ADDRESS...]
+                                                    a DNS server (see dns_server.py), e.g. in a node
 
 ``run`` and ``shell`` start a world, run the command in its host node with the
 terminal, the working directory and the environment passed through (plus
@@ -36,6 +38,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
+from . import dns_server
 from .errors import WorldError
 from .fleet import MAX_HOSTS, Fleet
 from .iptables_flavour import FLAVOURS
@@ -201,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _usage(parsed)
         hosts, iptables, command = parsed
         return run_in_world(command, hosts=hosts, iptables=iptables)
+    if action == "dns":
+        return dns_server.main(rest)
     if action == "node":
         if not rest:
             return _usage("node: missing node name")

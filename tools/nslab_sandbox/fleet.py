@@ -19,14 +19,17 @@ Each host is one process started in the world with ``unshare --net --mount
 bridge like the world's other nodes, default route via the router), its own
 mount namespace with a private tmpfs on ``/run`` (so ``/run/netns``,
 ``/run/nslab`` and ``/run/sshd`` are the host's own: what the product records
-on one host is not seen by another, nor by the controller), ``/sys``
+on one host is not seen by another, nor by the controller), an overlay of its
+own over the world's ``/etc`` (what the product writes there, ``/etc/netns``,
+is the host's alone, in ``/run/nslab-fleet-etc/upper``), ``/sys``
 mounted again, a private ``/var/log`` (sshd's login records), a resolv.conf
 that refuses lookups at once (the sandbox has no DNS server), and its own
 host name. The process ends as ``sshd -D -e`` with a
 configuration of the fleet's, so the host lives exactly as long as its sshd.
-Everything else (``/usr``, ``/etc``, the checkout and its ``.venv``) is this
-machine's, which is why the inventory can name the checkout's virtualenv as the
-target interpreter. ``/etc/alternatives`` is the world's, so the hosts run the
+Everything else (``/usr``, what the hosts do not write in ``/etc``, the checkout and
+its ``.venv``) is this machine's, which is why the inventory can name the checkout's
+virtualenv as the target interpreter. ``/etc/alternatives`` is the world's (the host's
+overlay keeps the world's mounts under ``/etc`` on top), so the hosts run the
 iptables flavour the world was started with (``World(iptables=...)``; see
 :mod:`~nslab_sandbox.iptables_flavour`): the host's mount namespace is a copy of
 the world's, made when the host starts.
@@ -70,7 +73,16 @@ from typing import Any
 
 from .errors import CommandError, WorldError
 from .iptables_flavour import _VERSION_MARKERS
-from .world import PREFIX_LENGTH, ROUTER_ADDRESS, TOOLS_DIR, SandboxProcess, World, _read_until, run_captured
+from .world import (
+    PREFIX_LENGTH,
+    ROUTER_ADDRESS,
+    TOOLS_DIR,
+    SandboxProcess,
+    World,
+    _read_until,
+    private_etc_script,
+    run_captured,
+)
 
 #: The checkout this package belongs to, and its virtualenv (made by scripts/bootstrap.sh).
 REPO = os.path.dirname(TOOLS_DIR)
@@ -95,9 +107,11 @@ _SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"
 _NETNS_READY = b"nslab-fleet-netns-ready"
 _HOST_READY = b"nslab-fleet-host-ready"
 _IPTABLES_LINE = "nslab-fleet-iptables "
+#: A host's /etc overlay: what was written to /etc on the host is in ETC_DIR/upper (its private /run).
+ETC_DIR = "/run/nslab-fleet-etc"
 
 # Runs in the host's new namespaces ($1 name, $2 address, $3 sshd, $4 config,
-# $5 log): private /run and /sys, and /var/log (sshd logs terminal sessions
+# $5 log): private /run, /etc (over the world's) and /sys, and /var/log (sshd logs terminal sessions
 # in wtmp and lastlog there), then it waits (bounded) for the veth that the
 # fleet sends in from the router, configures it, and becomes sshd.
 # `sshd -t` tells whether this sshd knows PerSourcePenalties (OpenSSH 9.8+):
@@ -107,6 +121,7 @@ _HOST_SCRIPT = f"""
 set -eu
 name=$1 address=$2 sshd=$3 config=$4 log=$5
 mount -t tmpfs -o mode=755 nslab-fleet-run /run
+{private_etc_script(ETC_DIR, read_only_submounts=False)}
 mkdir -p /run/netns /run/nslab /run/sshd
 mount -t sysfs sysfs /sys
 mount -t tmpfs -o mode=755 nslab-fleet-log /var/log
@@ -114,8 +129,11 @@ touch /var/log/wtmp /var/log/btmp /var/log/lastlog
 # No DNS server answers in the sandbox: a name lookup (Ansible's facts, Python's http.server
 # naming itself) would wait 5 s for this machine's resolver. The host's own loopback refuses
 # it at once, as a real network answers it in milliseconds.
-printf 'nameserver 127.0.0.1\n' >/run/nslab-fleet-resolv.conf
-if [ -f /etc/resolv.conf ]; then mount --bind /run/nslab-fleet-resolv.conf /etc/resolv.conf; fi
+# Written in the host's /etc overlay (a link to systemd-resolved's file replaced, a file that
+# the world mounted from the machine unmounted first, in this mount namespace only).
+umount /etc/resolv.conf 2>/dev/null || :
+rm -f /etc/resolv.conf
+printf 'nameserver 127.0.0.1\n' >/etc/resolv.conf
 hostname "$name"
 echo 0 >/proc/sys/net/ipv4/ip_forward
 if [ -d /proc/sys/net/ipv6 ]; then

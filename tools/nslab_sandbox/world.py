@@ -4,8 +4,10 @@
 
 ``unshare`` creates a new network, mount and PID namespace (the *sandbox*).
 Inside it a private tmpfs covers ``/run`` (so ``/run/netns``, where
-``ip netns add`` keeps its namespaces, is the sandbox's own) and ``/sys`` is
-mounted again (so it shows the sandbox's interfaces). The sandbox's own network
+``ip netns add`` keeps its namespaces, is the sandbox's own), an overlay covers
+``/etc`` (so what the product writes there, ``/etc/netns/NAME/`` say, lands in
+``/run/nslab-world/etc/upper`` and this machine's ``/etc`` stays as it was) and
+``/sys`` is mounted again (so it shows the sandbox's interfaces). The sandbox's own network
 namespace is the **host** node, the machine the product's playbooks target.
 Three more nodes are network namespaces bind-mounted on files in
 ``/run/nslab-world/`` (so they stay out of ``ip netns list``, which belongs to
@@ -33,6 +35,7 @@ from __future__ import annotations
 import os
 import re
 import selectors
+import shlex
 import shutil
 import signal
 import subprocess
@@ -53,6 +56,10 @@ ROUTER_INTERNET_ADDRESS = "203.0.113.1"
 PREFIX_LENGTH = 24
 
 WORLD_DIR = "/run/nslab-world"
+#: The world's /etc overlay: what was written to /etc in the world is in ETC_DIR/upper.
+ETC_DIR = f"{WORLD_DIR}/etc"
+#: The source name of the sandbox's /etc overlays (``findmnt -n -o SOURCE -T /etc`` in a world).
+ETC_SOURCE = "nslab-etc"
 NODES = ("host", "router", "other", "internet")
 #: Directory inside the sandbox with the ``nslab-node`` helper; put on PATH.
 BIN_DIR = f"{WORLD_DIR}/bin"
@@ -161,6 +168,51 @@ done
 """
 
 
+def private_etc_script(directory: str, *, read_only_submounts: bool, upper: str | None = None,
+                       work: str | None = None, index_off: bool = False) -> str:
+    """Shell lines that mount an overlay over /etc whose upper and work folders are *upper* and
+    *work* (default: in *directory*, on the tmpfs of a private /run; both on one file system):
+    writes to /etc land there, the /etc below stays as it was.
+
+    Mounts on paths under /etc (a container's /etc/hosts, the world's /etc/alternatives) would be
+    hidden by the overlay, which shows the folder under them: they are moved aside and back on
+    top of it. With *read_only_submounts* they come back read-only: a file bind-mounted from
+    this machine (Docker's /etc/resolv.conf) must not be written through. Paths with characters
+    other than letters, digits and ``._/+@:-`` stay hidden. Runs in a private mount namespace only.
+    *index_off*: for an upper folder that outlives the lower one (a disk under a new world's /etc
+    after a reboot), which a kernel whose overlays index by default would refuse.
+    """
+    remount = ('for under in $(findmnt -rn -o TARGET -R "$point"); do mount -o remount,bind,ro "$under"; done'
+               if read_only_submounts else ":")
+    upper = upper or f"{directory}/upper"
+    work = work or f"{directory}/work"
+    return f"""
+mkdir -p {shlex.quote(upper)} {shlex.quote(work)} {directory}/kept
+kept= count=0 points=
+# Field 5 of mountinfo is the mount point; read by the shell alone (no process when there is
+# none), all of it before anything moves.
+while read -r _ _ _ _ point _; do
+    case $point in /etc/*) ;; *) continue ;; esac
+    case $point in *[!A-Za-z0-9._/+@:-]*) continue ;; esac
+    points="$points $point"
+done </proc/self/mountinfo
+for point in $points; do
+    # A mount under one already moved went with it; one mounted twice is moved once.
+    mountpoint -q "$point" || continue
+    count=$((count + 1)) aside={directory}/kept/$count
+    if [ -d "$point" ]; then mkdir "$aside"; else touch "$aside"; fi
+    mount --move "$point" "$aside"
+    kept="$kept $aside=$point"
+done
+mount -t overlay {ETC_SOURCE} -o {shlex.quote(f"lowerdir=/etc,upperdir={upper},workdir={work}" + (",index=off" if index_off else ""))} /etc
+for entry in $kept; do
+    aside=${{entry%%=*}} point=${{entry#*=}}
+    mount --move "$aside" "$point"
+    {remount}
+done
+"""
+
+
 def _sysctls(node: str) -> str:
     forward = 1 if node == "router" else 0
     return (f"echo {forward} >/proc/sys/net/ipv4/ip_forward; "
@@ -177,6 +229,8 @@ def _setup_script() -> str:
         "set -eu",
         # Private /run: /run/netns and the world's files exist only in here.
         "mount -t tmpfs -o mode=755 nslab-run /run",
+        # Private /etc: an overlay, its changes in the world's /run.
+        private_etc_script(ETC_DIR, read_only_submounts=True),
         f"mkdir -p /run/netns {BIN_DIR}",
         "mount -t sysfs sysfs /sys",
         f"touch {WORLD_DIR}/host",
@@ -350,6 +404,7 @@ class World:
     OTHER_ADDRESS = OTHER_ADDRESS
     INTERNET_ADDRESS = INTERNET_ADDRESS
     WORLD_DIR = WORLD_DIR
+    ETC_DIR = ETC_DIR
     NODES = NODES
 
     def __init__(self, start_timeout: float = 30.0, stop_timeout: float = 10.0, *,
