@@ -49,6 +49,13 @@ def _netlink_error() -> Type[Exception]:
     return exceptions.NetlinkError if exceptions is not None else OSError
 
 
+def random_mac() -> str:
+    """A random locally administered unicast MAC address (02:xx:xx:xx:xx:xx and the like)."""
+    octets = bytearray(os.urandom(6))
+    octets[0] = (octets[0] & 0xfe) | 0x02
+    return ':'.join('%02x' % octet for octet in octets)
+
+
 class StepFailed(Exception):
     """A step failed in the kernel; ``done`` lists the steps applied before it."""
 
@@ -101,7 +108,8 @@ class Netlink:
             self._fds[netns] = os.open(named_namespaces.path_of(netns), os.O_RDONLY | os.O_CLOEXEC)
         return self._fds[netns]
 
-    def _opened_in(self, netns: Optional[str], factory: Callable[[], _T]) -> _T:
+    def opened_in(self, netns: Optional[str], factory: Callable[[], _T]) -> _T:
+        """What ``factory()`` opens (a socket) inside ``netns``, where it stays."""
         if netns is None:
             return factory()
         fd = self.fd(netns)
@@ -118,13 +126,13 @@ class Netlink:
         """pyroute2's IPRoute in ``netns``, for writing."""
         if netns not in self._sockets:
             from pyroute2 import IPRoute  # pylint: disable=import-outside-toplevel
-            self._sockets[netns] = self._opened_in(netns, IPRoute)
+            self._sockets[netns] = self.opened_in(netns, IPRoute)
         return self._sockets[netns]
 
     def reader(self, netns: Optional[str]) -> RouteSocket:
         """A plain netlink socket in ``netns``, for reading."""
         if netns not in self._readers:
-            self._readers[netns] = self._opened_in(netns, RouteSocket)
+            self._readers[netns] = self.opened_in(netns, RouteSocket)
         return self._readers[netns]
 
     def forget_views(self) -> None:
@@ -218,7 +226,10 @@ class Netlink:
             return
         ipr = self.socket(step.netns)
         if step.op == 'create_bridge':
-            ipr.link('add', ifname=step.name, kind='bridge')
+            # An address of its own: a bridge without one takes its lowest port's, and changes
+            # it when that port goes, so every namespace behind it would lose its gateway until
+            # its neighbour cache expires (Docker gives its bridges one likewise).
+            ipr.link('add', ifname=step.name, kind='bridge', address=random_mac())
         elif step.op == 'create_veth':
             peer = {'ifname': a['peer']}
             if a['peer_netns'] != step.netns:
