@@ -6,7 +6,8 @@
 Records, the sysctl ledger, unit files and the controller's diagram are all read by someone
 who may look at any moment (another run, systemd's daemon-reload, a person): each is written
 to a hidden temporary name in the same directory, flushed to disk, then renamed over the
-file, which is atomic within one file system.
+file, which is atomic within one file system; the directory is flushed after the rename, so
+the new file is the one that survives a power cut.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -38,6 +39,17 @@ def write_atomically(path: str, data: Union[str, bytes], mode: int = 0o644) -> N
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+    sync_directory(directory or '.')
+
+
+def sync_directory(path: str) -> None:
+    """Flush ``path``'s entries to disk: a rename is durable only once its directory is; after a
+    power cut the old file could come back otherwise (a reboot alone keeps it)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_text(path: str) -> Optional[str]:

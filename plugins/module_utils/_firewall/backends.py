@@ -17,15 +17,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
-import fcntl
 import os
 import socket
 import struct
-import time
 import traceback
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
+from ansible_collections.nslab.net.plugins.module_utils._common.file_lock import flock_within
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import (
     BUILTIN_CHAINS, CHAINS, TABLES, Rule, Ruleset, parse_save)
 
@@ -87,18 +85,12 @@ class XtablesLock:
         self.fd: Optional[int] = None
 
     def __enter__(self) -> 'XtablesLock':
-        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
-        deadline = time.time() + self.wait
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES) or time.time() > deadline:
-                    os.close(self.fd)
-                    raise FirewallError('could not take the xtables lock %s within %d s: another iptables'
-                                        ' writer holds it' % (self.path, self.wait))
-                time.sleep(0.05)
+        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        if not flock_within(self.fd, True, self.wait):
+            os.close(self.fd)
+            raise FirewallError('could not take the xtables lock %s within %d s: another iptables'
+                                ' writer holds it' % (self.path, self.wait))
+        return self
 
     def __exit__(self, *exc_info: Any) -> None:
         os.close(self.fd)  # type: ignore[arg-type]  # __enter__ opened it

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.nslab.net.plugins.module_utils._netlink.announce import announce, announced
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import simulate_links
 from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import (
     PYROUTE2_IMPORT_ERROR, Netlink, StepFailed)
@@ -60,11 +61,14 @@ def run_netlink(netlink: Netlink, check_mode: bool, result_key: str, namespaces:
                 plan: Callable[[Dict[Optional[str], 'NamespaceView'], Dict[Tuple[Optional[str], Optional[str]], Optional[int]]],
                                Tuple[List['Step'], List[str]]],
                 report: Callable[[Dict[Optional[str], 'NamespaceView']], List[Any]],
-                nsid_keys: Iterable[Tuple[Optional[str], Optional[str]]] = (), links_only: bool = False) -> Dict[str, Any]:
+                nsid_keys: Iterable[Tuple[Optional[str], Optional[str]]] = (), links_only: bool = False,
+                warn: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
     """Read ``namespaces`` (names; None is the host's), plan, apply, report: the result dict.
 
     ``plan(views, nsids)`` returns ``(steps, problems)``; ``report(views)`` the managed
-    objects as a list of dicts. ``links_only`` reads links but no addresses or routes.
+    objects as a list of dicts. ``links_only`` reads links but no addresses or routes. With
+    ``warn`` (the module's), the IPv4 addresses the steps add in namespaces are announced to
+    the neighbours (see :mod:`announce`), and what could not be is a warning.
     """
     namespaces = list(namespaces)
     views = netlink.read_views(namespaces, links_only)
@@ -81,5 +85,8 @@ def run_netlink(netlink: Netlink, check_mode: bool, result_key: str, namespaces:
         except StepFailed as exc:
             raise TaskFailed(str(exc), changed=bool(exc.done), commands=commands,
                              applied=[step.as_command() for step in exc.done])
+        if warn is not None:
+            for failure in announce(netlink, announced(steps)):
+                warn('could not announce %s to the neighbours (they learn it when their entry ages out)' % failure)
         after = report(netlink.read_views(namespaces, links_only))
     return task_result(bool(steps), commands, {result_key: before}, {result_key: after})

@@ -33,5 +33,7 @@ def converge_pairs(module: 'AnsibleModule', netlink: 'Netlink', spec: Mapping[st
         return plan_pairs(pairs, spec['state'], views, nsids, module.check_mode)
 
     namespaces = [pair[side]['netns'] for pair in pairs for side in 'ab']
+    # An address that comes up on a new interface is announced: the neighbours may hold the
+    # MAC of the interface that had it before.
     return run_netlink(netlink, module.check_mode, 'pairs', namespaces, plan,
-                       lambda views: report_pairs(pairs, views), nsid_keys=nsid_keys(pairs))
+                       lambda views: report_pairs(pairs, views), nsid_keys=nsid_keys(pairs), warn=module.warn)

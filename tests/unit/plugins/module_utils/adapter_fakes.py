@@ -154,6 +154,33 @@ def isolate_firewall(root, monkeypatch):
     return host
 
 
+class FakePacketSocket:
+    """A raw AF_PACKET socket bound to an interface whose MAC is 02:00:00:00:00:01."""
+
+    MAC = b'\x02\x00\x00\x00\x00\x01'
+
+    def __init__(self, netns, sent):
+        self.netns = netns
+        self.sent = sent
+        self.interface = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+    def bind(self, address):
+        self.interface = address[0]
+
+    def getsockname(self):
+        return (self.interface, 0x0806, 0, 1, self.MAC)
+
+    def send(self, frame):
+        self.sent.append((self.netns, self.interface, frame))
+        return len(frame)
+
+
 class FakeNetlink:
     """The surface of ``adapter.Netlink`` the flows use.
 
@@ -172,6 +199,8 @@ class FakeNetlink:
         self.nsid_calls = []
         self.applied = []
         self.entered = 0
+        #: ``(netns, interface, frame)`` of every packet the flows sent.
+        self.announcements = []
 
     def __enter__(self):
         self.entered += 1
@@ -194,6 +223,11 @@ class FakeNetlink:
         keys = list(keys)
         self.nsid_calls.append(keys)
         return dict((key, self.known_nsids[key]) for key in keys if key in self.known_nsids)
+
+    def opened_in(self, netns, factory):
+        """A packet socket that records what it sends in ``announcements`` (the factory, a
+        real socket's, is not called)."""
+        return FakePacketSocket(netns, self.announcements)
 
     def apply(self, steps):
         steps = list(steps)

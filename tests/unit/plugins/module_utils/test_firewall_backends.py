@@ -18,7 +18,6 @@ import pytest
 
 from adapter_fakes import IPTABLES, NFT_BINARIES, RESTORE, SAVE, FakeModule, answer, nft_module, recorded
 
-from ansible_collections.nslab.net.plugins.module_utils._firewall import backends
 from ansible_collections.nslab.net.plugins.module_utils._firewall.backends import (
     FirewallError, NftTables, XtablesLock, detect_backend, open_backend)
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import masquerade_task, parse_networks
@@ -203,7 +202,6 @@ def test_the_lock_is_the_file_iptables_w_locks(tmp_path, monkeypatch):
 
 def test_a_held_lock_makes_the_next_writer_give_up_at_its_deadline(tmp_path, monkeypatch):
     monkeypatch.setenv('XTABLES_LOCKFILE', str(tmp_path / 'xtables.lock'))
-    monkeypatch.setattr(backends.time, 'sleep', lambda seconds: None)
     with XtablesLock():
         with pytest.raises(FirewallError, match='could not take the xtables lock .* within 0 s'):
             with XtablesLock(wait=0):

@@ -266,6 +266,18 @@ def test_a_new_pair_is_created_plugged_addressed_and_routed():
     ]
     assert result['changed'] is True and result['diff']['before']['pairs'] == []
     assert result['pairs'][0]['master'] == 'br0'
+    # The address is announced from its new interface, once the pair is up.
+    assert [(netns, interface, frame[28:32]) for netns, interface, frame in netlink.announcements] == [
+        ('ns1', 'eth0', bytes([10, 0, 0, 1]))]
+
+
+def test_a_pair_that_needs_nothing_announces_nothing_and_check_mode_sends_nothing():
+    before = {None: BR0_UP, 'ns1': NamespaceView('ns1', links=[Link('lo', 1, up=True, mtu=65536)])}
+    netlink = FakeNetlink(before, nsids={(None, 'ns1'): 0})
+    converge_pairs(FakeModule(check_mode=True), netlink, veth_spec(pair_params(master='br0')))
+    netlink = FakeNetlink(PAIRED, nsids={(None, 'ns1'): 0})
+    converge_pairs(FakeModule(), netlink, veth_spec(pair_params(master='br0')))
+    assert netlink.announcements == []
 
 
 # --- finish_netlink_module: parse first, then pyroute2, then a socket
