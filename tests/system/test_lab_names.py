@@ -152,8 +152,9 @@ def lines(world, netns, name):
 
 
 def resolver_lines(world, netns):
-    """The resolv.conf of ``netns`` without its marker line (which every test checks once)."""
-    return lines(world, netns, 'resolv.conf')[1:]
+    """The resolv.conf of ``netns`` without its comment lines (the marker, which every test
+    checks once, and the directories the lab made)."""
+    return [line for line in lines(world, netns, 'resolv.conf') if not line.startswith('#')]
 
 
 def asked_upstream(resolver, name):

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import errno
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import read_text, remove_file, write_atomically
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import NETNS_ETC_DIR, NETNS_ETC_FILES
@@ -59,14 +59,28 @@ def read_name_files(directory: str = NETNS_ETC_DIR) -> Dict[str, Optional[str]]:
     return found
 
 
+def missing_directories(paths: Iterable[str]) -> List[str]:
+    """Those of ``paths`` that are not directories now."""
+    return sorted(path for path in paths if not os.path.isdir(path))
+
+
 def _write_in_place(path: str, text: str) -> None:
     """Rewrite an existing file keeping its inode: a running process bound it over its /etc
-    file (``ip netns exec``, a unit's BindReadOnlyPaths=), and would not see a new inode."""
-    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
-    with os.fdopen(fd, 'w') as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+    file (``ip netns exec``, a unit's BindReadOnlyPaths=), and would not see a new inode.
+
+    Written over from the start and cut after: a write that fails half-way (a full disk)
+    leaves a file that still starts with the lab's marker, which the next run owns and rewrites.
+    """
+    data = text.encode('utf-8')
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        written = 0
+        while written < len(data):
+            written += os.pwrite(fd, data[written:], written)
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def apply_names(ops: Sequence[NameOp]) -> None:

@@ -8,9 +8,12 @@ the lab's services see the same files (see :mod:`.._services.unit_file`). So eac
 gets two:
 
 - ``hosts``: the ``extra_hosts`` declared, then every namespace that shares a network with it
-  (itself too) as ``ADDRESS NAME NAME.LAB``, with its address on that network, then the
-  host's own /etc/hosts, which the namespace saw before the lab gave it a file. A namespace
-  of a network it is not on has no line: isolated networks do not name each other.
+  (itself too) as ``ADDRESS NAME NAME.LAB``, with its address on that network, then, with an
+  overlay, per peer (another host of the overlay) its namespaces on those networks, as
+  ``NAME.PEER`` and ``NAME.PEER.LAB`` and, where no namespace before has that name,
+  ``NAME`` and ``NAME.LAB`` too (see :func:`peer_lines`), then the host's own /etc/hosts,
+  which the namespace saw before the lab gave it a file. A namespace of a network it is not
+  on has no line, on this host or another: isolated networks do not name each other.
 - ``resolv.conf``: nameservers it can reach (see :mod:`.resolver`).
 
 Both start with a marker line naming the lab: that line is the file's owner tag, as rules
@@ -24,9 +27,10 @@ __metaclass__ = type
 
 import os
 import re
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import NETNS_ETC_DIR, NETNS_ETC_FILES
+from ansible_collections.nslab.net.plugins.module_utils._names.spec import host_name_error
 from ansible_collections.nslab.net.plugins.module_utils._names.resolver import (
     Resolver, describe_resolver, namespace_resolver, resolv_conf_lines)
 
@@ -59,21 +63,61 @@ def _marker(lab: str, netns: str, name: str) -> str:
 
 
 def hosts_lines(netns: Dict[str, Any], namespaces: Sequence[Dict[str, Any]], lab: str,
-                extra_hosts: Sequence[Tuple[str, str]], host_hosts: Optional[str]) -> List[str]:
-    """The lines of the hosts file of ``netns`` (a plan namespace) among the lab's ``namespaces``."""
+                extra_hosts: Sequence[Tuple[str, str]], host_hosts: Optional[str],
+                peers: Sequence[Dict[str, Any]] = ()) -> List[str]:
+    """The lines of the hosts file of ``netns`` (a plan namespace) among the lab's ``namespaces``
+    and those of the overlay's ``peers`` (the plan's overlay peers: ``name`` and ``namespaces``,
+    ``[{name, network, address}]`` or None where unknown)."""
     lines = []
     if extra_hosts:
         lines.append('# extra_hosts')
         lines += ['%s\t%s' % (address, name) for name, address in extra_hosts]
     lines.append('# the namespaces of its networks')
-    for own in netns['networks']:
+    own_networks = [member['network'] for member in netns['networks']]
+    named = set()
+    for network in own_networks:
         for other in namespaces:
             for member in other['networks']:
-                if member['network'] == own['network'] and member['address']:
+                if member['network'] == network and member['address'] and nameable(other['name']):
                     lines.append('%s\t%s %s.%s' % (member['address'], other['name'], other['name'], lab))
+                    named.add(other['name'])
+    for peer in peers:
+        block = peer_lines(peer, own_networks, lab, named)
+        if block:
+            lines += ['# the namespaces of host %s' % peer['name']] + block
     lines.append('# the host\'s /etc/hosts')
     host_lines = [line for line in (host_hosts or '').splitlines() if line.strip()]
     return lines + (host_lines or list(DEFAULT_HOSTS))
+
+
+def nameable(name: str) -> bool:
+    """Whether a namespace's name can be a host name: ``ip netns`` takes names that a hosts
+    file cannot hold (``#`` starts a comment there, a space ends a name), which have no line."""
+    return host_name_error(name) is None
+
+
+def peer_lines(peer: Dict[str, Any], networks: Sequence[str], lab: str, named: Set[str]) -> List[str]:
+    """The lines of ``peer``'s namespaces on ``networks`` (a namespace's): ``ADDRESS NAME NAME.LAB
+    NAME.PEER NAME.PEER.LAB``. ``NAME`` and ``NAME.LAB`` only where no namespace listed before
+    (``named``, which this adds to) has that name: a name resolves to one namespace, the nearest
+    (this host's first, then the peers' in the overlay's order); ``NAME.PEER`` always names the
+    peer's (unless the peer's inventory name cannot be part of a host name)."""
+    lines, bare = [], set()
+    qualified = host_name_error(peer['name']) is None
+    for network in networks:
+        for ns in peer.get('namespaces') or []:
+            if ns['network'] != network or not nameable(ns['name']):
+                continue
+            names = []
+            if ns['name'] not in named:
+                names += [ns['name'], '%s.%s' % (ns['name'], lab)]
+                bare.add(ns['name'])
+            if qualified:
+                names += ['%s.%s' % (ns['name'], peer['name']), '%s.%s.%s' % (ns['name'], peer['name'], lab)]
+            if names:
+                lines.append('%s\t%s' % (ns['address'], ' '.join(names)))
+    named.update(bare)
+    return lines
 
 
 def namespace_resolvers(namespaces: Sequence[Dict[str, Any]], settings: Dict[str, Any],
@@ -87,17 +131,19 @@ def namespace_resolvers(namespaces: Sequence[Dict[str, Any]], settings: Dict[str
 
 
 def name_files(lab: str, namespaces: Sequence[Dict[str, Any]], settings: Dict[str, Any],
-               host_files: Dict[str, Optional[str]], directory: str = NETNS_ETC_DIR) -> Dict[str, str]:
+               host_files: Dict[str, Optional[str]], directory: str = NETNS_ETC_DIR,
+               peers: Sequence[Dict[str, Any]] = ()) -> Dict[str, str]:
     """``{path: text}`` of the lab's ``namespaces`` (plan namespaces).
 
     ``settings`` has the lab's ``dns``, ``dns_search`` and ``extra_hosts`` (parsed pairs; a
-    namespace's own add to these), ``host_files`` the host's ``hosts`` too.
+    namespace's own add to these), ``host_files`` the host's ``hosts`` too, ``peers`` the
+    overlay's peers with their namespaces (the plan's overlay ``peers``).
     """
     files = {}
     resolvers = namespace_resolvers(namespaces, settings, host_files)
     for netns in namespaces:
         extra = list(settings.get('extra_hosts') or []) + list(netns.get('extra_hosts') or [])
-        hosts = hosts_lines(netns, namespaces, lab, extra, host_files.get('hosts'))
+        hosts = hosts_lines(netns, namespaces, lab, extra, host_files.get('hosts'), peers)
         for name, lines in (('hosts', hosts), ('resolv.conf', resolv_conf_lines(resolvers[netns['name']]))):
             files[file_path(netns['name'], name, directory)] = '\n'.join([_marker(lab, netns['name'], name)] + lines) + '\n'
     return files
@@ -141,19 +187,19 @@ def names_problems(lab: str, wanted: Iterable[str], current: Dict[str, Optional[
 
 
 def plan_names(lab: str, wanted: Dict[str, str], current: Dict[str, Optional[str]],
-               directory: str = NETNS_ETC_DIR) -> List[NameOp]:
+               directory: str = NETNS_ETC_DIR, made: Optional[Set[str]] = None) -> List[NameOp]:
     """The changes from ``current`` (every name file under ``directory``) to ``wanted``.
 
-    The lab's files that are not wanted go, and with them their directories, and
-    ``directory`` itself, where that leaves them empty (the adapter checks: a directory
-    holding anything else stays).
+    The lab's files that are not wanted go, and with them the directories they leave empty
+    that the lab made (``made``, see :mod:`.directories`; None: any): the adapter checks that a
+    directory is empty, so one holding anything else stays.
     """
     ops = [NameOp('write', path, text) for path, text in sorted(wanted.items()) if current.get(path) != text]
     gone = [path for path, text in sorted(current.items()) if path not in wanted and owner(text) == lab]
     ops += [NameOp('remove', path) for path in gone]
     emptied = sorted(set(os.path.dirname(path) for path in gone))
-    ops += [NameOp('rmdir', path) for path in emptied]
-    if emptied:
+    ops += [NameOp('rmdir', path) for path in emptied if made is None or path in made]
+    if emptied and (made is None or directory in made):
         ops.append(NameOp('rmdir', directory))
     return ops
 

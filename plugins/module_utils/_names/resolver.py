@@ -103,7 +103,7 @@ def namespace_resolver(host_text: Optional[str], systemd_text: Optional[str], dn
 
 
 def resolv_conf_lines(resolver: Resolver) -> List[str]:
-    """The resolv.conf lines of ``resolver`` (glibc reads at most three nameservers)."""
+    """The resolv.conf lines of ``resolver`` (all its nameservers: glibc asks the first three, musl too)."""
     lines = ['nameserver %s' % server for server in resolver.nameservers]
     if resolver.search:
         lines.append('search %s' % ' '.join(resolver.search))

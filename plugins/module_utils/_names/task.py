@@ -7,13 +7,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 from typing import TYPE_CHECKING, Any, Dict
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
 from ansible_collections.nslab.net.plugins.module_utils._common.results import task_result
 from ansible_collections.nslab.net.plugins.module_utils._names.adapter import (
-    NamesError, apply_names, commands, read_name_files)
-from ansible_collections.nslab.net.plugins.module_utils._names.plan import describe_files, names_problems, plan_names
+    NamesError, apply_names, commands, missing_directories, read_name_files)
+from ansible_collections.nslab.net.plugins.module_utils._names.directories import lab_made, stamped
+from ansible_collections.nslab.net.plugins.module_utils._names.plan import describe_files, names_problems, owner, plan_names
 
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
 
 def converge_names(module: 'AnsibleModule', spec: Dict[str, Any]) -> Dict[str, Any]:
     """Make the lab's name files under ``spec['directory']`` exactly ``spec['files']``
-    (``{path: text}``; empty for a removal)."""
+    (``{path: text}``; empty for a removal), each remembering the directories the lab made."""
     lab, wanted, directory = spec['lab'], spec['files'], spec['directory']
     try:
         current = read_name_files(directory)
@@ -31,7 +33,12 @@ def converge_names(module: 'AnsibleModule', spec: Dict[str, Any]) -> Dict[str, A
     if problems:
         # The preflight found these already, unless someone wrote the files since.
         raise TaskFailed('; '.join(problems), problems=problems, changed=False)
-    ops = plan_names(lab, wanted, current, directory)
+    ours = [path for path, text in current.items() if owner(text) == lab]
+    needed = set([directory] + [os.path.dirname(path) for path in wanted]) if wanted else set()
+    made = lab_made(current, ours, missing_directories(needed), directory,
+                    [path for path, text in current.items() if owner(text)])
+    wanted = stamped(wanted, made, directory)
+    ops = plan_names(lab, wanted, current, directory, made)
     if ops and not module.check_mode:
         try:
             apply_names(ops)
