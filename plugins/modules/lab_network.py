@@ -175,6 +175,31 @@ options:
                 description: The network's subnet on the peer; subnets must not overlap across hosts.
                 type: str
                 required: true
+          namespaces:
+            description:
+              - The peer's namespaces on its networks, with their addresses there, as the peer's own
+                run of the lab planned them; with I(names), a namespace of this lab names those on its
+                networks as C(NAME.PEER) and C(NAME.PEER.LAB), and as C(NAME) and C(NAME.LAB) where
+                no namespace of this host (or of a peer listed before) has that name.
+              - When omitted, those recorded for this peer by an earlier run are used (C([]) means it
+                has none). The action plugin fills them in from the peer's registered result of this
+                lab in the play, if any; the role runs the lab a second time when every host has run
+                it once, so that every host names the namespaces of this run.
+            type: list
+            elements: dict
+            suboptions:
+              name:
+                description: The namespace's name.
+                type: str
+                required: true
+              network:
+                description: The peer's network it is on.
+                type: str
+                required: true
+              address:
+                description: Its address on that network, in the peer's subnet of it.
+                type: str
+                required: true
   restore_at_boot:
     description:
       - Where systemd is init, bring the lab back at boot, with no Ansible run. After each
@@ -190,7 +215,7 @@ options:
   names:
     description:
       - Give every namespace its names in C(/etc/netns/NAME/hosts) and C(resolv.conf) (what
-        C(ip netns exec) binds over /etc, and the lab's services see): the namespaces that share a
+        C(ip netns exec) binds over /etc, and the lab's services see); the namespaces that share a
         network with it by C(NAME) and C(NAME.LAB), I(extra_hosts), the host's /etc/hosts, and
         nameservers it reaches (the host's less loopback ones; systemd-resolved's upstream servers
         where the host has only a loopback stub; else 8.8.8.8 and 8.8.4.4, with a warning).
@@ -213,6 +238,25 @@ options:
     type: list
     elements: str
     default: []
+  reuse_result:
+    description:
+      - For the action plugin, which acts on it (the module ignores it). Where this host's result of
+        the lab earlier in the play (the variable this task registers, else C(lab_result)) came from
+        the same arguments (RV(arguments)) and used the same namespaces of every peer this run
+        gives namespaces for (C(plan.overlay.peers[].namespaces)), that result is returned, not
+        changed, and the module does not run.
+      - The role sets it on its second run of the lab, which gives every host the namespaces of
+        the peers' first run.
+    type: bool
+    default: false
+  lock_timeout:
+    description:
+      - How many seconds to wait for another run of the same lab on the host to finish (one run
+        per lab at a time holds C(/run/nslab/labs/NAME.lock), released by the kernel however the
+        run ends). Past it the task fails, naming the holder's pid, and changes nothing. A run in
+        check mode waits only for a run that changes the lab. Labs of other names do not wait.
+    type: int
+    default: 60
 notes:
   - The task fails before changing anything when the lab is not valid, naming every problem.
   - The overlay needs UDP I(port) open between the hosts (on EC2, in the security group); the
@@ -252,6 +296,10 @@ EXAMPLES = r'''
           networks:
             - network: br1
               subnet: 10.0.2.0/24
+          namespaces:          # web's /etc/netns/web/hosts names it db, db.overlay, db.host2, db.host2.overlay
+            - name: db
+              network: br1
+              address: 10.0.2.2
 
 - name: Tear that lab down, its overlay with it
   nslab.net.lab_network:
@@ -295,6 +343,13 @@ summary:
     ports, services), the networks, namespaces, published ports with their URLs, and C(text), the lines of a table.
   returned: success
   type: dict
+arguments:
+  description: >-
+    A digest of the validated arguments, without the peers' namespaces, from the action plugin:
+    what I(reuse_result) compares.
+  returned: success
+  type: str
+  sample: sha256:3f5a...
 diagram:
   description: The path of the diagram written on the controller, when one was.
   returned: when I(diagram_path) is set and I(state=present)

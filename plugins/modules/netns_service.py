@@ -22,7 +22,9 @@ description:
     namespace was deleted and made again is (re)started and reported as changed.
   - Where systemd is init each service is a runtime unit C(/run/systemd/system/nslab-NAME.service)
     that joins the namespace with C(NetworkNamespacePath=) and restarts on failure; its output
-    goes to the journal (C(journalctl -u nslab-NAME.service)).
+    goes to the journal (C(journalctl -u nslab-NAME.service)). Like C(ip netns exec), it sees
+    C(/etc/netns/NETNS/hosts) and C(resolv.conf), where they exist, in place of the host's
+    (C(BindReadOnlyPaths=)).
   - Elsewhere (containers, sandboxes) the module starts C(ip netns exec NETNS /bin/sh -c COMMAND)
     itself, in a session of its own (so it outlives the play and the connection), with stdin
     from C(/dev/null) and stdout and stderr appended to C(/run/nslab/services/NAME.log). Its

@@ -104,7 +104,7 @@ def lab_summary(plan, info, backend=None, name=DEFAULT_NAME, restore=None):
         summary['overlay'] = overlay
         summary['totals']['peers'] = len(overlay['peers'])
     if plan['state'] == 'present' and 'names' in plan:
-        summary['names'] = _names(plan['names'], name)
+        summary['names'] = _names(plan['names'], name, plan.get('overlay'))
     if restore:
         summary['restore'] = dict(restore)
     summary['text'] = _text(summary)
@@ -119,8 +119,9 @@ _RESOLVER_SOURCES = {
 }
 
 
-def _names(names, lab):
-    """What the namespaces resolve with: ``resolvers``, each with the namespaces that use it."""
+def _names(names, lab, overlay=None):
+    """What the namespaces resolve with: ``resolvers``, each with the namespaces that use it;
+    with an overlay, how the peers' namespaces are named (``peers``)."""
     if not names:
         return dict(managed=False, resolvers=[])
     groups = []
@@ -131,13 +132,23 @@ def _names(names, lab):
                 break
         else:
             groups.append(dict(resolver=resolver, namespaces=[netns]))
-    return dict(managed=True, hosts='NAME and NAME.%s' % lab, resolvers=groups)
+    described = dict(managed=True, hosts='NAME and NAME.%s' % lab, resolvers=groups)
+    if isinstance(overlay, dict):
+        peers = overlay.get('peers') or []
+        described['peers'] = dict(hosts='NAME.PEER and NAME.PEER.%s' % lab,
+                                  known=sum(1 for peer in peers if peer.get('namespaces') is not None),
+                                  peers=len(peers))
+    return described
 
 
 def _names_lines(names):
     if not names['managed']:
         return ["NAMES    not managed (lab_names is false): namespaces see the host's /etc/hosts and /etc/resolv.conf"]
     lines = ['NAMES    /etc/netns/NAMESPACE/hosts: the namespaces of its networks, as %s' % names['hosts']]
+    peers = names.get('peers')
+    if peers and peers['peers']:
+        lines.append('         and those of the overlay\'s peers on them, as %s (NAME too where no other has it); '
+                     'known for %d of %d peers' % (peers['hosts'], peers['known'], peers['peers']))
     for group in names['resolvers']:
         resolver = group['resolver']
         text = 'nameserver %s' % ' '.join(resolver['nameservers'])

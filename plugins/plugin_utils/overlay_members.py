@@ -12,12 +12,17 @@ from the inventory (or its ``lab_overlay``) does.
 Each member's subnets come from its variables (they live in the inventory too), its underlay
 address from ``lab_overlay_address`` or from the facts the role gathered in this run; a member
 whose address is known neither way is passed without one, and the host uses the address it
-recorded in an earlier run, if any.
+recorded in an earlier run, if any. Each member's namespaces (with their addresses, which its
+own run may have allocated) come from its registered result of this lab in this play, when it
+has one that built the lab; otherwise they are omitted, and the host names those it recorded
+in an earlier run.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import ipaddress
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.module_utils._lab.plan import network_subnets
@@ -27,6 +32,8 @@ from ansible_collections.nslab.net.plugins.module_utils._overlay.plan import ove
 #: (another host's hostvars hold its inventory variables, not the role's defaults).
 NETWORK_DEFAULTS = dict(bridge='br0', subnet='10.0.0.0/24')
 NETWORK_VARIABLES = ('networks', 'bridge', 'subnet', 'gateway', 'uplink')
+#: The variable the role registers the lab's result in.
+REGISTER = 'lab_result'
 
 
 def _vni(overlay):
@@ -61,14 +68,47 @@ def host_subnets(variables):
     return network_subnets(lab)
 
 
-def overlay_peers(me, own_subnets, overlay, lab_name, hosts, variables_of):
+def lab_namespaces(result, lab_name, subnets=None):
+    """``[{name, network, address}]`` of the namespaces a registered result of lab_network
+    planned, when it is a result of lab ``lab_name`` that built it (its plan's state present);
+    else None (not known). With ``subnets`` (the host's ``[(network, subnet)]`` as its
+    variables say now), a result with a namespace outside them is stale (an earlier play's,
+    with other networks): None too."""
+    if not isinstance(result, dict) or result.get('failed') or result.get('skipped'):
+        return None
+    summary, plan = result.get('summary'), result.get('plan')
+    if not isinstance(summary, dict) or not isinstance(plan, dict):
+        return None
+    if summary.get('name') != lab_name or plan.get('state') != 'present':
+        return None
+    namespaces = [dict(name=str(ns['name']), network=str(member['network']), address=str(member['address']))
+                  for ns in plan.get('namespaces') or [] for member in ns.get('networks') or []]
+    if subnets is not None:
+        networks = dict((network, ipaddress.ip_network(subnet)) for network, subnet in subnets)
+        try:
+            if any(ns['network'] not in networks or ipaddress.ip_address(ns['address']) not in networks[ns['network']]
+                   for ns in namespaces):
+                return None
+        except ValueError:
+            return None
+    return namespaces
+
+
+def overlay_peers(me, own_subnets, overlay, lab_name, hosts, variables_of, register=REGISTER, result_of=None):
     """The ``peers`` of this host's overlay argument; raises InvalidInput.
 
     ``me`` is this host's inventory name, ``own_subnets`` its ``[(network, subnet)]``,
     ``overlay`` its overlay argument, ``hosts`` every host of the inventory and
-    ``variables_of(host)`` that host's variables. Subnets that overlap anywhere in the
-    overlay fail every host of it, before any of them changes, naming the two hosts.
+    ``variables_of(host)`` that host's variables, among which ``register`` is its result of
+    the lab in this play, if it has one; ``result_of(host)``, where given, reads that result
+    instead (the action plugin reads it untemplated: a registered result holds no template,
+    and templating a whole plan per peer is what a run would spend most of its time on here).
+    Subnets that overlap anywhere in the overlay fail every host of it, before any of them
+    changes, naming the two hosts.
     """
+    if result_of is None:
+        def result_of(host):
+            return variables_of(host).get(register)
     vni = _vni(overlay)
     peers, problems, members = [], [], [(me, own_subnets)]
     for host in hosts:
@@ -86,7 +126,8 @@ def overlay_peers(me, own_subnets, overlay, lab_name, hosts, variables_of):
             continue
         members.append((host, subnets))
         peers.append(dict(name=host, address=underlay_address(variables),
-                          networks=[dict(network=network, subnet=subnet) for network, subnet in subnets]))
+                          networks=[dict(network=network, subnet=subnet) for network, subnet in subnets],
+                          namespaces=lab_namespaces(result_of(host), lab_name, subnets)))
     problems += overlap_problems(members)
     if problems:
         raise InvalidInput(problems)

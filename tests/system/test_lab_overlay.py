@@ -149,6 +149,59 @@ def assert_fleet_joined(lab, hosts):
         assert lab.ping(a, 'web', client(b)), '%s web -> %s client' % (a, b)
 
 
+def solo(host):
+    """fleet2's own namespace on br0, whose address its run allocates after web and client."""
+    return '10.0.%d.4' % number(host)
+
+
+def with_solo(host):
+    """The fleet's variables, with one namespace that only fleet2 has: the others' namespaces
+    have the names of every host's, which this host's own take."""
+    variables = host_variables(host)
+    if host == 'fleet2':
+        variables['lab_namespaces'].append(dict(name='solo'))
+    return variables
+
+
+def lookup(lab, host, netns, name, files_only=False):
+    """The addresses ``name`` resolves to in ``netns`` of ``host``, sorted: as programs look
+    names up (getaddrinfo, ``getent ahosts``: the hosts file, then DNS only for a name not in
+    it), or with ``files_only`` in the hosts file alone, so that a name not there fails at once
+    (the sandbox's DNS never answers: 5 s). Not ``getent hosts``, which asks for IPv6 first, and
+    so DNS for every name, even one the hosts file has."""
+    command = 'getent -s files hosts' if files_only else 'getent ahosts'
+    proc = lab.run(host, 'ip netns exec %s %s %s' % (netns, command, name))
+    return sorted(set(line.split()[0] for line in proc.stdout.splitlines())) if proc.returncode == 0 else []
+
+
+def assert_names_across(lab, hosts):
+    """Every namespace names the other hosts' namespaces of its networks, and no other:
+    ``NAME.HOST`` (and ``.lab``) always, a bare ``NAME`` only where no namespace of its own
+    host (or of a host before) has it; by name, a client reaches another host's web."""
+    for a, b in itertools.permutations(hosts, 2):
+        for name in ('web.%s' % b, 'web.%s.lab' % b):
+            assert lookup(lab, a, 'client', name) == [web(b)], (a, name)
+        assert lookup(lab, a, 'dbc', 'dbc.%s' % b) == [dbc(b)], a  # the positive control of db and iso
+        assert lookup(lab, a, 'isoc', 'isoc.%s.lab' % b) == [isoc(b)], a
+        for netns, name in (('client', 'dbc.%s' % b), ('client', 'isoc.%s' % b), ('dbc', 'web.%s' % b),
+                            ('isoc', 'client.%s' % b), ('dbc', 'isoc.%s' % b)):
+            assert lookup(lab, a, netns, name, files_only=True) == [], (a, netns, name)
+    for a in hosts:
+        assert lookup(lab, a, 'client', 'web') == [web(a)], a  # its own host's first
+        if a != 'fleet2' and 'fleet2' in hosts:
+            # fleet2's solo, allocated by fleet2's run: by its bare name too, on br0 only.
+            assert lookup(lab, a, 'client', 'solo') == lookup(lab, a, 'web', 'solo.lab') == [solo('fleet2')], a
+            assert lookup(lab, a, 'dbc', 'solo', files_only=True) == [], a
+        b = next(other for other in hosts if other != a)
+        assert lab.run(a, 'ip netns exec client curl -sS --fail -m 3 http://web.%s:8000/' % b).stdout.strip() == client(a)
+
+
+def named_hosts(lab, host, netns='client'):
+    """The other hosts a namespace's hosts file has a block for."""
+    text = lab.run(host, 'cat /etc/netns/%s/hosts' % netns, check=True).stdout
+    return re.findall(r'^# the namespaces of host (\S+)$', text, re.M)
+
+
 def fdb_destinations(lab, host):
     out = lab.run(host, 'bridge fdb show dev %s' % DEVICE).stdout
     return sorted(re.findall(r' dst (\S+)', out))
@@ -170,6 +223,7 @@ def overlay_drops(lab, host):
 @pytest.mark.parametrize('overlay_fleet', FLAVOURS, indirect=True)
 def test_the_fleet_is_one_network_securely(overlay_fleet):
     lab = overlay_fleet
+    lab.variables = with_solo
     hosts = list(lab.members)
 
     # Check mode on an empty fleet changes nothing.
@@ -178,6 +232,9 @@ def test_the_fleet_is_one_network_securely(overlay_fleet):
 
     lab.play().ok(changed=True)
     assert_fleet_joined(lab, hosts)
+    # Names across hosts, in the same run: the addresses fleet2's run allocated included.
+    assert_names_across(lab, hosts)
+    assert lab.ping('fleet1', 'client', 'solo') and lab.ping('fleet3', 'web', 'client.fleet1.lab')
 
     # A 1 MiB transfer between hosts, at the lab MTU: fleet2's web serves a file to fleet1's client.
     lab.run('fleet2', 'mkdir -p /run/big && head -c 1048576 /dev/urandom >/run/big/file', check=True)
@@ -233,14 +290,21 @@ def test_the_fleet_is_one_network_securely(overlay_fleet):
     lab.play().ok()
     assert_fleet_joined(lab, hosts)
     assert all(lab.run(host, 'ip -n client -4 -o addr show dev eth0').stdout == text for host, text in addresses.items())
+    # Every host names fleet4's namespaces, and fleet4 theirs, after that one run.
+    assert_names_across(lab, hosts)
+    assert lab.ping('fleet4', 'client', 'solo.fleet2.lab')
+    assert all(named_hosts(lab, host) == [other for other in hosts if other != host] for host in hosts)
 
-    # fleet3 leaves the inventory: its entries go everywhere.
+    # fleet3 leaves the inventory: its entries go everywhere, and its names with them.
     lab.members.remove('fleet3')
     lab.play().ok()
     for host in lab.members:
         assert '198.51.100.13' not in fdb_destinations(lab, host)
         assert '10.0.3.0/24' not in lab.run(host, 'ip route show dev %s' % DEVICE).stdout
+        assert named_hosts(lab, host) == [other for other in lab.members if other != host]
+        assert lookup(lab, host, 'client', 'web.fleet3', files_only=True) == []
     assert_fleet_joined(lab, lab.members)
+    assert_names_across(lab, lab.members)
 
     # Teardown of fleet2 alone: its part goes, the others keep working.
     lab.play('--limit', 'fleet2', '-e', 'lab_state=absent').ok(changed=True)

@@ -269,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             selector.register(0, selectors.EVENT_READ)
         while True:
             events = selector.select()
-            if any(key.fd == wake_read for key, _ in events):
+            if any(key.fd == wake_read for key, unused_mask in events):
                 return 0
             try:
                 if not os.read(0, 65536):

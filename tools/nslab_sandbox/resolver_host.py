@@ -134,7 +134,7 @@ def top_mount(world: World, path: str) -> tuple[str, str] | None:
     found = None
     with open(f"/proc/{world.init_pid}/mountinfo", encoding="utf-8") as handle:
         for line in handle:
-            fields, _, rest = line.partition(" - ")
+            fields, unused_dash, rest = line.partition(" - ")
             if fields.split()[4] == path:
                 found = tuple(rest.split()[:2])
     return found  # type: ignore[return-value]  # two strings

@@ -6,11 +6,12 @@
 A lab's record (kept by :mod:`record`) lists the namespaces it made, with the inode of
 each (an nsfs inode identifies one namespace for as long as it lives), whether it runs the
 namespace's service, the veth pairs it made for it (host end, namespace end), the
-bridges it made, and its overlay: the VXLAN devices it made and the underlay address of each
-peer it knew (a peer a later run does not reach keeps that address). Rules and kernel
-settings need no entry of their own: they carry the owner tags of their bridge
-(``nslab:masquerade:BRIDGE``, ``nslab:publish:BRIDGE[:ADDRESS]``) or of their overlay device
-(``nslab:overlay:DEVICE``), and the ledger of kernel settings names those owners.
+bridges it made, and its overlay: the VXLAN devices it made, and the underlay address and the
+namespaces of each peer it knew (a peer a later run does not reach, or whose namespaces it is
+not told, keeps them). Rules and kernel settings need no entry of their own: they carry the
+owner tags of their bridge (``nslab:masquerade:BRIDGE``, ``nslab:publish:BRIDGE[:ADDRESS]``)
+or of their overlay device (``nslab:overlay:DEVICE``), and the ledger of kernel settings names
+those owners.
 
 From the record and the host:
 
@@ -65,9 +66,12 @@ class Owned:
         self.bridges = bridges
         self.warnings = warnings
         overlay = overlay or {}
-        #: The overlay devices the lab made, and the underlay addresses of the peers it knew.
+        #: The overlay devices the lab made, the underlay addresses of the peers it knew, and
+        #: the namespaces of those peers it knew (``{peer: [{name, network, address}]}``).
         self.overlay_devices: List[str] = list(overlay.get('devices') or [])
         self.overlay_peers: Dict[str, str] = dict(overlay.get('peers') or {})
+        self.overlay_namespaces: Dict[str, List[Dict[str, str]]] = dict(
+            (peer, [dict(ns) for ns in namespaces]) for peer, namespaces in (overlay.get('namespaces') or {}).items())
 
     def links(self, netns: str) -> List[Tuple[str, str]]:
         """The lab's veth pairs of ``netns``: ``[(host end, namespace end)]``."""
@@ -207,6 +211,7 @@ def claimed(owned: Owned, plan: Dict[str, Any]) -> Dict[str, Any]:
         overlay = record.setdefault('overlay', dict(devices=[], peers={}))
         overlay['devices'] = sorted(set(overlay['devices']) | set(owned.overlay_devices))
         overlay['peers'] = dict(owned.overlay_peers, **overlay['peers'])
+        overlay['namespaces'] = dict(owned.overlay_namespaces, **overlay.get('namespaces') or {})
     return record
 
 
@@ -224,5 +229,7 @@ def final(plan: Dict[str, Any], inodes: Dict[str, int]) -> Dict[str, Any]:
     overlay = plan.get('overlay')
     if overlay:
         record['overlay'] = dict(devices=[overlay['device']],
-                                 peers=dict((peer['name'], peer['address']) for peer in overlay['peers']))
+                                 peers=dict((peer['name'], peer['address']) for peer in overlay['peers']),
+                                 namespaces=dict((peer['name'], [dict(ns) for ns in peer['namespaces']])
+                                                 for peer in overlay['peers'] if peer.get('namespaces') is not None))
     return record

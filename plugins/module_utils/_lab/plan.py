@@ -23,7 +23,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import Owned, lab_name_error, removals
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import interface_name_error, netns_name_error
@@ -294,6 +294,8 @@ LAB_ARGS = dict(
         dns=dict(type='list', elements='str', default=[]),
         dns_search=dict(type='list', elements='str', default=[]),
         extra_hosts=dict(type='list', elements='str', default=[]),
+        lock_timeout=dict(type='int', default=60),
+        reuse_result=dict(type='bool', default=False),
     ),
 )
 SPEC_VARIABLES = ('name', 'state', 'networks', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc', 'namespaces',
@@ -382,8 +384,14 @@ def _held_addresses(info: Dict[str, Any], subnet: Union[ipaddress.IPv4Network, i
     return held
 
 
-def _allocate(spec: Dict[str, Any], info: Dict[str, Any]) -> None:
-    """Give every present member an address: its own, the one it holds, or the lowest free one."""
+def _allocate(spec: Dict[str, Any], info: Dict[str, Any], releasing: Callable[[Tuple[Optional[str], str]], bool]) -> None:
+    """Give every present member an address: its own, the one it holds, or the lowest free one.
+
+    An address held where the lab's own plan takes it away (``releasing((netns, link))``: a
+    namespace of the lab this run deletes, or a link of the lab's that this run re-addresses
+    or moves to another network) is free for a member that declares it: the run removes
+    before it builds, and re-addresses every link in one step.
+    """
     problems = []
     address: Optional[str]  # one the host holds, then the one a member keeps, if any
     for network in spec['networks']:
@@ -396,7 +404,7 @@ def _allocate(spec: Dict[str, Any], info: Dict[str, Any]) -> None:
         for ns, member in members:
             if ns['state'] == 'present' and member['address']:
                 holder = held.get(member['address'])
-                if holder and holder not in ours and holder != (None, network['bridge']):
+                if holder and holder not in ours and holder != (None, network['bridge']) and not releasing(holder):
                     problems.append('namespace %s: address %s is in use by %s on the host' % (
                         ns['name'], member['address'], _holder_text(holder)))
                 taken.add(member['address'])
@@ -428,6 +436,18 @@ def _allocate(spec: Dict[str, Any], info: Dict[str, Any]) -> None:
         raise InvalidInput(problems)
 
 
+def _releasing(spec: Dict[str, Any], owned: Optional[Owned]) -> Callable[[Tuple[Optional[str], str]], bool]:
+    """Whether the lab's plan takes the address away from a holder ``(netns, link)``: the lab's
+    namespaces that ``spec`` no longer declares, and the namespace ends of the lab's own pairs
+    (the run gives each the address ``spec`` declares for it, or deletes it)."""
+    if owned is None:
+        return lambda holder: False
+    staying = set(ns['name'] for ns in spec['namespaces'] if ns['state'] == 'present')
+    leaving = set(owned.namespaces) - staying
+    links = set((netns, peer) for netns in owned.namespaces for unused, peer in owned.links(netns))
+    return lambda holder: holder[0] in leaving or holder in links
+
+
 def _holder_text(holder: Tuple[Optional[str], str]) -> str:
     netns, link = holder
     return '%s in %s' % (link, 'namespace %s' % netns if netns else 'the host namespace')
@@ -450,7 +470,7 @@ def lab_plan(spec: Dict[str, Any], info: Dict[str, Any], owned: Optional[Owned] 
             network['uplink'] = default_route.get('interface')
     teardown = spec['state'] == 'absent'
     if not teardown:
-        _allocate(spec, info)
+        _allocate(spec, info, _releasing(spec, owned))
     plan = dict(state=spec['state'], netns=[], bridges=[], pairs=[], masquerade=[], publish=[], services=[],
                 namespaces=[], overlay=None)
     mtu = LAB_MTU
@@ -514,8 +534,9 @@ def _overlay(spec: Dict[str, Any], info: Dict[str, Any], owned: Optional[Owned])
         raise InvalidInput(['overlay: network %s has no uplink (the host has no IPv4 default route): set lab_uplink, '
                             'so that only traffic to the outside world is masqueraded' % ', '.join(uplinks)])
     local = underlay(spec['overlay'], info.get('host') or {}, networks[0]['uplink'] if networks else None)
-    known = owned.overlay_peers if owned else {}
-    return overlay_layout(spec['overlay'], local, networks, known)
+    if owned is None:
+        return overlay_layout(spec['overlay'], local, networks, {})
+    return overlay_layout(spec['overlay'], local, networks, owned.overlay_peers, owned.overlay_namespaces)
 
 
 def _copy(spec: Any) -> Any:

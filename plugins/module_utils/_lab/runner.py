@@ -25,6 +25,7 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall.publish_task i
 from ansible_collections.nslab.net.plugins.module_utils._lab.collision_readers import listening_sockets, nat_ruleset
 from ansible_collections.nslab.net.plugins.module_utils._lab.collisions import (
     foreign_published, host_collisions, host_warnings, published_ports)
+from ansible_collections.nslab.net.plugins.module_utils._lab.lock import LabLock, LockTimeout
 from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import (
     claimed, empty_record, final, ownership_problems, verify)
 from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan, lab_spec, lab_variables
@@ -234,6 +235,16 @@ def run(module: 'AnsibleModule', netlink: 'Netlink', params: Dict[str, Any], bac
         spec = lab_spec(lab_variables(params))
     except InvalidInput as exc:
         raise TaskFailed('the lab is not valid: %s' % '; '.join(exc.problems), problems=exc.problems, changed=False)
+    try:
+        with LabLock(spec['name'], params['lock_timeout'], exclusive=not module.check_mode) as lock:
+            return _run_locked(module, netlink, params, backend, spec, lock)
+    except LockTimeout as exc:
+        raise TaskFailed(str(exc), changed=False)
+
+
+def _run_locked(module: 'AnsibleModule', netlink: 'Netlink', params: Dict[str, Any], backend: str,
+                spec: Dict[str, Any], lock: LabLock) -> Dict[str, Any]:
+    """The run, holding the lab's lock: nothing it reads changes under it but by its own hand."""
     owned, host_state, plan, spared = preflight(module, netlink, spec, params, backend)
     remove = plan['remove']
     work = dict(STEPS)
@@ -273,6 +284,7 @@ def run(module: 'AnsibleModule', netlink: 'Netlink', params: Dict[str, Any], bac
         wait_for_veth_ends(module, netlink, remove['dying'])
     if not module.check_mode:
         if teardown:
+            lock.remove()
             _forget(spec['name'])
         else:
             _save(spec['name'], final(plan, named_namespaces.inodes(plan['netns'])))

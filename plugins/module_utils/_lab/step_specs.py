@@ -104,9 +104,11 @@ def overlay_spec(plan: Mapping[str, Any], items: Any, state: str, backend: str) 
 
 def names_spec(plan: Mapping[str, Any], items: Any, state: str) -> Spec:
     """Building: every name file of the plan's namespaces, written from the plan's ``names``
-    (``items``); removing: none of lab ``items[0]``'s. The names have no module of their own."""
+    (``items``) and its overlay's peers with their namespaces; removing: none of lab
+    ``items[0]``'s. The names have no module of their own."""
     if state == 'present':
-        files = name_files(items['lab'], plan['namespaces'], items['settings'], items['host_files'])
+        peers = (plan.get('overlay') or {}).get('peers') or []
+        files = name_files(items['lab'], plan['namespaces'], items['settings'], items['host_files'], peers=peers)
         return dict(lab=items['lab'], files=files, directory=NETNS_ETC_DIR)
     return dict(lab=items[0], files={}, directory=NETNS_ETC_DIR)
 

@@ -32,6 +32,7 @@ import ipaddress
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import netns_name_error
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Rule, build, owner_comment
 
 DEFAULT_PORT = 4789
@@ -53,6 +54,13 @@ OVERLAY_OPTIONS = dict(
         networks=dict(type='list', elements='dict', default=[], options=dict(
             network=dict(type='str', required=True),
             subnet=dict(type='str', required=True),
+        )),
+        # The peer's namespaces on its networks, as its own run of the lab planned them (None:
+        # not known in this run; the host then names those its record has from an earlier one).
+        namespaces=dict(type='list', elements='dict', options=dict(
+            name=dict(type='str', required=True),
+            network=dict(type='str', required=True),
+            address=dict(type='str', required=True),
         )),
     )),
 )
@@ -79,6 +87,33 @@ def _ipv4(text: Any, label: str, problems: List[str]) -> Optional[str]:
         problems.append('%s %s is not a unicast IPv4 address' % (label, address))
         return None
     return str(address)
+
+
+def _peer_namespaces(raw: Any, networks: Sequence[Mapping[str, Any]], label: str,
+                     problems: List[str]) -> Optional[List[Dict[str, str]]]:
+    """A peer's ``namespaces`` checked (None stays None: not known in this run): each on one
+    of the peer's networks, at an address of that network's subnet."""
+    if raw is None:
+        return None
+    subnets = dict((member['network'], ipaddress.ip_network(member['subnet'])) for member in networks)
+    namespaces = []
+    for index, item in enumerate(raw):
+        name, network = item.get('name'), item.get('network')
+        error = netns_name_error(name)
+        if error:
+            problems.append('%s: namespaces[%d]: %s' % (label, index, error))
+            continue
+        address = _ipv4(item.get('address'), '%s: namespace %s: address' % (label, name), problems)
+        if address is None:
+            continue
+        if network not in subnets:
+            problems.append('%s: namespace %s is on network %s, which is not one of the peer\'s' % (label, name, network))
+        elif ipaddress.ip_address(address) not in subnets[network]:
+            problems.append('%s: namespace %s: address %s is not in %s, the subnet of network %s'
+                            % (label, name, address, subnets[network], network))
+        else:
+            namespaces.append(dict(name=name, network=network, address=address))
+    return namespaces
 
 
 def overlay_spec(raw: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
@@ -113,7 +148,8 @@ def overlay_spec(raw: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
         if name in seen:
             problems.append('overlay: peer %s is listed more than once' % name)
         seen[name] = True
-        peers.append(dict(name=name, address=peer_address, networks=networks))
+        namespaces = _peer_namespaces(item.get('namespaces'), networks, label, problems)
+        peers.append(dict(name=name, address=peer_address, networks=networks, namespaces=namespaces))
     addresses = [peer['address'] for peer in peers if peer['address']] + ([address] if address else [])
     for duplicate in sorted(set(a for a in addresses if addresses.count(a) > 1)):
         problems.append('overlay: underlay address %s is given to more than one host' % duplicate)
@@ -163,13 +199,19 @@ def underlay(spec: Mapping[str, Any], host: Mapping[str, Any], uplink: Optional[
 
 
 def overlay_layout(spec: Mapping[str, Any], local: Mapping[str, Any], networks: Sequence[Mapping[str, Any]],
-                   known: Mapping[str, str]) -> Dict[str, Any]:
+                   known: Mapping[str, str], known_namespaces: Optional[Mapping[str, Sequence[Mapping[str, str]]]] = None
+                   ) -> Dict[str, Any]:
     """What the overlay is on this host: the plan's ``overlay`` entry.
 
     ``local`` is :func:`underlay`'s answer; ``networks`` the lab's networks (name, bridge,
     subnet, gateway, icc); ``known`` the underlay addresses of peers recorded by earlier runs,
-    used for peers whose address this run does not know (not reached, or ``--limit``).
+    used for peers whose address this run does not know (not reached, or ``--limit``), and
+    ``known_namespaces`` their namespaces (``{peer: [{name, network, address}]}``), used for
+    peers whose namespaces this run does not know: each peer's ``namespaces`` is then None
+    where neither knows them. A recorded namespace outside the peer's subnet of its network
+    now (the peer's subnet changed since) is not kept.
     """
+    known_namespaces = known_namespaces or {}
     device_mtu = local['mtu'] - OVERHEAD
     peers, unknown = [], []
     for peer in spec['peers']:
@@ -179,12 +221,30 @@ def overlay_layout(spec: Mapping[str, Any], local: Mapping[str, Any], networks: 
             continue
         if address == local['address']:
             raise InvalidInput(['overlay: peer %s has the underlay address of this host (%s)' % (peer['name'], address)])
-        peers.append(dict(name=peer['name'], address=address, mac=vtep_mac(address), networks=list(peer['networks'])))
+        namespaces = peer.get('namespaces')
+        if namespaces is None and peer['name'] in known_namespaces:
+            namespaces = _still_there(known_namespaces[peer['name']], peer['networks'])
+        peers.append(dict(name=peer['name'], address=address, mac=vtep_mac(address), networks=list(peer['networks']),
+                          namespaces=None if namespaces is None else [dict(ns) for ns in namespaces]))
     return dict(device=spec['device'], vni=spec['vni'], port=spec['port'], address=local['address'],
                 underlay=local['interface'], device_mtu=device_mtu, mtu=min(LAB_MTU, device_mtu),
                 mac=vtep_mac(local['address']), peers=peers, unknown=unknown,
                 networks=[dict((key, network[key]) for key in ('name', 'bridge', 'subnet', 'gateway', 'icc'))
                           for network in networks])
+
+
+def _still_there(namespaces: Sequence[Mapping[str, str]], networks: Sequence[Mapping[str, str]]) -> List[Dict[str, str]]:
+    """The recorded ``namespaces`` of a peer whose addresses lie in its ``networks``' subnets."""
+    subnets = dict((member['network'], ipaddress.ip_network(member['subnet'])) for member in networks)
+    kept = []
+    for ns in namespaces:
+        try:
+            inside = ns['network'] in subnets and ipaddress.ip_address(ns['address']) in subnets[ns['network']]
+        except (KeyError, TypeError, ValueError):
+            continue
+        if inside:
+            kept.append(dict(name=ns['name'], network=ns['network'], address=ns['address']))
+    return kept
 
 
 def wanted_entries(layout: Mapping[str, Any]) -> Dict[str, Any]:

@@ -39,8 +39,8 @@ MARKER = '# Written by nslab.net.lab_network, which also removes it; see docs/ar
 FIREWALL_UNITS = ('nftables.service', 'netfilter-persistent.service', 'iptables.service', 'firewalld.service',
                   'docker.service')
 #: The arguments that describe the lab. ``state`` is always present in a declaration, and
-#: ``diagram_path`` is the controller's business.
-_NOT_STORED = ('diagram_path', 'restore_at_boot')
+#: ``diagram_path`` and ``reuse_result`` are the controller's business.
+_NOT_STORED = ('diagram_path', 'restore_at_boot', 'reuse_result')
 
 
 def instance(lab: str) -> str:
@@ -83,9 +83,9 @@ def declaration(params: Dict[str, Any], spec: Dict[str, Any], plan: Dict[str, An
 
     Namespaces are written in their full form with the addresses the plan allocated: after a
     reboot nothing holds an address, and allocating again in declaration order could give a
-    namespace the address another one had. Namespaces the run removed are left out, and so are
-    overlay peers' addresses the run only knew from the host's record (which a reboot takes):
-    those come from the plan.
+    namespace the address another one had. Namespaces the run removed are left out. Overlay
+    peers' addresses and namespaces that the run only knew from the host's record (which a
+    reboot takes) are written in: those come from the plan.
     """
     args = dict((key, value) for key, value in params.items() if key not in _NOT_STORED)
     args['state'] = 'present'
@@ -115,12 +115,15 @@ def declaration(params: Dict[str, Any], spec: Dict[str, Any], plan: Dict[str, An
 
 
 def _overlay_args(overlay: Dict[str, Any], layout: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    known = dict((peer['name'], peer['address']) for peer in (layout or {}).get('peers') or [])
+    """The overlay's peers as the plan knew them: their addresses and namespaces, given or
+    recorded (a reboot takes the record); a peer whose address it did not know is left out."""
+    known = dict((peer['name'], peer) for peer in (layout or {}).get('peers') or [])
     peers = []
     for peer in overlay.get('peers') or []:
-        address = peer.get('address') or known.get(peer.get('name'))
+        planned = known.get(peer.get('name')) or {}
+        address = peer.get('address') or planned.get('address')
         if address:
-            peers.append(dict(peer, address=address))
+            peers.append(dict(peer, address=address, namespaces=planned.get('namespaces', peer.get('namespaces'))))
     return dict(overlay, peers=peers)
 
 

@@ -222,3 +222,48 @@ def test_the_summary_lists_urls_that_reach_each_published_port():
     assert diagram.startswith('# Lab on lab1\n\n```mermaid\nflowchart LR\n')
     assert 'ns_ns1 --- br_br0' in diagram and 'br_br0 -- "NAT" --> up_eth0' in diagram
     assert '"0.0.0.0:8000/tcp -> 10.0.0.1:8000"] --> ns_ns1' in diagram
+
+
+# -- an edit that moves an address is planned against what the run itself removes
+
+def owned_pairs(*names):
+    """What a lab owns: each namespace of ``names`` with its pair NAME-eth0/eth0."""
+    record = dict(namespaces=dict((name, dict(inode=index + 1, links=[dict(host='%s-eth0' % name, peer='eth0')]))
+                                  for index, name in enumerate(names)), bridges=['br0'])
+    return verify('lab', record, dict((name, index + 1) for index, name in enumerate(names)))
+
+
+def test_a_renamed_namespace_keeps_its_address_in_one_run():
+    variables = seeds(namespaces=[dict(name='web', address='10.0.0.1'), dict(name='ns2', address='10.0.0.2')])
+    host = host_with(('ns1', 'eth0', '10.0.0.1/24'), ('ns2', 'eth0', '10.0.0.2/24'))
+    plan = lab_plan(spec(variables), host, owned_pairs('ns1', 'ns2'))
+    assert addresses(plan) == {'web': '10.0.0.1/24', 'ns2': '10.0.0.2/24'}
+    assert plan['remove']['netns'] == ['ns1']
+    # The same address held by a namespace the lab did not make is still refused...
+    with pytest.raises(InvalidInput, match='address 10.0.0.1 is in use by eth0 in namespace ns1'):
+        lab_plan(spec(variables), host, owned_pairs('ns2'))
+    # ... and so is one held by a link of the lab's namespace that the lab did not make.
+    other = host_with(('ns2', 'dummy0', '10.0.0.1/24'), ('ns2', 'eth0', '10.0.0.2/24'))
+    with pytest.raises(InvalidInput, match='address 10.0.0.1 is in use by dummy0 in namespace ns2'):
+        lab_plan(spec(variables), other, owned_pairs('ns2'))
+
+
+def test_addresses_swap_and_move_between_networks_in_one_run():
+    swapped = seeds(namespaces=[dict(name='ns1', address='10.0.0.2'), dict(name='ns2', address='10.0.0.1')])
+    host = host_with(('ns1', 'eth0', '10.0.0.1/24'), ('ns2', 'eth0', '10.0.0.2/24'))
+    assert addresses(lab_plan(spec(swapped), host, owned_pairs('ns1', 'ns2'))) == {
+        'ns1': '10.0.0.2/24', 'ns2': '10.0.0.1/24'}
+    # ns2 moves to another network; ns3, new, takes its old address on br0.
+    moved = dict(seeds(), networks=[dict(name='br0', subnet='10.0.0.0/24', gateway='10.0.0.254'),
+                                    dict(name='back', subnet='10.20.0.0/24')],
+                 namespaces=[dict(name='ns1', address='10.0.0.2'),
+                             dict(name='ns2', networks=[dict(network='back', address='10.20.0.2')]),
+                             dict(name='ns3', address='10.0.0.1')])
+    assert addresses(lab_plan(spec(moved), host, owned_pairs('ns1', 'ns2'))) == {
+        'ns1': '10.0.0.2/24', 'ns2': '10.20.0.2/24', 'ns3': '10.0.0.1/24'}
+
+
+def test_an_allocation_never_takes_an_address_the_run_has_yet_to_free():
+    variables = seeds(namespaces=[dict(name='web'), dict(name='ns2', address='10.0.0.2')])
+    host = host_with(('ns1', 'eth0', '10.0.0.1/24'), ('ns2', 'eth0', '10.0.0.2/24'))
+    assert addresses(lab_plan(spec(variables), host, owned_pairs('ns1', 'ns2')))['web'] == '10.0.0.3/24'

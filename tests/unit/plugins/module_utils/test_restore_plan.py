@@ -148,11 +148,11 @@ def test_the_declaration_holds_each_namespace_in_full_form_without_the_removed_o
 
 
 def test_the_declaration_keeps_the_lab_arguments_but_not_the_controller_ones_and_says_present():
-    text = stored(dict(SEEDS, backend='nft', service_manager='process', kill_processes=True), HOST)
+    text = stored(dict(SEEDS, backend='nft', service_manager='process', kill_processes=True, reuse_result=True), HOST)
     declared = json.loads(text)
     stored_args = declared['ANSIBLE_MODULE_ARGS']
     assert 'diagram_path' not in stored_args and 'restore_at_boot' not in stored_args
-    assert set(stored_args) == set(LAB_ARGS['argument_spec']) - {'diagram_path', 'restore_at_boot'}
+    assert set(stored_args) == set(LAB_ARGS['argument_spec']) - {'diagram_path', 'restore_at_boot', 'reuse_result'}
     assert (stored_args['name'], stored_args['state'], stored_args['gateway'], stored_args['backend'],
             stored_args['service_manager'], stored_args['kill_processes']) == (
         'web', 'present', '10.0.0.254', 'nft', 'process', True)
@@ -179,6 +179,19 @@ def test_overlay_peers_take_the_address_the_plan_knew_and_unknown_ones_are_dropp
     assert (stored_overlay['vni'], stored_overlay['port'], stored_overlay['address']) == (42, 4789, None)
 
 
+def test_overlay_peers_namespaces_given_or_recorded_are_written_in_and_unknown_ones_stay_unknown():
+    h2 = [dict(name='web', network='br0', address='10.0.2.2'), dict(name='solo', network='br0', address='10.0.2.9')]
+    known = [dict(PEERS[0], namespaces=h2), PEERS[1]]
+    earlier = build(dict(name='web', overlay=dict(vni=42, peers=known)), HOST)[2]
+    given = arguments(stored(dict(name='web', overlay=dict(vni=42, peers=known)), HOST))['overlay']
+    assert [peer['namespaces'] for peer in given['peers']] == [h2, None]
+    # A run that is not told them (the role's first run of the lab) writes those of the record:
+    # a reboot takes the record.
+    owned = verify('web', final(earlier, {}), {})
+    recorded = arguments(stored(dict(name='web', overlay=dict(vni=42, peers=PEERS)), HOST, owned))['overlay']
+    assert recorded == given
+
+
 def test_a_lab_without_an_overlay_stores_none():
     assert arguments(stored(SEEDS, HOST))['overlay'] is None
 
@@ -188,6 +201,11 @@ LABS = {
     'several networks': (MULTI, HOST, None),
     'overlay, a peer known from the record': (dict(name='web', overlay=dict(vni=42, peers=[
         PEERS[0], dict(PEERS[1], address=None), dict(name='h4', networks=[])])), HOST, 'record'),
+    'overlay, peers\' namespaces given': (dict(name='web', overlay=dict(vni=42, peers=[
+        dict(PEERS[0], namespaces=[dict(name='web', network='br0', address='10.0.2.2')]), dict(PEERS[1], namespaces=[])])),
+        HOST, None),
+    'overlay, peers\' namespaces known from the record': (dict(name='web', overlay=dict(vni=42, peers=PEERS)), HOST,
+                                                          'namespaces'),
 }
 
 
@@ -195,7 +213,11 @@ def _owned(owner, args):
     """The record of an earlier run that reached every peer, for the labs that need one."""
     if owner is None:
         return None
-    earlier = build(dict(args, overlay=dict(args['overlay'], peers=PEERS)), HOST)[2]
+    peers = PEERS
+    if owner == 'namespaces':
+        peers = [dict(peer, namespaces=[dict(name='web', network='br0', address=peer['networks'][0]['subnet'][:-4] + '2')])
+                 for peer in PEERS]
+    earlier = build(dict(args, overlay=dict(args['overlay'], peers=peers)), HOST)[2]
     return verify('web', final(earlier, {}), {})
 
 
@@ -308,3 +330,46 @@ def test_describe_shows_the_unit_and_what_is_stored():
         unit='nslab-restore@web.service', enabled=True, declaration=True, code=CODE)
     assert rp.describe(current(), 'web') == dict(unit='nslab-restore@web.service', enabled=False, declaration=False,
                                                  code=None)
+
+
+# The names at boot.
+
+NAMED = dict(name='web', dns=['192.0.2.53'], dns_search=['lab.example'], extra_hosts=['gw:10.0.0.254'], namespaces=[
+    dict(name='ns1', dns=['198.51.100.53', '198.51.100.54'], dns_search=['ns1.example'],
+         extra_hosts=['api:10.0.0.9', 'v6:2001:db8::1', 'br6:[2001:db8::2]']),
+    dict(name='ns2', extra_hosts=['db:10.0.0.10']),
+    dict(name='plain')])
+
+
+def name_settings(spec):
+    return dict((ns['name'], (ns['dns'], ns['dns_search'], ns['extra_hosts'])) for ns in spec['namespaces'])
+
+
+def test_the_declaration_keeps_each_namespaces_names_and_only_those_it_has():
+    stored_args = arguments(stored(NAMED, HOST))
+    ns1, ns2, plain = stored_args['namespaces']
+    assert (ns1['dns'], ns1['dns_search'], ns1['extra_hosts']) == (
+        ['198.51.100.53', '198.51.100.54'], ['ns1.example'], ['api:10.0.0.9', 'v6:2001:db8::1', 'br6:2001:db8::2'])
+    assert ns2['extra_hosts'] == ['db:10.0.0.10'] and 'dns' not in ns2 and 'dns_search' not in ns2
+    assert not set(plain) & {'dns', 'dns_search', 'extra_hosts'}
+    # The lab's own are arguments like the others.
+    assert (stored_args['names'], stored_args['dns'], stored_args['dns_search'], stored_args['extra_hosts']) == (
+        True, ['192.0.2.53'], ['lab.example'], ['gw:10.0.0.254'])
+
+
+def test_the_declared_names_fed_back_give_the_same_namespace_settings_and_the_same_text():
+    params, spec, plan = build(NAMED, HOST)
+    text = rp.declaration(params, spec, plan, CODE)
+    at_boot = build(arguments(text), BOOTED)[1]
+    assert name_settings(at_boot) == name_settings(spec)
+    assert name_settings(at_boot)['ns1'] == (['198.51.100.53', '198.51.100.54'], ['ns1.example'], [
+        ('api', '10.0.0.9'), ('v6', '2001:db8::1'), ('br6', '2001:db8::2')])
+    assert at_boot['names'] == spec['names']
+    assert stored(arguments(text), BOOTED) == text
+
+
+def test_a_lab_without_names_keeps_names_false_at_boot():
+    text = stored(dict(SEEDS, names=False), HOST)
+    assert arguments(text)['names'] is False
+    params, spec, plan = build(arguments(text), BOOTED)
+    assert spec['names']['enabled'] is False and plan['names'] is None

@@ -370,3 +370,71 @@ def test_the_overlay_leaves_the_rest_of_the_diagram_as_it_was():
     # The overlay subgraph's own "end" is the only other line it adds.
     rest.remove('  end')
     assert rest == before
+
+
+# The names: what the namespaces resolve with, as lab_plan's ``names`` says.
+def resolver(*nameservers, search=(), source='/etc/resolv.conf'):
+    return dict(nameservers=list(nameservers), search=list(search), options=[], source=source)
+
+
+HOSTS_RESOLVER = resolver('192.0.2.53', search=['corp.example'])
+
+
+def shop_with_names(**resolvers):
+    return dict(SHOP, names=dict(lab='shop', warnings=[], resolvers=resolvers))
+
+
+def test_one_resolver_for_every_namespace_is_one_line_after_the_namespaces():
+    summary = lab_summary(shop_with_names(web=HOSTS_RESOLVER, api=HOSTS_RESOLVER, database=HOSTS_RESOLVER), ALONE,
+                          'nft', 'shop')
+    assert summary['names'] == dict(managed=True, hosts='NAME and NAME.shop', resolvers=[
+        dict(resolver=HOSTS_RESOLVER, namespaces=['api', 'database', 'web'])])
+    assert summary['text'] == SHOP_TEXT + [
+        '',
+        'NAMES    /etc/netns/NAMESPACE/hosts: the namespaces of its networks, as NAME and NAME.shop',
+        "         /etc/netns/NAMESPACE/resolv.conf: nameserver 192.0.2.53, search corp.example (the host's)"]
+
+
+def test_each_resolver_names_the_namespaces_that_use_it_and_where_it_came_from():
+    fallback = resolver('8.8.8.8', '8.8.4.4', source='fallback')
+    upstream = resolver('10.11.0.2', '10.11.0.3', search=['ec2.internal'], source='/run/systemd/resolve/resolv.conf')
+    declared = resolver('203.0.113.53', source='dns')
+    text = lab_summary(shop_with_names(web=declared, api=fallback, database=upstream), ALONE, 'nft', 'shop')['text']
+    start = text.index('NAMES    /etc/netns/NAMESPACE/hosts: the namespaces of its networks, as NAME and NAME.shop')
+    assert text[start + 1:] == [
+        "         /etc/netns/NAMESPACE/resolv.conf of api: nameserver 8.8.8.8 8.8.4.4 (Docker's fallback: the host "
+        "has no nameserver a namespace reaches; set lab_dns)",
+        '         /etc/netns/NAMESPACE/resolv.conf of database: nameserver 10.11.0.2 10.11.0.3, search ec2.internal '
+        "(systemd-resolved's upstream: the host's resolv.conf names only loopback servers)",
+        '         /etc/netns/NAMESPACE/resolv.conf of web: nameserver 203.0.113.53 (declared)']
+    assert all(line == line.rstrip() for line in text)
+
+
+def test_namespaces_sharing_a_resolver_share_its_line():
+    declared = resolver('203.0.113.53', source='dns')
+    summary = lab_summary(shop_with_names(web=declared, api=HOSTS_RESOLVER, database=declared), ALONE, 'nft', 'shop')
+    assert [group['namespaces'] for group in summary['names']['resolvers']] == [['api'], ['database', 'web']]
+    assert summary['text'][-1] == ('         /etc/netns/NAMESPACE/resolv.conf of database web: nameserver 203.0.113.53 '
+                                   '(declared)')
+
+
+def test_names_not_managed_say_so_in_one_line():
+    summary = lab_summary(dict(SHOP, names=None), ALONE, 'nft', 'shop')
+    assert summary['names'] == dict(managed=False, resolvers=[])
+    assert summary['text'] == SHOP_TEXT + [
+        '', "NAMES    not managed (lab_names is false): namespaces see the host's /etc/hosts and /etc/resolv.conf"]
+
+
+def test_a_torn_down_lab_and_a_lab_without_namespaces_show_no_names():
+    torn = lab_summary(dict(SHOP, state='absent', namespaces=[], names=None), ALONE, 'nft', 'shop')
+    assert 'names' not in torn and not any(line.startswith('NAMES') for line in torn['text'])
+    empty = lab_summary(dict(SHOP, namespaces=[], names=dict(lab='shop', warnings=[], resolvers={})), ALONE, 'nft',
+                        'shop')
+    assert empty['names']['managed'] is True
+    assert not any(line.startswith('NAMES') for line in empty['text'])
+
+
+def test_the_names_leave_the_diagram_as_it_was():
+    with_names = shop_with_names(web=HOSTS_RESOLVER, api=HOSTS_RESOLVER, database=HOSTS_RESOLVER)
+    assert (lab_diagram(lab_summary(with_names, ALONE, 'nft', 'shop'), 'h1')
+            == lab_diagram(lab_summary(SHOP, ALONE, 'nft', 'shop'), 'h1'))

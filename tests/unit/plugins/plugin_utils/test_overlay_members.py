@@ -1,16 +1,21 @@
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Who is in a host's overlay, found on the controller from the inventory's variables."""
+"""Who is in a host's overlay, found on the controller from the inventory's variables, with the
+peers' namespaces from their results of the lab in the play; and when the role's second run of
+the lab reuses the first one's result."""
 
 from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
 __metaclass__ = type
 
+import copy
+
 import pytest
 
+from ansible_collections.nslab.net.plugins.action.lab_network import arguments_digest, reusable
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
-from ansible_collections.nslab.net.plugins.plugin_utils.overlay_members import overlay_peers, underlay_address
+from ansible_collections.nslab.net.plugins.plugin_utils.overlay_members import lab_namespaces, overlay_peers, underlay_address
 
 OVERLAY = dict(vni=42)
 INVENTORY = {
@@ -67,3 +72,123 @@ def test_a_member_with_bad_variables_is_named():
         peers(inventory)
     assert caught.value.problems == ['overlay member h7: network br0: bridge br0: subnet 10.0.7.1/24 has host bits set; did you mean '
                                      '10.0.7.0/24?']
+
+
+# The peers' namespaces, from their results of this lab in the play.
+
+def lab_result(lab='lab', state='present', **extra):
+    """A registered result of lab_network, with the fields the controller reads."""
+    result = dict(changed=True, summary=dict(name=lab, state=state), plan=dict(state=state, namespaces=[
+        dict(name='web', networks=[dict(network='br0', address='10.0.3.2')]),
+        dict(name='api', networks=[dict(network='br0', address='10.0.3.3'), dict(network='db', address='10.1.3.7')])]))
+    result.update(extra)
+    return result
+
+
+H3_NAMESPACES = [dict(name='web', network='br0', address='10.0.3.2'), dict(name='api', network='br0', address='10.0.3.3'),
+                 dict(name='api', network='db', address='10.1.3.7')]
+
+
+def namespaces_of(result, register='lab_result'):
+    inventory = copy.deepcopy(INVENTORY)
+    if result is not None:
+        inventory['h3'][register] = result
+    return dict((peer['name'], peer['namespaces']) for peer in peers(inventory))
+
+
+def test_a_peer_s_namespaces_come_from_its_result_of_this_lab_on_every_network():
+    assert namespaces_of(lab_result()) == dict(h2=None, h3=H3_NAMESPACES, h4=None)
+
+
+@pytest.mark.parametrize('result', [
+    None,  # the peer has not run the lab in this play (the role's first run of it, --limit, unreachable)
+    lab_result(lab='second'),  # another lab's
+    lab_result(state='absent'),  # a teardown
+    lab_result(failed=True),
+    dict(changed=False, skipped=True),  # skipped by a condition
+    dict(failed=True, msg='missing pyroute2', missing_requirements=['pyroute2']),  # the role then installs and retries
+    # An earlier play's, when h3's networks were others: stale.
+    lab_result(plan=dict(state='present', namespaces=[dict(name='web', networks=[dict(network='br0', address='10.9.3.2')])])),
+    lab_result(plan=dict(state='present', namespaces=[dict(name='web', networks=[dict(network='front', address='10.0.3.2')])])),
+])
+def test_a_peer_s_namespaces_are_omitted_unless_its_result_is_a_build_of_this_lab(result):
+    assert namespaces_of(result)['h3'] is None
+
+
+def test_the_result_is_read_from_the_variable_the_task_registers():
+    assert namespaces_of(lab_result(), register='mine')['h3'] is None
+    inventory = copy.deepcopy(INVENTORY)
+    inventory['h3']['mine'] = lab_result()
+    found = overlay_peers('h1', [('br0', '10.0.1.0/24')], OVERLAY, 'lab', list(inventory), lambda host: inventory[host],
+                          'mine')
+    assert found[1]['namespaces'] == H3_NAMESPACES
+
+
+def test_lab_namespaces_of_a_lab_without_namespaces_is_an_empty_list():
+    assert lab_namespaces(dict(summary=dict(name='lab'), plan=dict(state='present', namespaces=[])), 'lab') == []
+
+
+# reuse_result: the action plugin's second run of the lab, without the module where nothing changed.
+
+CHECKED = dict(name='lab', state='present', diagram_path='/tmp/lab.md', reuse_result=True, namespaces=[dict(name='web')],
+               overlay=dict(vni=42, port=4789, address=None, peers=[
+                   dict(name='h3', address='192.0.2.3', networks=[dict(network='br0', subnet='10.0.3.0/24')],
+                        namespaces=H3_NAMESPACES),
+                   dict(name='h4', address='192.0.2.4', networks=[dict(network='br0', subnet='10.0.4.0/24')],
+                        namespaces=None)]))
+
+
+def first_run(used=None, **extra):
+    """This host's result of the role's first run of the lab: the peers' namespaces it used."""
+    peers_used = used if used is not None else dict(h3=copy.deepcopy(H3_NAMESPACES), h4=None)
+    first = dict(copy.deepcopy(CHECKED), reuse_result=False)
+    first['overlay']['peers'] = [dict(peer, namespaces=None) for peer in first['overlay']['peers']]
+    result = dict(changed=True, commands=['ip netns add web'], steps=[dict(step='netns')], diff=dict(before={}, after={}),
+                  warnings=['shown once'], invocation=dict(module_args={}), summary=dict(name='lab', text=['LAB']),
+                  plan=dict(state='present', overlay=dict(peers=[dict(name=name, namespaces=namespaces)
+                                                                 for name, namespaces in peers_used.items()])),
+                  arguments=arguments_digest(first, False), _ansible_no_log=False)
+    result.update(extra)
+    return result
+
+
+def test_the_digest_ignores_the_peers_namespaces_and_the_controller_s_own_arguments():
+    other = copy.deepcopy(CHECKED)
+    other.update(diagram_path=None, reuse_result=False)
+    other['overlay']['peers'][0]['namespaces'] = None
+    assert arguments_digest(other, False) == arguments_digest(CHECKED, False)
+    assert arguments_digest(CHECKED, True) != arguments_digest(CHECKED, False)
+    for change in (dict(namespaces=[]), dict(names=False)):
+        assert arguments_digest(dict(CHECKED, **change), False) != arguments_digest(CHECKED, False), change
+    moved = copy.deepcopy(CHECKED)
+    moved['overlay']['peers'][1]['address'] = '192.0.2.44'
+    assert arguments_digest(moved, False) != arguments_digest(CHECKED, False)
+
+
+def test_the_first_run_s_result_is_reused_when_it_used_the_same_peers_namespaces():
+    reused = reusable(first_run(), arguments_digest(CHECKED, False), CHECKED)
+    # Unchanged, nothing to repeat (its warnings were shown), the same summary and plan.
+    assert reused['changed'] is False and reused['commands'] == [] and reused['steps'] == []
+    assert reused['summary'] == dict(name='lab', text=['LAB']) and reused['plan'] == first_run()['plan']
+    assert not set(reused) & {'warnings', 'diff', 'invocation', '_ansible_no_log'}
+
+
+@pytest.mark.parametrize('previous', [
+    None,
+    first_run(used=dict(h3=None, h4=None)),  # the first run knew none of h3's (nothing recorded)
+    first_run(used=dict(h3=H3_NAMESPACES[:2], h4=None)),  # one more since
+    first_run(used=dict(h3=list(reversed(H3_NAMESPACES)), h4=None)),  # another order: other hosts files
+    first_run(used=dict(h4=None)),  # h3 had no address then
+    first_run(arguments='sha256:other'),  # other arguments
+    first_run(failed=True),
+    dict(changed=False, skipped=True),
+    first_run(plan=dict(state='present', overlay=None)),
+])
+def test_the_module_runs_again_where_a_peer_s_namespaces_or_the_arguments_differ(previous):
+    assert reusable(previous, arguments_digest(CHECKED, False), CHECKED) is None
+
+
+def test_peers_whose_namespaces_this_run_does_not_know_are_not_compared():
+    # h4 has none in this run: the module would take those of its record, which the first run left.
+    assert reusable(first_run(used=dict(h3=H3_NAMESPACES, h4=[dict(name='x', network='br0', address='10.0.4.2')])),
+                    arguments_digest(CHECKED, False), CHECKED) is not None
