@@ -30,6 +30,18 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 # The diagram goes to the sandbox's own /run, which vanishes with it.
 lab=(playbooks/lab.yml -e @playbooks/labs/seeds.yml -e lab_diagram_path=/run/lab-diagram.md)
 
+# The host's resolver is systemd-resolved's stub, as on Ubuntu and Amazon Linux: 127.0.0.53
+# relays to "the internet's" DNS server (203.0.113.10, which knows example.test). All in the
+# sandbox's own /etc (an overlay) and /run.
+dns=(python3 -m nslab_sandbox dns)
+nslab-node internet -- "${dns[@]}" --bind 203.0.113.10 example.test=203.0.113.10 </dev/null >/dev/null &
+"${dns[@]}" --bind 127.0.0.53 --forward 203.0.113.10 </dev/null >/dev/null &
+mkdir -p /run/systemd/resolve
+printf 'nameserver 203.0.113.10\nsearch example\n' >/run/systemd/resolve/resolv.conf
+printf 'nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch example\n' >/run/systemd/resolve/stub-resolv.conf
+rm -f /etc/resolv.conf && ln -s ../run/systemd/resolve/stub-resolv.conf /etc/resolv.conf
+for _ in $(seq 50); do getent hosts example.test >/dev/null && break; sleep 0.1; done
+
 step "The lab: playbooks/labs/seeds.yml"
 cat playbooks/labs/seeds.yml
 
@@ -53,6 +65,14 @@ run nslab-node other -- curl -sS -m 5 -o /dev/null \
     -w 'from the other machine, 198.51.100.2:8000: HTTP %{http_code}\n' http://198.51.100.2:8000/
 run ip netns exec ns2 curl -sS -m 5 -o /dev/null \
     -w 'from ns2 through the host (hairpin), 198.51.100.2:8000: HTTP %{http_code}\n' http://198.51.100.2:8000/
+
+step "Names: ns2 finds ns1 by its name, and the internet's names through the host's nameserver"
+run cat /etc/resolv.conf
+run cat /etc/netns/ns2/hosts /etc/netns/ns2/resolv.conf
+run ip netns exec ns2 getent hosts ns1 ns1.lab example.test
+run ip netns exec ns2 curl -sS -m 5 -o /dev/null -w 'from ns2, http://ns1:8000/: HTTP %{http_code}\n' http://ns1:8000/
+printf '$ ip netns exec ns2 curl -sS -m 5 http://example.test/\nthe server of example.test saw the client address: '
+ip netns exec ns2 curl -sS -m 5 http://example.test/
 
 step "ns2 reaches the internet, masqueraded behind the host's address"
 run ip netns exec ns2 ping -c 2 -W 2 203.0.113.10
