@@ -13,10 +13,8 @@ Around every test, this machine's /etc/netns and /etc/resolv.conf must stay as t
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +29,7 @@ if str(TOOLS) not in sys.path:
 # pylint: disable-next=wrong-import-position  # needs TOOLS on sys.path first
 from nslab_sandbox import World, host_snapshot  # noqa: E402
 from nslab_sandbox.fleet import Fleet  # noqa: E402  # pylint: disable=wrong-import-position
+from file_views import file_view, tree_view  # noqa: E402  # pylint: disable=wrong-import-position
 
 _SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin"
 #: What the sandbox needs, by the package that has it; ssh and sshd for the fleet's hosts.
@@ -68,37 +67,12 @@ def machine_untouched() -> Iterator[host_snapshot.Snapshot]:
 #: What a test may write only in its worlds' /etc overlays, never in this machine's /etc.
 NETNS_ETC = "/etc/netns"
 RESOLV_CONF = "/etc/resolv.conf"
-_MAX_ENTRIES = 10000
-
-
-def _file_view(path: str) -> tuple[str, ...] | None:
-    """(kind, link target or content digest) of *path* itself, or None when it does not exist."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    if stat.S_ISLNK(info.st_mode):
-        return ("link", os.readlink(path))
-    if stat.S_ISREG(info.st_mode):
-        with open(path, "rb") as handle:
-            return ("file", oct(stat.S_IMODE(info.st_mode)), hashlib.sha256(handle.read(1 << 20)).hexdigest())
-    return ("dir" if stat.S_ISDIR(info.st_mode) else "other", oct(stat.S_IMODE(info.st_mode)))
 
 
 def machine_etc_view() -> dict[str, object]:
     """This machine's /etc/netns (absent, or every entry under it with its kind and content) and
     /etc/resolv.conf: what the lab's names and the DNS kit write, in a world's /etc only."""
-    netns: list[tuple[str, tuple[str, ...] | None]] | None = None
-    if os.path.lexists(NETNS_ETC):
-        netns = [(".", _file_view(NETNS_ETC))]
-        for root, dirs, names in os.walk(NETNS_ETC):
-            for name in sorted(dirs + names):
-                path = os.path.join(root, name)
-                netns.append((os.path.relpath(path, NETNS_ETC), _file_view(path)))
-            if len(netns) > _MAX_ENTRIES:
-                break
-        netns.sort()
-    return {NETNS_ETC: netns, RESOLV_CONF: _file_view(RESOLV_CONF)}
+    return {NETNS_ETC: tree_view(NETNS_ETC), RESOLV_CONF: file_view(RESOLV_CONF)}
 
 
 @pytest.fixture(autouse=True)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 
 import pytest
 
 from fake_systemd import DiskHost
+from file_views import file_view, tree_view
 from nslab_sandbox import HOST_ADDRESS, INTERNET_ADDRESS, OTHER_ADDRESS, ResolverHost
 from nslab_sandbox.resolver_host import start_dns_server, stop_server
 from test_lab_lifecycle import assert_refused, built, converged, shown, unchanged
@@ -107,34 +107,12 @@ def read_in_world(world, path):
         return None
 
 
-def entry(path):
-    """(kind, mode, content or link target) of ``path`` itself; None when it does not exist."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    if stat.S_ISLNK(info.st_mode):
-        return ('link', os.readlink(path))
-    if stat.S_ISREG(info.st_mode):
-        with open(path, 'rb') as handle:
-            return ('file', oct(stat.S_IMODE(info.st_mode)), handle.read())
-    return ('dir', oct(stat.S_IMODE(info.st_mode)))
-
-
 def etc_view(world):
     """The world's /etc/netns (every entry under it) and its resolv.conf files: what a teardown
     must leave byte-identical."""
-    top = in_world(world, NETNS_ETC)
-    netns = None
-    if os.path.lexists(top):
-        netns = {'.': entry(top)}
-        for root, dirs, names in os.walk(top):
-            for name in dirs + names:
-                path = os.path.join(root, name)
-                netns[os.path.relpath(path, top)] = entry(path)
-    return dict(netns=netns, resolv_conf=entry(in_world(world, '/etc/resolv.conf')),
-                stub=entry(in_world(world, '/run/systemd/resolve/stub-resolv.conf')),
-                upstream=entry(in_world(world, '/run/systemd/resolve/resolv.conf')))
+    return dict(netns=tree_view(in_world(world, NETNS_ETC)), resolv_conf=file_view(in_world(world, '/etc/resolv.conf')),
+                stub=file_view(in_world(world, '/run/systemd/resolve/stub-resolv.conf')),
+                upstream=file_view(in_world(world, '/run/systemd/resolve/resolv.conf')))
 
 
 def names_files(world):
