@@ -170,14 +170,15 @@ def lock_held(world):
     return found.returncode == 0 and found.stdout.strip() not in ('', '0')
 
 
-def test_runs_of_one_lab_at_once_take_turns_and_a_killed_or_timed_out_run_leaves_it_whole():
-    with World() as world:
+@pytest.mark.parametrize('flavour', FLAVOURS)
+def test_runs_of_one_lab_at_once_take_turns_and_a_killed_or_timed_out_run_leaves_it_whole(flavour):
+    with World(iptables=flavour) as world:
         pristine = snapshot(world)
         # Two identical runs at once: both succeed (the second plans against what the first
         # made), and the lab is exactly one lab.
         assert plays_at_once(world, SEEDS_LAB, SEEDS_LAB) == [0, 0]
         unchanged(play(world, SEEDS_LAB))
-        assert_same_state(world, fresh_state(None, SEEDS_LAB))
+        assert_same_state(world, fresh_state(flavour, SEEDS_LAB))
         # Two different declarations at once: both succeed, one after the other; the record
         # holds everything either made, so one teardown removes it all.
         assert plays_at_once(world, SEEDS_LAB, BIGGER) == [0, 0]
