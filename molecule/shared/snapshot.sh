@@ -19,9 +19,9 @@ mkdir -p "$(dirname "$out")"
     echo '## kernel settings'
     grep -H . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/route_localnet \
         /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || true
-    echo '## /etc/netns and the host resolver files'
+    # The lab's names; not /etc/resolv.conf, which the VM's own networking writes when it likes.
+    echo '## /etc/netns'
     find /etc/netns 2>/dev/null | sort || true
-    sha256sum /etc/hosts /etc/resolv.conf 2>/dev/null || true
     echo '## nslab units'
     systemctl list-units --all --plain --no-legend 'nslab-*'
     for unit in /run/systemd/system/nslab-*; do
