@@ -23,6 +23,7 @@ __metaclass__ = type
 import os
 from typing import Any, Optional
 
+from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import remove_file
 from ansible_collections.nslab.net.plugins.module_utils._common.file_lock import flock_within, lock_holders
 from ansible_collections.nslab.net.plugins.module_utils._lab.record import RECORD_DIR
 
@@ -62,10 +63,7 @@ class LabLock:
 
     def remove(self) -> None:
         """Unlink the lock file, still holding it: the lab is gone (a teardown)."""
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+        remove_file(self.path)
 
     def __exit__(self, *exc_info: Any) -> None:
         if self.fd is not None:

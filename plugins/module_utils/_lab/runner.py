@@ -180,7 +180,7 @@ def collisions(module: 'AnsibleModule', spec: Dict[str, Any], host_state: Dict[s
 
 
 def preflight(module: 'AnsibleModule', netlink: 'Netlink', spec: Dict[str, Any], params: Dict[str, Any],
-              backend: str) -> Tuple['Owned', Dict[str, Any], Dict[str, Any], Set[int]]:
+              backend: str) -> Tuple['Owned', Dict[str, Any], Dict[str, Any], Set[int], Optional[Dict[str, Any]]]:
     """Read the host and the lab's record, plan, and find every reason to refuse, before any change."""
     lab = spec['name']
     try:
@@ -204,7 +204,8 @@ def preflight(module: 'AnsibleModule', netlink: 'Netlink', spec: Dict[str, Any],
     if plan['overlay']:
         found = read_collisions(module)
         problems += overlay_collisions(plan['overlay'], found['vxlans'], found['routes'], owned.overlay_devices)
-    problems += _names_problems(spec['name'], plan)
+    found = _name_files(plan)
+    problems += _names_problems(spec['name'], plan, found)
     problem = restore_problem(params, spec['state'])
     if problem:
         problems.append(problem)
@@ -217,17 +218,31 @@ def preflight(module: 'AnsibleModule', netlink: 'Netlink', spec: Dict[str, Any],
     for peer in (plan['overlay'] or {}).get('unknown') or []:
         module.warn('overlay: the underlay address of %s is unknown (it was not reached in this run, no earlier run '
                     'recorded it, and it has no lab_overlay_address): it is left out of the overlay until it is' % peer)
-    return owned, host_state, plan, spared
+    return owned, host_state, plan, spared, found
 
 
-def _names_problems(lab: str, plan: Dict[str, Any]) -> List[str]:
-    """The name files the plan would write over that are not the lab's."""
+def _names_problems(lab: str, plan: Dict[str, Any], found: Optional[Dict[str, Any]] = None) -> List[str]:
+    """The name files the plan would write over that are not the lab's; ``found`` what
+    /etc/netns holds (read here when not given)."""
     if not plan['names']:
         return []
     try:
-        return names_problems(lab, wanted_paths(plan['names'], plan['namespaces']), read_name_files())
+        found = read_name_files() if found is None else found
     except NamesError as exc:
         return [str(exc)]
+    return names_problems(lab, wanted_paths(plan['names'], plan['namespaces']), found)
+
+
+def _name_files(plan: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """What /etc/netns holds, read once for the preflight and the names step; None where the
+    plan writes no names (the step then reads what it removes) or it cannot be read (the
+    preflight says why)."""
+    if not plan['names']:
+        return None
+    try:
+        return read_name_files()
+    except NamesError:
+        return None
 
 
 def run(module: 'AnsibleModule', netlink: 'Netlink', params: Dict[str, Any], backend: str) -> Dict[str, Any]:
@@ -245,10 +260,12 @@ def run(module: 'AnsibleModule', netlink: 'Netlink', params: Dict[str, Any], bac
 def _run_locked(module: 'AnsibleModule', netlink: 'Netlink', params: Dict[str, Any], backend: str,
                 spec: Dict[str, Any], lock: LabLock) -> Dict[str, Any]:
     """The run, holding the lab's lock: nothing it reads changes under it but by its own hand."""
-    owned, host_state, plan, spared = preflight(module, netlink, spec, params, backend)
+    owned, host_state, plan, spared, found = preflight(module, netlink, spec, params, backend)
     remove = plan['remove']
     work = dict(STEPS)
     work['netns'] = lambda module, netlink, spec: converge_netns(module, netlink, spec, spared=spared)
+    # The preflight read /etc/netns already; the lab's lock keeps it as it was for the lab's files.
+    work['names'] = lambda module, netlink, spec: converge_names(module, spec, current=found)
     teardown = spec['state'] == 'absent'
     queue = [(step, 'absent', remove[key]) for step, key in REMOVE_ORDER]
     queue += [(step, 'present', plan[key]) for step, key in BUILD_ORDER]

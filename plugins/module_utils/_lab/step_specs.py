@@ -108,7 +108,8 @@ def names_spec(plan: Mapping[str, Any], items: Any, state: str) -> Spec:
     ``items[0]``'s. The names have no module of their own."""
     if state == 'present':
         peers = (plan.get('overlay') or {}).get('peers') or []
-        files = name_files(items['lab'], plan['namespaces'], items['settings'], items['host_files'], peers=peers)
+        files = name_files(items['lab'], plan['namespaces'], items['settings'], items['host_files'], peers=peers,
+                           resolvers=items['resolvers'])
         return dict(lab=items['lab'], files=files, directory=NETNS_ETC_DIR)
     return dict(lab=items[0], files={}, directory=NETNS_ETC_DIR)
 

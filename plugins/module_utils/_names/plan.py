@@ -62,12 +62,25 @@ def _marker(lab: str, netns: str, name: str) -> str:
             'variables instead.' % (lab, name, netns))
 
 
+def network_members(namespaces: Sequence[Dict[str, Any]]) -> Dict[str, List[Tuple[str, str]]]:
+    """``{network: [(namespace, address)]}`` of the lab's ``namespaces``, in their order, those
+    a hosts file can name."""
+    members: Dict[str, List[Tuple[str, str]]] = {}
+    for other in namespaces:
+        for member in other['networks']:
+            if member['address'] and nameable(other['name']):
+                members.setdefault(member['network'], []).append((other['name'], member['address']))
+    return members
+
+
 def hosts_lines(netns: Dict[str, Any], namespaces: Sequence[Dict[str, Any]], lab: str,
                 extra_hosts: Sequence[Tuple[str, str]], host_hosts: Optional[str],
-                peers: Sequence[Dict[str, Any]] = ()) -> List[str]:
+                peers: Sequence[Dict[str, Any]] = (),
+                by_network: Optional[Dict[str, List[Tuple[str, str]]]] = None) -> List[str]:
     """The lines of the hosts file of ``netns`` (a plan namespace) among the lab's ``namespaces``
     and those of the overlay's ``peers`` (the plan's overlay peers: ``name`` and ``namespaces``,
-    ``[{name, network, address}]`` or None where unknown)."""
+    ``[{name, network, address}]`` or None where unknown). ``by_network``: what
+    :func:`network_members` says of ``namespaces``, when the caller has it already."""
     lines = []
     if extra_hosts:
         lines.append('# extra_hosts')
@@ -75,12 +88,11 @@ def hosts_lines(netns: Dict[str, Any], namespaces: Sequence[Dict[str, Any]], lab
     lines.append('# the namespaces of its networks')
     own_networks = [member['network'] for member in netns['networks']]
     named = set()
+    members = network_members(namespaces) if by_network is None else by_network
     for network in own_networks:
-        for other in namespaces:
-            for member in other['networks']:
-                if member['network'] == network and member['address'] and nameable(other['name']):
-                    lines.append('%s\t%s %s.%s' % (member['address'], other['name'], other['name'], lab))
-                    named.add(other['name'])
+        for name, address in members.get(network, []):
+            lines.append('%s\t%s %s.%s' % (address, name, name, lab))
+            named.add(name)
     for peer in peers:
         block = peer_lines(peer, own_networks, lab, named)
         if block:
@@ -124,26 +136,36 @@ def namespace_resolvers(namespaces: Sequence[Dict[str, Any]], settings: Dict[str
                         host_files: Dict[str, Optional[str]]) -> Dict[str, Resolver]:
     """``{namespace: Resolver}``: a namespace's own ``dns`` and ``dns_search`` replace the lab's
     (``settings``); ``host_files`` has the host's ``resolv_conf`` and ``systemd_resolv_conf`` texts."""
-    return dict((netns['name'], namespace_resolver(
-        host_files.get('resolv_conf'), host_files.get('systemd_resolv_conf'),
-        netns.get('dns') or settings.get('dns') or [], netns.get('dns_search') or settings.get('dns_search') or []))
-        for netns in namespaces)
+    # Namespaces mostly share one choice: it is made once per distinct declaration.
+    chosen: Dict[Tuple[Tuple[str, ...], Tuple[str, ...]], Resolver] = {}
+    resolvers = {}
+    for netns in namespaces:
+        key = (tuple(netns.get('dns') or settings.get('dns') or []),
+               tuple(netns.get('dns_search') or settings.get('dns_search') or []))
+        if key not in chosen:
+            chosen[key] = namespace_resolver(host_files.get('resolv_conf'), host_files.get('systemd_resolv_conf'),
+                                             list(key[0]), list(key[1]))
+        resolvers[netns['name']] = chosen[key]
+    return resolvers
 
 
 def name_files(lab: str, namespaces: Sequence[Dict[str, Any]], settings: Dict[str, Any],
                host_files: Dict[str, Optional[str]], directory: str = NETNS_ETC_DIR,
-               peers: Sequence[Dict[str, Any]] = ()) -> Dict[str, str]:
+               peers: Sequence[Dict[str, Any]] = (), resolvers: Optional[Dict[str, Any]] = None) -> Dict[str, str]:
     """``{path: text}`` of the lab's ``namespaces`` (plan namespaces).
 
     ``settings`` has the lab's ``dns``, ``dns_search`` and ``extra_hosts`` (parsed pairs; a
     namespace's own add to these), ``host_files`` the host's ``hosts`` too, ``peers`` the
-    overlay's peers with their namespaces (the plan's overlay ``peers``).
+    overlay's peers with their namespaces (the plan's overlay ``peers``), ``resolvers`` each
+    namespace's resolver as the plan describes it (chosen again when not given).
     """
     files = {}
-    resolvers = namespace_resolvers(namespaces, settings, host_files)
+    if resolvers is None:
+        resolvers = namespace_resolvers(namespaces, settings, host_files)
+    by_network = network_members(namespaces)
     for netns in namespaces:
         extra = list(settings.get('extra_hosts') or []) + list(netns.get('extra_hosts') or [])
-        hosts = hosts_lines(netns, namespaces, lab, extra, host_files.get('hosts'), peers)
+        hosts = hosts_lines(netns, namespaces, lab, extra, host_files.get('hosts'), peers, by_network)
         for name, lines in (('hosts', hosts), ('resolv.conf', resolv_conf_lines(resolvers[netns['name']]))):
             files[file_path(netns['name'], name, directory)] = '\n'.join([_marker(lab, netns['name'], name)] + lines) + '\n'
     return files

@@ -17,7 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Union
 
 HOST_RESOLV_CONF = '/etc/resolv.conf'
 SYSTEMD_RESOLV_CONF = '/run/systemd/resolve/resolv.conf'
@@ -102,13 +102,15 @@ def namespace_resolver(host_text: Optional[str], systemd_text: Optional[str], dn
     return Resolver(servers, search, list(chosen.options), source, warning)
 
 
-def resolv_conf_lines(resolver: Resolver) -> List[str]:
-    """The resolv.conf lines of ``resolver`` (all its nameservers: glibc asks the first three, musl too)."""
-    lines = ['nameserver %s' % server for server in resolver.nameservers]
-    if resolver.search:
-        lines.append('search %s' % ' '.join(resolver.search))
-    if resolver.options:
-        lines.append('options %s' % ' '.join(resolver.options))
+def resolv_conf_lines(resolver: Union[Resolver, Mapping[str, Any]]) -> List[str]:
+    """The resolv.conf lines of ``resolver`` (a Resolver, or its description in a plan): all its
+    nameservers (glibc asks the first three, musl too), its search domains and options."""
+    described = describe_resolver(resolver) if isinstance(resolver, Resolver) else resolver
+    lines = ['nameserver %s' % server for server in described['nameservers']]
+    if described['search']:
+        lines.append('search %s' % ' '.join(described['search']))
+    if described['options']:
+        lines.append('options %s' % ' '.join(described['options']))
     return lines
 
 

@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-from typing import TYPE_CHECKING, Any, Dict
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
 from ansible_collections.nslab.net.plugins.module_utils._common.results import task_result
@@ -21,12 +21,14 @@ if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
 
 
-def converge_names(module: 'AnsibleModule', spec: Dict[str, Any]) -> Dict[str, Any]:
+def converge_names(module: 'AnsibleModule', spec: Dict[str, Any], current: Optional[Dict[str, Optional[str]]] = None
+                   ) -> Dict[str, Any]:
     """Make the lab's name files under ``spec['directory']`` exactly ``spec['files']``
-    (``{path: text}``; empty for a removal), each remembering the directories the lab made."""
+    (``{path: text}``; empty for a removal), each remembering the directories the lab made;
+    ``current``: what the directory holds, when the caller read it already."""
     lab, wanted, directory = spec['lab'], spec['files'], spec['directory']
     try:
-        current = read_name_files(directory)
+        current = read_name_files(directory) if current is None else current
     except NamesError as exc:
         raise TaskFailed(str(exc), changed=False)
     problems = names_problems(lab, list(wanted), current)

@@ -27,6 +27,7 @@ from ansible_collections.nslab.net.plugins.module_utils._names.directories impor
 from ansible_collections.nslab.net.plugins.module_utils._names.adapter import (
     NamesError, apply_names, command, commands, read_host_files, read_name_files)
 from ansible_collections.nslab.net.plugins.module_utils._names.plan import NameOp, name_files, owner, plan_names
+from ansible_collections.nslab.net.plugins.module_utils._names import task
 from ansible_collections.nslab.net.plugins.module_utils._names.task import converge_names
 
 HOST_FILES = dict(hosts='127.0.0.1\tlocalhost\n', resolv_conf='nameserver 192.0.2.53\nsearch corp.example\n',
@@ -431,3 +432,12 @@ def test_the_labs_together_remove_the_directory_one_of_them_made(netns_dir):
     assert os.listdir(netns_dir) == ['pg']
     converge(netns_dir, {}, lab='db')
     assert not os.path.exists(netns_dir)
+
+
+def test_the_step_uses_what_the_preflight_read_and_reads_nothing_again(netns_dir, monkeypatch):
+    files = wanted(netns_dir)
+    converge(netns_dir, files)
+    found = adapter.read_name_files(netns_dir)
+    monkeypatch.setattr(task, 'read_name_files', lambda directory: pytest.fail('read again'))
+    result = converge_names(FakeModule(), dict(lab='web', files=files, directory=netns_dir), current=found)
+    assert (result['changed'], result['commands']) == (False, [])

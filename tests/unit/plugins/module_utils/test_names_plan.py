@@ -22,6 +22,7 @@ from ansible_collections.nslab.net.plugins.module_utils._common.errors import In
 from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan, lab_spec
 from ansible_collections.nslab.net.plugins.module_utils._lab.step_specs import step_spec
 from ansible_collections.nslab.net.plugins.plugin_utils.lab_report import lab_summary
+from ansible_collections.nslab.net.plugins.module_utils._names import plan as plan_module
 from ansible_collections.nslab.net.plugins.module_utils._names.plan import (
     DEFAULT_HOSTS, NameOp, describe_files, file_path, hosts_lines, name_files, names_layout, names_problems,
     namespace_resolvers, owner, plan_names, wanted_paths)
@@ -410,3 +411,18 @@ def test_the_controller_reports_the_plans_names_as_it_receives_them():
     assert summary['text'][-2:] == [
         "         /etc/netns/NAMESPACE/resolv.conf of api db: nameserver 192.0.2.53, search corp.example (the host's)",
         '         /etc/netns/NAMESPACE/resolv.conf of web: nameserver 203.0.113.53, search corp.example (declared)']
+
+
+def test_the_resolver_is_chosen_once_per_distinct_declaration(monkeypatch):
+    calls = []
+    real = plan_module.namespace_resolver
+
+    def counted(*args):
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(plan_module, 'namespace_resolver', counted)
+    namespaces = [dict(name='ns%d' % index) for index in range(5)] + [dict(name='own', dns=['192.0.2.53'])]
+    resolvers = plan_module.namespace_resolvers(namespaces, dict(dns=[], dns_search=[]), HOST_FILES)
+    assert len(calls) == 2 and sorted(resolvers) == sorted(ns['name'] for ns in namespaces)
+    assert resolvers['ns0'] is resolvers['ns4'] and resolvers['own'].nameservers == ['192.0.2.53']
