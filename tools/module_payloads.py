@@ -34,7 +34,7 @@ def payload_files(collections, module):
         module_common.recursive_finder(module, 'ansible_collections.nslab.net.plugins.modules.' + module, data, zf,
                                        datetime.datetime(2026, 1, 1), **kwargs)
         names = zf.namelist()
-        sizes = dict((info.filename, info.file_size) for info in zf.infolist())
+        sizes = {info.filename: info.file_size for info in zf.infolist()}
     files = sorted(name for name in names if name.startswith(PREFIX) and not name.endswith('__init__.py'))
     return [name[len(PREFIX):] for name in files], sum(sizes[name] for name in files)
 

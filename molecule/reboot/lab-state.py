@@ -26,14 +26,14 @@ SYSCTLS = ('/proc/sys/net/ipv4/ip_forward', '/proc/sys/net/bridge/bridge-nf-call
 
 
 def run(*argv):
-    return subprocess.run(argv, check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
+    return subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True).stdout
 
 
 def links(prefix):
     """The links of a namespace (``prefix`` is ``ip``'s ``-n NS`` or nothing) with their addresses."""
     found = []
     for link in json.loads(run('ip', '-j', *prefix, 'addr', 'show')):
-        entry = dict((key, value) for key, value in link.items() if key not in VOLATILE_LINK)
+        entry = {key: value for key, value in link.items() if key not in VOLATILE_LINK}
         entry['addr_info'] = [addr for addr in link.get('addr_info', [])
                               if not (addr.get('family') == 'inet6' and addr.get('scope') == 'link')]
         found.append(entry)

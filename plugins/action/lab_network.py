@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The controller's half of nslab.net.lab_network.
@@ -17,9 +16,6 @@ result is returned unchanged (a steady-state run then costs one task on the cont
 connection to the host).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import hashlib
@@ -100,10 +96,10 @@ _NOT_REUSED = ('changed', 'commands', 'steps', 'diff', 'warnings', 'deprecations
 def arguments_digest(checked, check_mode):
     """What tells two runs of the lab apart but for the peers' namespaces: the validated
     arguments without those, nor what concerns the controller alone."""
-    args = dict((key, value) for key, value in checked.items() if key not in ('diagram_path', 'reuse_result'))
+    args = {key: value for key, value in checked.items() if key not in ('diagram_path', 'reuse_result')}
     if args.get('overlay'):
         args['overlay'] = dict(args['overlay'], peers=[
-            dict((key, value) for key, value in peer.items() if key != 'namespaces')
+            {key: value for key, value in peer.items() if key != 'namespaces'}
             for peer in args['overlay'].get('peers') or []])
     text = json.dumps(dict(args=args, check_mode=bool(check_mode)), sort_keys=True, default=str)
     return 'sha256:' + hashlib.sha256(to_bytes(text)).hexdigest()
@@ -119,11 +115,11 @@ def reusable(previous, digest, checked):
     plan = previous.get('plan')
     if previous.get('arguments') != digest or not isinstance(plan, dict) or not isinstance(plan.get('overlay'), dict):
         return None
-    used = dict((peer.get('name'), peer.get('namespaces')) for peer in plan['overlay'].get('peers') or [])
+    used = {peer.get('name'): peer.get('namespaces') for peer in plan['overlay'].get('peers') or []}
     for peer in (checked.get('overlay') or {}).get('peers') or []:
         if peer.get('namespaces') is not None and not _same_namespaces(peer['namespaces'], used.get(peer['name'])):
             return None
-    reused = dict((key, value) for key, value in previous.items() if key not in _NOT_REUSED and not key.startswith('_'))
+    reused = {key: value for key, value in previous.items() if key not in _NOT_REUSED and not key.startswith('_')}
     reused.update(changed=False, commands=[], steps=[])
     return reused
 

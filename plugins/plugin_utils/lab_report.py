@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the role nslab.net.lab tells its user at the end: the lab as data, and as a diagram.
@@ -9,9 +8,6 @@ overlay with the subnets each one holds; the diagram is Mermaid (a flowchart tha
 most Markdown viewers draw), written as a Markdown file so it can be opened as it is.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import ipaddress
 import os
@@ -71,13 +67,13 @@ def _endpoints(mapping, addresses):
 def lab_summary(plan, info, backend=None, name=DEFAULT_NAME, restore=None):
     """The lab ``name`` as its user wants to see it after a run (``plan`` from lab_plan;
     ``restore`` what lab_network returned of the restore at boot, if anything)."""
-    bridges = set(n['bridge'] for n in plan['networks'])
-    addresses = host_addresses(info, bridges, set(n['uplink'] for n in plan['networks'] if n['uplink']))
+    bridges = {n['bridge'] for n in plan['networks']}
+    addresses = host_addresses(info, bridges, {n['uplink'] for n in plan['networks'] if n['uplink']})
     published, namespaces = [], []
     for ns in plan['namespaces']:
         namespaces.append(dict(name=ns['name'], command=ns['command'],
                                addresses=[m['address'] for m in ns['networks']],
-                               networks=[dict((key, m[key]) for key in MEMBER_FIELDS) for m in ns['networks']]))
+                               networks=[{key: m[key] for key in MEMBER_FIELDS} for m in ns['networks']]))
         for member in ns['networks']:
             for port in member['ports']:
                 # Parsed once, when the lab was checked; the plan carries the result.
@@ -164,7 +160,7 @@ def _overlay(overlay):
     """The overlay of the plan as the summary shows it (None: the lab has none)."""
     if not isinstance(overlay, dict):
         return None
-    shown = dict((key, overlay.get(key)) for key in OVERLAY_FIELDS)
+    shown = {key: overlay.get(key) for key in OVERLAY_FIELDS}
     shown['peers'] = [dict(name=peer['name'], address=peer.get('address'),
                            networks=[dict(network=member['network'], subnet=member['subnet'])
                                      for member in peer.get('networks') or []])
@@ -237,7 +233,7 @@ def _overlay_rows(summary):
     underlay = ' '.join(part for part in (overlay['underlay'], overlay['address']) if part)
     device = [['OVERLAY', 'VNI', 'PORT', 'UNDERLAY', 'MTU'],
               [overlay['device'], str(overlay['vni']), '%s/udp' % overlay['port'], underlay, str(overlay['mtu'])]]
-    networks = dict((network['name'], network) for network in summary['networks'])
+    networks = {network['name']: network for network in summary['networks']}
     peers = [['PEER', 'UNDERLAY', 'NETWORK', 'SUBNET']]
     for peer in overlay['peers']:
         lines = [[member['network'], _peer_subnet(member, networks)] for member in peer['networks']] or [['', '']]
@@ -329,7 +325,7 @@ def lab_diagram(summary, host='host'):
     """
     inside, after = _overlay_diagram(summary['overlay'], summary['networks']) if summary.get('overlay') else ([], [])
     lines = ['flowchart LR']
-    uplinks = dict((n['uplink'], n.get('uplink_addresses') or []) for n in summary['networks'] if n['uplink'])
+    uplinks = {n['uplink']: n.get('uplink_addresses') or [] for n in summary['networks'] if n['uplink']}
     lines.append('  outside((%s))' % _label('other machines / internet'))
     lines.append('  subgraph host_%s[%s]' % (_node(host), _label('host %s' % host)))
     for uplink in sorted(uplinks):

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The hosts of a VXLAN overlay, found on the controller from the inventory.
@@ -18,9 +17,6 @@ has one that built the lab; otherwise they are omitted, and the host names those
 in an earlier run.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import ipaddress
 
@@ -84,7 +80,7 @@ def lab_namespaces(result, lab_name, subnets=None):
     namespaces = [dict(name=str(ns['name']), network=str(member['network']), address=str(member['address']))
                   for ns in plan.get('namespaces') or [] for member in ns.get('networks') or []]
     if subnets is not None:
-        networks = dict((network, ipaddress.ip_network(subnet)) for network, subnet in subnets)
+        networks = {network: ipaddress.ip_network(subnet) for network, subnet in subnets}
         try:
             if any(ns['network'] not in networks or ipaddress.ip_address(ns['address']) not in networks[ns['network']]
                    for ns in namespaces):

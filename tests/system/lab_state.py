@@ -106,7 +106,7 @@ def _processes_by_netns(names):
             inodes[os.stat('/run/netns/%s' % name).st_ino] = name
         except OSError:
             pass
-    found = dict((name, []) for name in names)
+    found = {name: [] for name in names}
     for entry in os.listdir('/proc'):
         if not entry.isdigit():
             continue
@@ -118,7 +118,7 @@ def _processes_by_netns(names):
             continue
         if inode in inodes and cmdline:
             found[inodes[inode]].append(cmdline.rstrip(b'\0').replace(b'\0', b' ').decode('utf-8', 'replace'))
-    return dict((name, sorted(lines)) for name, lines in found.items())
+    return {name: sorted(lines) for name, lines in found.items()}
 
 
 def _iptables(flavour):
@@ -185,7 +185,7 @@ def describe():
             sysctls['route_localnet:%s' % link['name']] = _read(
                 '/proc/sys/net/ipv4/conf/%s/route_localnet' % link['name'])
     return dict(namespaces=namespaces, host_links=host_links,
-                iptables=dict((flavour, _iptables(flavour)) for flavour in _FLAVOURS), sysctls=sysctls)
+                iptables={flavour: _iptables(flavour) for flavour in _FLAVOURS}, sysctls=sysctls)
 
 
 # -- used by the tests, outside the world ---------------------------------------------------

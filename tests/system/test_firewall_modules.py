@@ -391,7 +391,7 @@ def test_concurrent_writer_loses_nothing(fw_world):
     assert churn_lines(text) == expected_churn_lines(iterations)
     ours = [tuple(shlex.split(line)) for line in text.splitlines() if 'nslab:' in line]
     assert len(ours) == len(set(ours))
-    wanted = set(tuple(shlex.split(rule)[2:]) for r in results[3:] for rule in r['rules'])
+    wanted = {tuple(shlex.split(rule)[2:]) for r in results[3:] for rule in r['rules']}
     assert sorted(ours) == sorted(wanted)
 
 

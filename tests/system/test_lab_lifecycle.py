@@ -66,7 +66,7 @@ def url(address, port=8000):
 def ns1(**changes):
     """ns1 of the seeds with ``changes``; a change to None drops that key."""
     entry = dict(NS1, **changes)
-    return dict((key, value) for key, value in entry.items() if value is not None)
+    return {key: value for key, value in entry.items() if value is not None}
 
 
 def ns2(**changes):
@@ -228,7 +228,7 @@ class Edit:
         self.internet_from, self.no_internet_from = internet_from, no_internet_from
         self.gone_namespaces, self.gone_links = gone_namespaces, gone_links
         self.services, self.after_first = sorted(services), after_first
-        controlled = set(check[0] for check in reach) | set(check[0] for check in pings)
+        controlled = {check[0] for check in reach} | {check[0] for check in pings}
         assert all(check[0] in controlled for check in list(no_reach) + list(no_pings)), 'no positive control'
 
     def check_traffic(self, world):
@@ -515,7 +515,7 @@ REFUSED = {
 @pytest.mark.parametrize('case', sorted(REFUSED))
 def test_input_that_cannot_work_is_refused_before_any_change(case, start):
     variables, fragments, more = REFUSED[case]
-    variables = dict((key, value) for key, value in variables.items() if value is not None)
+    variables = {key: value for key, value in variables.items() if value is not None}
     with World() as world:
         if start == 'seeds-lab':
             built(play(world, SEEDS))
@@ -706,12 +706,12 @@ def kill_run(proc):
     """
     stopped = set()
     for unused in range(100):
-        tree = dict((pid, _stat(pid)) for pid in _descendants(proc.pid))
-        tree = dict((pid, stat) for pid, stat in tree.items() if stat)
-        sessions = set([proc.pid]) | set(
+        tree = {pid: _stat(pid) for pid in _descendants(proc.pid)}
+        tree = {pid: stat for pid, stat in tree.items() if stat}
+        sessions = {proc.pid} | {
             pid for pid, (ppid, session) in tree.items()
-            if session == pid and tree.get(ppid, (0, 0))[1] == proc.pid)
-        members = set(pid for pid, stat in tree.items() if stat[1] in sessions)
+            if session == pid and tree.get(ppid, (0, 0))[1] == proc.pid}
+        members = {pid for pid, stat in tree.items() if stat[1] in sessions}
         if members <= stopped:
             break
         for pid in members - stopped:
@@ -851,7 +851,7 @@ def sweep_delays(runs):
     """SWEEP delays from timed runs: one while the controller prepares, one while the module
     reads and plans, one after its last change (it waits for the services, Ansible reports),
     and the rest spread over the time the module changes the host."""
-    at = dict((key, sum(run[key] for run in runs) / len(runs)) for key in runs[0])
+    at = {key: sum(run[key] for run in runs) / len(runs) for key in runs[0]}
     work = SWEEP - 3
     return sorted([at['module'] / 2, (at['module'] + at['first']) / 2, (at['last'] + at['ended']) / 2] +
                   [at['first'] + (at['last'] - at['first']) * (step + 0.5) / work for step in range(work)])

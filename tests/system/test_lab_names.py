@@ -120,7 +120,7 @@ def names_files(world):
     top = in_world(world, NETNS_ETC)
     if not os.path.isdir(top):
         return {}
-    return dict((name, sorted(os.listdir(os.path.join(top, name)))) for name in sorted(os.listdir(top)))
+    return {name: sorted(os.listdir(os.path.join(top, name))) for name in sorted(os.listdir(top))}
 
 
 def lines(world, netns, name):
@@ -335,8 +335,8 @@ def test_names_come_back_at_boot(tmp_path):
                                                                 ns('ns2', 'front')])
         built(disk_play(host, variables))
         assert names_files(host.world) == dict.fromkeys(['ns1', 'ns2'], ['hosts', 'resolv.conf'])
-        files = dict((path, read_in_world(host.world, path)) for path in
-                     ('/etc/netns/ns1/hosts', '/etc/netns/ns1/resolv.conf', '/etc/netns/ns2/hosts'))
+        files = {path: read_in_world(host.world, path) for path in
+                     ('/etc/netns/ns1/hosts', '/etc/netns/ns1/resolv.conf', '/etc/netns/ns2/hosts')}
 
         world = host.reboot()
         # systemd-resolved comes up before the restore (After=network-online.target).
@@ -347,7 +347,7 @@ def test_names_come_back_at_boot(tmp_path):
         assert read_in_world(world, '/etc/netns/ns1/hosts') == files['/etc/netns/ns1/hosts']
         world.run(['rm', '/etc/netns/ns2/hosts'])
         restored(host)
-        assert dict((path, read_in_world(world, path)) for path in files) == files
+        assert {path: read_in_world(world, path) for path in files} == files
         assert getent(world, 'ns2', 'netns:ns1') == FRONT + '.3'
         assert getent(world, 'example.test', 'netns:ns2') == INTERNET_ADDRESS
         pid = service_pid(world, 'ns1')
@@ -361,7 +361,7 @@ def bridge_ports(world, bridge):
     """{port name: MAC} of ``bridge``'s ports, and the bridge's own MAC."""
     ports = json.loads(world.run(['ip', '-j', 'link', 'show', 'master', bridge]).stdout)
     own = json.loads(world.run(['ip', '-j', 'link', 'show', 'dev', bridge]).stdout)[0]['address']
-    return dict((port['ifname'], port['address']) for port in ports), own
+    return {port['ifname']: port['address'] for port in ports}, own
 
 
 def test_a_dropped_namespace_takes_no_gateway_with_it(world):

@@ -112,8 +112,8 @@ class Recap:
 
     def __init__(self, proc):
         self.rc, self.output = proc.returncode, proc.stdout + proc.stderr
-        self.hosts = dict((name, dict((key, int(value)) for key, value in re.findall(r'(\w+)=(\d+)', counts)))
-                          for name, counts in re.findall(r'^(\S+)\s+: (ok=.*)$', self.output, re.M))
+        self.hosts = {name: {key: int(value) for key, value in re.findall(r'(\w+)=(\d+)', counts)}
+                          for name, counts in re.findall(r'^(\S+)\s+: (ok=.*)$', self.output, re.M)}
 
     def ok(self, changed=None):
         assert self.rc == 0 and self.hosts, self.output[-4000:]
@@ -171,7 +171,7 @@ def lookup(lab, host, netns, name, files_only=False):
     so DNS for every name, even one the hosts file has."""
     command = 'getent -s files hosts' if files_only else 'getent ahosts'
     proc = lab.run(host, 'ip netns exec %s %s %s' % (netns, command, name))
-    return sorted(set(line.split()[0] for line in proc.stdout.splitlines())) if proc.returncode == 0 else []
+    return sorted({line.split()[0] for line in proc.stdout.splitlines()}) if proc.returncode == 0 else []
 
 
 def assert_names_across(lab, hosts):
@@ -284,7 +284,7 @@ def test_the_fleet_is_one_network_securely(overlay_fleet):
     lab.play().ok(changed=False)
 
     # A fourth host joins: every host reaches it, and no existing address moved.
-    addresses = dict((host, lab.run(host, 'ip -n client -4 -o addr show dev eth0').stdout) for host in hosts)
+    addresses = {host: lab.run(host, 'ip -n client -4 -o addr show dev eth0').stdout for host in hosts}
     lab.members.append(lab.fleet.add_host().name)
     hosts = list(lab.members)
     lab.play().ok()

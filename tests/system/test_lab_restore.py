@@ -108,8 +108,8 @@ def declared(disk_host, lab='lab'):
 
 
 def declared_addresses(declaration):
-    return dict((ns['name'], [m['address'] for m in ns['networks']])
-                for ns in declaration['ANSIBLE_MODULE_ARGS']['namespaces'])
+    return {ns['name']: [m['address'] for m in ns['networks']]
+                for ns in declaration['ANSIBLE_MODULE_ARGS']['namespaces']}
 
 
 def hidden_files(disk_host):
@@ -133,7 +133,7 @@ TEMPORARY = re.compile(r'^\.(lab\.json|lab\.pyz|nslab-restore@\.service)\.[^/]+\
 
 
 def files_but_directories(files):
-    return dict((name, entry) for name, entry in files.items() if entry[0] != 'dir')
+    return {name: entry for name, entry in files.items() if entry[0] != 'dir'}
 
 
 NONE = dict(declaration=False, code=False, link=False, template=False)
@@ -277,11 +277,11 @@ def test_an_edit_is_restored_with_the_addresses_the_lab_had(host, tmp_path):
     converged(play(host, EDITED))
     unchanged(play(host, EDITED))
     world = host.world
-    assert dict((name, addresses_of(world, name)) for name in EDITED_ADDRESSES) == \
-        dict((name, [address]) for name, address in EDITED_ADDRESSES.items())
+    assert {name: addresses_of(world, name) for name in EDITED_ADDRESSES} == \
+        {name: [address] for name, address in EDITED_ADDRESSES.items()}
     declaration = declared(host)
     assert read(host.declaration()) != seeds_declaration
-    assert declared_addresses(declaration) == dict((name, [address]) for name, address in EDITED_ADDRESSES.items())
+    assert declared_addresses(declaration) == {name: [address] for name, address in EDITED_ADDRESSES.items()}
     assert [ns['name'] for ns in declaration['ANSIBLE_MODULE_ARGS']['namespaces']] == ['ns1', 'ns3', 'ns2']
     before = lab_state(world)
 
@@ -404,8 +404,8 @@ def test_two_labs_share_the_template_and_each_teardown_takes_its_own(host):
     assert down.rc == 0 and down.failed == 0 and down.changed > 0, shown(down)
     assert restore_files(host, 'two') == dict(NONE, template=True)
     # The template and the other lab's files are untouched (same inodes and times).
-    assert files_but_directories(host.files()) == dict(
-        (name, entry) for name, entry in files_but_directories(files).items() if 'two' not in name)
+    assert files_but_directories(host.files()) == {
+        name: entry for name, entry in files_but_directories(files).items() if 'two' not in name}
     assert host.daemon_reloads() == 1
     port_answers(world)
 

@@ -340,9 +340,9 @@ def inspect(world, names, namespaces=()):
     proc = world.run([TARGET_PYTHONS['pyroute2-0.9'], '-c', INSPECT, os.path.join(VENV, 'collections'),
                       json.dumps([list(names), list(namespaces)])])
     found = json.loads(proc.stdout)
-    return (dict((name, set(pids)) for name, pids in found['owned'].items()),
-            dict((netns, dict((int(pid), command) for pid, command in pids.items()))
-                 for netns, pids in found['inside'].items()))
+    return ({name: set(pids) for name, pids in found['owned'].items()},
+            {netns: {int(pid): command for pid, command in pids.items()}
+                 for netns, pids in found['inside'].items()})
 
 
 def killed_run(world, tasks, name, netns, delay):
@@ -398,7 +398,7 @@ def test_a_run_killed_at_any_instant_of_a_start_leaves_one_service_the_next_run_
         delay = duration * (n / 9.0 if n < 10 else (n - 9.5) / 10.0)
         reports[name] = killed_run(world, tasks([name]), name, name, delay)
         assert reports[name]['returncode'] == -9 and reports[name]['groups'] >= 2, reports[name]
-    before = dict((name, record(world, name)) for name in names)
+    before = {name: record(world, name) for name in names}
     owned, inside = inspect(world, names, names)
     for name in names:
         # Whatever the instant, what runs in the namespace is the service's, found by pid or
@@ -464,7 +464,7 @@ def test_service_pids_tell_the_services_processes_from_others_in_a_namespace(wor
                 break
             time.sleep(0.05)
         shell = record(world, 'web')['pid']
-        by_command = dict((command, pid) for pid, command in inside['ns1'].items())
+        by_command = {command: pid for pid, command in inside['ns1'].items()}
         # The positive control: the foreign sleep runs in ns1, where service_pids leaves it out.
         assert set(by_command) == {'/bin/sh -c ' + command, 'sleep 1000', SERVER % 8000, 'sleep 999'}, by_command
         assert owned == {'web': {shell, by_command['sleep 1000'], by_command[SERVER % 8000]}, 'other': set()}

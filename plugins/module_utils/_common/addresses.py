@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Parsing of the addresses users write in tasks (``10.0.0.1/24``, ``2001:db8::1/64``).
@@ -7,9 +6,6 @@ Addresses are normalised to the text the kernel reports back, so desired and obs
 compare as plain strings.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import ipaddress
 from typing import Iterable, List, Sequence, Tuple, Union

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Files a concurrent reader sees whole: the old content or the new, never half of it.
@@ -10,9 +9,6 @@ file, which is atomic within one file system; the directory is flushed after the
 the new file is the one that survives a power cut.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import os

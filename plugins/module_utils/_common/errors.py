@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The two ways a task fails: before it looks at the system, and while it works.
@@ -9,9 +8,6 @@ a task raises to fail its module; its ``fields`` go into the failed result (``ch
 ``commands`` of what was done, ``problems``).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from typing import Any, Iterable
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """flock() with a deadline, and who holds a lock: what the xtables lock and a lab's lock share.
@@ -7,9 +6,6 @@ An flock belongs to the open file, so the kernel releases it when the process th
 dies, however it dies (SIGKILL, a lost connection): a lock is never left behind.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import fcntl

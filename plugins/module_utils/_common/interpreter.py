@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Finding the Python packages the modules need when the module's interpreter lacks them.
@@ -11,9 +10,6 @@ respawn passes the same arguments and result through); where none has them, the 
 names the interpreter that was used, so the user knows which one to give the packages to.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import sys
 from typing import Iterable, Sequence

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The limits Linux and iproute2 put on interface names, namespace names and MTUs.
@@ -7,9 +6,6 @@ Checked before anything is read or changed, so a bad value fails the task with a
 names it instead of a netlink error halfway through a plan.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from typing import Optional
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What every module does with its task arguments before it looks at the system.
@@ -9,9 +8,6 @@ knows which one the user wrote. Validation collects every problem of every item,
 failed run shows them all.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, TypeVar
 
@@ -24,7 +20,7 @@ def task_items(params: Mapping[str, Any], list_key: str, item_keys: Iterable[str
     """The items of a task: ``params[list_key]`` when given, else the top-level options."""
     if params.get(list_key) is not None:
         return [dict(item) for item in params[list_key]]
-    return [dict((key, params.get(key)) for key in item_keys)]
+    return [{key: params.get(key) for key in item_keys}]
 
 
 def parsed_items(parse: Callable[..., _T], params: Mapping[str, Any], list_key: str, item_keys: Iterable[str],

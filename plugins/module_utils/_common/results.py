@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What every task returns, and how a module ends with it.
@@ -9,9 +8,6 @@ equivalent shell ``commands`` of its changes, and ``changed``. Building it in on
 keeps the modules' return values alike, which the role and the lab's step list rely on.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Mapping
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Stopping processes: a signal, then a bounded wait until they are gone.
@@ -8,9 +7,6 @@ process groups) stop things the same way: send the signal to what is still alive
 until nothing is, give up at a deadline and report what is left.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import os

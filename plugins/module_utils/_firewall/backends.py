@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reading and writing the host's iptables rules, in the backend its own ``iptables`` uses.
@@ -13,9 +12,6 @@ as ``iptables -w`` does, so a concurrent legacy writer neither loses nor overwri
 (nf_tables itself rejects a transaction built on a stale ruleset).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 import socket

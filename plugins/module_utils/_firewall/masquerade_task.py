@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The work of nslab.net.nat_masquerade: its arguments parsed into networks, then converged.
@@ -7,9 +6,6 @@ Shared by the module and by nslab.net.lab_network. It needs no netlink: the modu
 payload carries only the firewall code.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from typing import TYPE_CHECKING, Any, Dict, Mapping
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """From the rules the kernel holds and the rules a task wants, the change: pure data.
@@ -11,9 +10,6 @@ our chains, and rules without our comment anywhere, are never touched. The skele
 with the last one, except for chains in which somebody else keeps rules (the user hook).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
@@ -51,7 +47,7 @@ class FirewallPlan:
 
     def tables(self) -> List[str]:
         """The tables the plan changes, in a fixed order."""
-        touched = set(table for table, unused in self.new_chains + self.old_chains)
+        touched = {table for table, unused in self.new_chains + self.old_chains}
         touched.update(rule.table for rule, unused in self.deletes)
         touched.update(rule.table for rule in self.inserts + self.appends)
         return [table for table in TABLES if table in touched]
@@ -155,7 +151,7 @@ def _keep_skeleton(current: 'Ruleset', plan: FirewallPlan) -> None:
 
 def _remove_skeleton(current: 'Ruleset', plan: FirewallPlan, foreign_chains: Set[Tuple[str, str]]) -> None:
     """Remove our chains and jumps, keeping chains (and their jumps) that hold others' rules."""
-    keep = set(chain for unused, chain in foreign_chains)
+    keep = {chain for unused, chain in foreign_chains}
     if keep & set(CHAINS['filter'][1:5]):
         keep.add('NSLAB-FORWARD')
     jumps = set(jump_rules())

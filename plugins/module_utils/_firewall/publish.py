@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """port_publish's planning: Docker's ``-p`` for addresses on a bridge, as rules.
@@ -22,9 +21,6 @@ When a mapping goes (removed, or moved to another destination or container port)
 conntrack flows DNAT'ed through it go too, after the rules changed (:mod:`conntrack_flows`).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import ipaddress
 import re
@@ -323,7 +319,7 @@ def publish_task(wanted: Dict[str, Dict[str, List[Mapping]]], state: str, bridge
     mine = []
     for bridge, destinations in sorted(wanted.items()):
         if state == 'absent' and not destinations:
-            destinations = dict((dest, []) for dest in sorted(found.get(bridge, ())))
+            destinations = {dest: [] for dest in sorted(found.get(bridge, ()))}
         leaving = sorted(found.get(bridge, set()) - set(destinations)) if state == 'present' and exclusive else []
         owners.append(bridge_owner(bridge))
         owners += [destination_owner(bridge, dest) for dest in list(destinations) + leaving]

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The work of nslab.net.port_publish: its arguments parsed into mappings, then converged.
@@ -7,9 +6,6 @@ Shared by the module and by nslab.net.lab_network. Unlike masquerading it reads 
 subnets over netlink, and deletes the conntrack flows of ports that went.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import ipaddress
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional

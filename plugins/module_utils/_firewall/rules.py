@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The collection's iptables rules as data, independent of the backend that stores them.
@@ -25,9 +24,6 @@ the jumps, which is fixed here::
     nat POSTROUTING -> NSLAB-POSTROUTING                MASQUERADE
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import re
 import shlex
@@ -172,8 +168,8 @@ class Ruleset:
     """What a backend read: per table, the chains (in order) and each chain's rules (in order)."""
 
     def __init__(self) -> None:
-        self.chains: Dict[str, List[str]] = dict((table, []) for table in TABLES)
-        self.rules: Dict[str, Dict[str, List[Rule]]] = dict((table, {}) for table in TABLES)
+        self.chains: Dict[str, List[str]] = {table: [] for table in TABLES}
+        self.rules: Dict[str, Dict[str, List[Rule]]] = {table: {} for table in TABLES}
 
     def add_chain(self, table: str, chain: str) -> None:
         if chain not in self.rules[table]:
@@ -194,7 +190,7 @@ class Ruleset:
         other = Ruleset()
         for table in TABLES:
             other.chains[table] = list(self.chains[table])
-            other.rules[table] = dict((chain, list(rules)) for chain, rules in self.rules[table].items())
+            other.rules[table] = {chain: list(rules) for chain, rules in self.rules[table].items()}
         return other
 
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one shape every firewall module runs in: lock, read, plan, apply (unless check mode), report.
@@ -20,9 +19,6 @@ wherever the rules change, in check mode too, since which flows exist is the tra
 business, not the task's outcome.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
@@ -64,7 +60,7 @@ def run_firewall(module: 'AnsibleModule', backend: str, want: Callable[['Ruleset
             settings = [setting for setting, unused in task.sysctls]
             settings += [Sysctl.from_name(name) for name in sorted(ledger)]
             values = read_sysctls(settings)
-            missing = set(setting for setting, unused in task.sysctls if values[setting.name] is None)
+            missing = {setting for setting, unused in task.sysctls if values[setting.name] is None}
             problems = task.problems + [message for setting, message in task.required if setting in missing]
             if problems:
                 raise TaskFailed('; '.join(problems), problems=problems, changed=False, backend=backend)
@@ -87,7 +83,7 @@ def run_firewall(module: 'AnsibleModule', backend: str, want: Callable[['Ruleset
     for warning in task.warnings + flow_warnings + kernel.warnings:
         module.warn(warning)
     names = list(dict.fromkeys([setting.name for setting, unused in task.sysctls] + kernel.released))
-    values_before = dict((name, values[name]) for name in names)
+    values_before = {name: values[name] for name in names}
     values_after = dict(values_before)
     values_after.update(kernel.writes)
     commands = plan.commands() + [flow.conntrack_deletion_command() for flow in flows]

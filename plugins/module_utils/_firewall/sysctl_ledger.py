@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which kernel settings the firewall modules changed, so the last owner can put them back.
@@ -16,9 +15,6 @@ theirs and stays as it is). :func:`plan_ledger` decides all that, without I/O; t
 this file reads and writes the file.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 import os
@@ -50,8 +46,8 @@ class LedgerPlan:
 
 
 def _copy(ledger: Mapping[str, Mapping[str, Any]]) -> Dict[str, Dict[str, Any]]:
-    return dict((name, dict(before=entry['before'], set=entry['set'], owners=list(entry['owners'])))
-                for name, entry in ledger.items())
+    return {name: dict(before=entry['before'], set=entry['set'], owners=list(entry['owners']))
+                for name, entry in ledger.items()}
 
 
 def plan_ledger(ledger: Mapping[str, Mapping[str, Any]], current: Mapping[str, Optional[str]], owners: Iterable[str],
@@ -121,7 +117,7 @@ def _valid(ledger: object) -> bool:
     for name, entry in ledger.items():
         if not isinstance(name, str) or not _network_setting(name):
             return False
-        if not isinstance(entry, dict) or set(entry) != set(('before', 'set', 'owners')):
+        if not isinstance(entry, dict) or set(entry) != {'before', 'set', 'owners'}:
             return False
         texts = [name, entry['before'], entry['set']]
         if not isinstance(entry['owners'], list):

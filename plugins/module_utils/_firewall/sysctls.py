@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The few kernel settings the firewall modules need, read and written through /proc/sys.
@@ -8,9 +7,6 @@ names may contain dots, so a setting is built from its path components and only 
 in dotted form, with dots inside a component written as ``/`` the way sysctl does.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 from typing import Dict, Iterable, Optional

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The readers behind :mod:`host_collisions`: the host's listening sockets and its nat rules.
@@ -13,9 +12,6 @@ writes and the built-in ones, but another owner's DNAT rules live in chains of i
 (Docker's ``DOCKER``).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import ipaddress
 import os
@@ -72,7 +68,7 @@ def socket_processes(inodes: Iterable[int], proc: str = '/proc') -> Dict[int, st
     Processes come and go during the scan, and a process may not be readable: those are
     left out, so a socket may stay unnamed.
     """
-    wanted = dict(('socket:[%d]' % inode, inode) for inode in inodes)
+    wanted = {'socket:[%d]' % inode: inode for inode in inodes}
     found: Dict[int, str] = {}
     if not wanted:
         return found
@@ -123,7 +119,7 @@ def listening_sockets(ports: Optional[Set[Tuple[str, int]]] = None, directory: O
         listeners += [listener for listener in parse_proc_net(text, proto, ipv6, state)
                       if ports is None or (listener.proto, listener.port) in ports]
     if processes and listeners:
-        names = socket_processes(set(listener.inode for listener in listeners), proc)
+        names = socket_processes({listener.inode for listener in listeners}, proc)
         listeners = [listener._replace(process=names.get(listener.inode)) for listener in listeners]
     return listeners
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a lab would collide with on its host, found before anything is changed.
@@ -19,9 +18,6 @@ check runs in unit tests. A lab may publish thousands of ports: the port checks 
 sides by protocol and port and never compare every pair.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import bisect
 import ipaddress
@@ -69,7 +65,7 @@ def _published(spec: Dict[str, Any]) -> List[Tuple[str, 'Mapping']]:
 
 def published_ports(spec: Dict[str, Any]) -> Set[Tuple[str, int]]:
     """The ``(proto, host port)`` pairs the lab publishes: what the socket reader needs to keep."""
-    return set((mapping.proto, mapping.host_port) for unused, mapping in _published(spec))
+    return {(mapping.proto, mapping.host_port) for unused, mapping in _published(spec)}
 
 
 # -- another owner's DNAT rules -----------------------------------------------------------
@@ -235,7 +231,7 @@ def _port_collisions(published: Iterable[Tuple[str, 'Mapping']], order: Dict[str
             texts = list(dict.fromkeys(_socket_text(listener) for listener in sockets))
             note(ns, mapping, ('listen', mapping.host_port), '; '.join(texts))
         by_port.setdefault(mapping.proto, {}).setdefault(mapping.host_port, []).append((ns, mapping))
-    ports = dict((proto, sorted(per_port)) for proto, per_port in by_port.items())
+    ports = {proto: sorted(per_port) for proto, per_port in by_port.items()}
     for item in foreign:
         sorted_ports = ports.get(item.proto, [])
         start = bisect.bisect_left(sorted_ports, item.first)
@@ -310,7 +306,7 @@ def host_collisions(spec: Dict[str, Any], host_state: Dict[str, Any], owned_brid
     networks = spec.get('networks') or []
     own = set(owned_bridges)
     links = _host_links(host_state)
-    by_name = dict((link['name'], link) for link in links)
+    by_name = {link['name']: link for link in links}
     messages = []
     for network in networks:
         label = 'network %s' % network['name']
@@ -325,8 +321,8 @@ def host_collisions(spec: Dict[str, Any], host_state: Dict[str, Any], owned_brid
                 label, uplink, ', '.join(sorted(by_name)) or 'none'))
         if network.get('subnet'):
             messages += _address_collisions(network, links, own, other_labs)
-    order = dict((ns['name'], index) for index, ns in enumerate(spec.get('namespaces') or []))
-    lab_bridges = own | set(n['bridge'] for n in networks)
+    order = {ns['name']: index for index, ns in enumerate(spec.get('namespaces') or [])}
+    lab_bridges = own | {n['bridge'] for n in networks}
     foreign = [item for item in foreign if item.bridge is None or item.bridge not in lab_bridges]
     messages += _port_collisions(_published(spec), order, listening, foreign, other_labs)
     return messages

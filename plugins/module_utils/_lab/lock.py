@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One run per lab at a time: an flock on ``/run/nslab/labs/LAB.lock``, beside the record.
@@ -16,9 +15,6 @@ teardown unlinked holds a lock nobody else can see: after taking it, a run check
 path still names the file it locked, and otherwise locks the new one.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 from typing import Any, Optional

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a lab owns: its record, checked against the host, and what follows from it (pure).
@@ -28,9 +27,6 @@ From the record and the host:
   it. A run that dies in between leaves a record that names everything it may have made.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import re
 from typing import Any, Dict, List, Optional, Set, Tuple
@@ -70,15 +66,15 @@ class Owned:
         #: the namespaces of those peers it knew (``{peer: [{name, network, address}]}``).
         self.overlay_devices: List[str] = list(overlay.get('devices') or [])
         self.overlay_peers: Dict[str, str] = dict(overlay.get('peers') or {})
-        self.overlay_namespaces: Dict[str, List[Dict[str, str]]] = dict(
-            (peer, [dict(ns) for ns in namespaces]) for peer, namespaces in (overlay.get('namespaces') or {}).items())
+        self.overlay_namespaces: Dict[str, List[Dict[str, str]]] = {
+            peer: [dict(ns) for ns in namespaces] for peer, namespaces in (overlay.get('namespaces') or {}).items()}
 
     def links(self, netns: str) -> List[Tuple[str, str]]:
         """The lab's veth pairs of ``netns``: ``[(host end, namespace end)]``."""
         return [(link['host'], link['peer']) for link in self.namespaces.get(netns, {}).get('links', [])]
 
     def host_ends(self) -> Set[str]:
-        return set(host for netns in self.namespaces for host, unused in self.links(netns))
+        return {host for netns in self.namespaces for host, unused in self.links(netns)}
 
 
 def verify(lab: str, record: Dict[str, Any], inodes: Dict[str, int]) -> Owned:
@@ -156,11 +152,11 @@ def removals(plan: Dict[str, Any], owned: Owned, host_links: Dict[str, Optional[
     ends that go with the namespaces the run deletes.
     """
     teardown = plan['state'] == 'absent'
-    declared = dict((ns['name'], ns) for ns in ([] if teardown else plan['namespaces']))
-    declared_pairs = set((pair['name'], pair['peer']['name'], pair['peer']['netns'])
-                         for pair in ([] if teardown else plan['pairs']))
-    services = set(service['name'] for service in ([] if teardown else plan['services']))
-    bridges = set(bridge['name'] for bridge in ([] if teardown else plan['bridges']))
+    declared = {ns['name']: ns for ns in ([] if teardown else plan['namespaces'])}
+    declared_pairs = {(pair['name'], pair['peer']['name'], pair['peer']['netns'])
+                         for pair in ([] if teardown else plan['pairs'])}
+    services = {service['name'] for service in ([] if teardown else plan['services'])}
+    bridges = {bridge['name'] for bridge in ([] if teardown else plan['bridges'])}
     remove: Dict[str, List[Any]] = dict(services=[], publish=[], pairs=[], netns=[], masquerade=[], bridges=[], links=[], dying=[])
     for netns, entry in sorted(owned.namespaces.items()):
         if entry.get('service') and netns not in services:
@@ -180,7 +176,7 @@ def removals(plan: Dict[str, Any], owned: Owned, host_links: Dict[str, Optional[
         remove['pairs'] += [dict(name=host, peer=dict(name=peer, netns=netns)) for host, peer in links
                             if (host, peer, netns) not in declared_pairs and host in host_links]
     gone = [bridge for bridge in owned.bridges if bridge not in bridges]
-    publishing = set(item['bridge'] for item in ([] if teardown else plan['publish']))
+    publishing = {item['bridge'] for item in ([] if teardown else plan['publish'])}
     remove['publish'] = [dict(bridge=bridge) for bridge in gone]
     # A bridge that stays but has no member left publishes nothing.
     remove['publish'] += [dict(bridge=bridge) for bridge in sorted(bridges - publishing) if bridge in owned.bridges]
@@ -220,7 +216,7 @@ def final(plan: Dict[str, Any], inodes: Dict[str, int]) -> Dict[str, Any]:
     record = empty_record()
     if plan['state'] == 'absent':
         return record
-    services = set(service['name'] for service in plan['services'])
+    services = {service['name'] for service in plan['services']}
     for netns in plan['netns']:
         record['namespaces'][netns] = dict(inode=inodes.get(netns), service=netns in services, links=[])
     for pair in plan['pairs']:
@@ -229,7 +225,7 @@ def final(plan: Dict[str, Any], inodes: Dict[str, int]) -> Dict[str, Any]:
     overlay = plan.get('overlay')
     if overlay:
         record['overlay'] = dict(devices=[overlay['device']],
-                                 peers=dict((peer['name'], peer['address']) for peer in overlay['peers']),
-                                 namespaces=dict((peer['name'], [dict(ns) for ns in peer['namespaces']])
-                                                 for peer in overlay['peers'] if peer.get('namespaces') is not None))
+                                 peers={peer['name']: peer['address'] for peer in overlay['peers']},
+                                 namespaces={peer['name']: [dict(ns) for ns in peer['namespaces']]
+                                                 for peer in overlay['peers'] if peer.get('namespaces') is not None})
     return record

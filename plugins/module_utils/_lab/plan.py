@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The lab's planning: the role nslab.net.lab's variables into the collection's module inputs.
@@ -18,9 +17,6 @@ keeps it, whatever was added or removed around it; a new one gets the lowest add
 no interface on the host holds, that is not the gateway and that no entry asks for.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import ipaddress
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -54,7 +50,7 @@ def _networks(variables: Dict[str, Any]) -> List[Dict[str, Any]]:
     """The lab's networks: ``lab_networks``, or the single network of the shorthand variables."""
     if variables.get('networks'):
         return [dict(item) for item in variables['networks']]
-    return [dict((key, variables.get(key)) for key in NETWORK_KEYS if key != 'name')]
+    return [{key: variables.get(key) for key in NETWORK_KEYS if key != 'name'}]
 
 
 def _parse_network(item: Dict[str, Any], label: str) -> Tuple[Optional[Dict[str, Any]], List[str]]:
@@ -117,7 +113,7 @@ def _check_networks(networks: Sequence[Dict[str, Any]]) -> List[str]:
     problems = ['network %s is listed more than once' % name for name in duplicates(n['name'] for n in networks)]
     problems += ['bridge %s is used by more than one network' % name
                  for name in duplicates(n['bridge'] for n in networks)]
-    bridges = set(n['bridge'] for n in networks)
+    bridges = {n['bridge'] for n in networks}
     for network in networks:
         if network['uplink'] in bridges:
             problems.append('network %s: uplink %s is a bridge of the lab' % (network['name'], network['uplink']))
@@ -228,7 +224,7 @@ def _check_members(namespaces: Sequence[Dict[str, Any]], networks_by_name: Dict[
     present = [ns for ns in namespaces if ns['state'] == 'present']
     host_links = [m['host_interface'] for ns in namespaces for m in ns['members']]
     problems += ['link name %s is used by more than one namespace' % name for name in duplicates(host_links)]
-    for name in set(host_links) & set(n['bridge'] for n in networks_by_name.values()):
+    for name in set(host_links) & {n['bridge'] for n in networks_by_name.values()}:
         problems.append('link name %s is also the name of a lab bridge' % name)
     for ns in namespaces:
         problems += ['namespace %s: interface %s is used twice' % (ns['name'], name)
@@ -304,7 +300,7 @@ SPEC_VARIABLES = ('name', 'state', 'networks', 'bridge', 'subnet', 'gateway', 'u
 
 def lab_variables(params: Dict[str, Any]) -> Dict[str, Any]:
     """What :func:`lab_spec` takes, from lab_network's arguments."""
-    return dict((key, params.get(key)) for key in SPEC_VARIABLES)
+    return {key: params.get(key) for key in SPEC_VARIABLES}
 
 
 def lab_spec(variables: Dict[str, Any]) -> Dict[str, Any]:
@@ -316,7 +312,7 @@ def lab_spec(variables: Dict[str, Any]) -> Dict[str, Any]:
     """
     networks, problems = _parsed_networks(variables)
     problems += _check_networks(networks)
-    networks_by_name = dict((n['name'], n) for n in networks)
+    networks_by_name = {n['name']: n for n in networks}
     first = networks[0]['name'] if networks else None
     namespaces = []
     for index, entry in enumerate(variables.get('namespaces') or []):
@@ -398,9 +394,9 @@ def _allocate(spec: Dict[str, Any], info: Dict[str, Any], releasing: Callable[[T
         subnet = ipaddress.ip_network(str(network['subnet']))
         members = [(ns, m) for ns in spec['namespaces'] for m in ns['members']
                    if m['network'] == network['name']]
-        ours = set((ns['name'], m['interface']) for ns, m in members)
+        ours = {(ns['name'], m['interface']) for ns, m in members}
         held = _held_addresses(info, subnet)
-        taken = set([network['gateway']])
+        taken = {network['gateway']}
         for ns, member in members:
             if ns['state'] == 'present' and member['address']:
                 holder = held.get(member['address'])
@@ -415,7 +411,7 @@ def _allocate(spec: Dict[str, Any], info: Dict[str, Any], releasing: Callable[[T
                                          for ns, m in members):
                 if holder != (None, network['bridge']):
                     taken.add(address)
-        current = dict((holder, address) for address, holder in held.items())
+        current = {holder: address for address, holder in held.items()}
         for ns, member in members:
             if ns['state'] != 'present' or member['address']:
                 continue
@@ -442,9 +438,9 @@ def _releasing(spec: Dict[str, Any], owned: Optional[Owned]) -> Callable[[Tuple[
     (the run gives each the address ``spec`` declares for it, or deletes it)."""
     if owned is None:
         return lambda holder: False
-    staying = set(ns['name'] for ns in spec['namespaces'] if ns['state'] == 'present')
+    staying = {ns['name'] for ns in spec['namespaces'] if ns['state'] == 'present'}
     leaving = set(owned.namespaces) - staying
-    links = set((netns, peer) for netns in owned.namespaces for unused, peer in owned.links(netns))
+    links = {(netns, peer) for netns in owned.namespaces for unused, peer in owned.links(netns)}
     return lambda holder: holder[0] in leaving or holder in links
 
 
@@ -463,7 +459,7 @@ def lab_plan(spec: Dict[str, Any], info: Dict[str, Any], owned: Optional[Owned] 
     addresses.
     """
     spec = _copy(spec)
-    networks = dict((n['name'], n) for n in spec['networks'])
+    networks = {n['name']: n for n in spec['networks']}
     default_route = ((info.get('host') or {}).get('default_routes') or {}).get('4') or {}
     for network in spec['networks']:
         if network['uplink'] is None:
@@ -512,9 +508,9 @@ def lab_plan(spec: Dict[str, Any], info: Dict[str, Any], owned: Optional[Owned] 
                            interface=m['interface'], host_interface=m['host_interface'],
                            address=m['address'], publish=list(m['publish']), ports=list(m.get('ports') or []))
                       for m in ns['members']],
-            **dict((key, ns.get(key) or []) for key in NAME_KEYS)))
-    plan['networks'] = [dict((key, n[key]) for key in NETWORK_KEYS) for n in spec['networks']]
-    host_links = dict((link['name'], link.get('kind')) for link in (info.get('host') or {}).get('links') or [])
+            **{key: ns.get(key) or [] for key in NAME_KEYS}))
+    plan['networks'] = [{key: n[key] for key in NETWORK_KEYS} for n in spec['networks']]
+    host_links = {link['name']: link.get('kind') for link in (info.get('host') or {}).get('links') or []}
     plan['remove'] = removals(plan, owned or Owned({}, set(), [], []), host_links)
     names = spec.get('names') or {}
     plan['names'] = None
@@ -542,7 +538,7 @@ def _overlay(spec: Dict[str, Any], info: Dict[str, Any], owned: Optional[Owned])
 def _copy(spec: Any) -> Any:
     """A deep copy of the plain data ``spec`` is made of; planning fills in addresses."""
     if isinstance(spec, dict):
-        return dict((key, _copy(value)) for key, value in spec.items())
+        return {key: _copy(value) for key, value in spec.items()}
     if isinstance(spec, list):
         return [_copy(value) for value in spec]
     return spec

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Where a lab keeps the record of what it made: ``/run/nslab/labs/NAME.json``.
@@ -10,9 +9,6 @@ record names everything the lab may have made. Its content is planned in
 :mod:`ownership`; this file only reads and writes it.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import json

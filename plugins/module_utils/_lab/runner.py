@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """nslab.net.lab_network's run: check everything, claim, remove, build, record.
@@ -10,9 +9,6 @@ first, in :data:`REMOVE_ORDER`, then :data:`BUILD_ORDER`) with one Netlink for a
 and records what the lab owns.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
@@ -112,7 +108,7 @@ def read_host(netlink: 'Netlink', state: str) -> Dict[str, Any]:
     """
     names = named_namespaces.listed() if state == 'present' else []
     views = netlink.read_views([None] + names)  # type: ignore[operator]  # mypy rejects List[None] + List[str]
-    return dict(host=describe(views[None]), namespaces=dict((name, describe(views[name])) for name in names),
+    return dict(host=describe(views[None]), namespaces={name: describe(views[name]) for name in names},
                 name_files=read_host_files() if state == 'present' else {})
 
 
@@ -150,7 +146,7 @@ def foreign_processes(plan: Dict[str, Any], kill_processes: bool) -> Tuple[List[
         return [], set()
     inside = named_namespaces.processes_in(doomed)
     services = service_pids([service['name'] for service in plan['remove']['services']])
-    ours = set(pid for pids in services.values() for pid in pids)
+    ours = {pid for pids in services.values() for pid in pids}
     problems = []
     for netns in doomed:
         others = sorted((pid, command) for pid, command in inside.get(netns, {}).items() if pid not in ours)
@@ -168,9 +164,9 @@ def collisions(module: 'AnsibleModule', spec: Dict[str, Any], host_state: Dict[s
         return []
     for warning in host_warnings(spec, host_state):
         module.warn(warning)
-    other_labs = dict((bridge, name) for name, record in records.items() if name != spec['name']
-                      for bridge in record.get('bridges') or [])
-    lab_bridges = set(owned.bridges) | set(network['bridge'] for network in spec['networks'])
+    other_labs = {bridge: name for name, record in records.items() if name != spec['name']
+                      for bridge in record.get('bridges') or []}
+    lab_bridges = set(owned.bridges) | {network['bridge'] for network in spec['networks']}
     try:
         foreign = foreign_published(nat_ruleset(module, backend), own_bridges=lab_bridges)
     except FirewallError as exc:
@@ -188,7 +184,7 @@ def preflight(module: 'AnsibleModule', netlink: 'Netlink', spec: Dict[str, Any],
     except RecordError as exc:
         raise TaskFailed(str(exc), changed=False)
     record = records.get(lab) or empty_record()
-    names = set(record.get('namespaces') or {}) | set(ns['name'] for ns in spec['namespaces'])
+    names = set(record.get('namespaces') or {}) | {ns['name'] for ns in spec['namespaces']}
     inodes = named_namespaces.inodes(sorted(names))
     owned = verify(lab, record, inodes)
     host_state = read_host(netlink, spec['state'])
@@ -196,7 +192,7 @@ def preflight(module: 'AnsibleModule', netlink: 'Netlink', spec: Dict[str, Any],
         plan = lab_plan(spec, host_state, owned)
     except InvalidInput as exc:
         raise TaskFailed('the lab is not valid: %s' % '; '.join(exc.problems), problems=exc.problems, changed=False)
-    host_links = dict((link['name'], link['kind']) for link in host_state['host']['links'])
+    host_links = {link['name']: link['kind'] for link in host_state['host']['links']}
     problems = collisions(module, spec, host_state, owned, records, backend)
     problems += ownership_problems(lab, plan, owned, records, inodes, host_links)
     more, spared = foreign_processes(plan, params['kill_processes'])

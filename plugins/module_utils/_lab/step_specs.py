@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The specs each step of a lab run converges, built from the plan without parsing again.
@@ -10,9 +9,6 @@ the specs the areas' ``*_spec`` functions would make from the same step argument
 tests hold the two equal for every step of representative labs, builds and teardowns.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from typing import Any, Callable, Dict, List, Mapping
 

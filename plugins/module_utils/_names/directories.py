@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which directories of /etc/netns the lab made, remembered in its own files (pure).
@@ -10,9 +9,6 @@ their marker, the directories the lab made: ``/etc/netns`` in every file of ever
 them may be the last to go), ``/etc/netns/NS`` in that namespace's files.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 from typing import Dict, Iterable, List, Optional, Set
@@ -51,5 +47,5 @@ def lab_made(current: Dict[str, Optional[str]], ours: Iterable[str], missing: It
 
 def stamped(wanted: Dict[str, str], made: Set[str], directory: str) -> Dict[str, str]:
     """``wanted`` with each file remembering the directories of its own that the lab made."""
-    return dict((path, with_made(text, [d for d in made if d in (directory, os.path.dirname(path))]))
-                for path, text in wanted.items())
+    return {path: with_made(text, [d for d in made if d in (directory, os.path.dirname(path))])
+                for path, text in wanted.items()}

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The files that give each namespace its names, and how a run gets there (pure).
@@ -21,9 +20,6 @@ carry theirs, and it outlives a reboot with the file (the record in /run does no
 there without the lab's marker is someone else's, and the run refuses to touch it.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 import re
@@ -177,10 +173,10 @@ def names_layout(lab: str, namespaces: Sequence[Dict[str, Any]], settings: Dict[
     namespaces on one network they hold 40,000 lines, which the plan would carry back to the
     controller), each namespace's resolver, and the warnings of the run."""
     resolvers = namespace_resolvers(namespaces, settings, host_files)
-    warnings = sorted(set(resolver.warning for resolver in resolvers.values() if resolver.warning))
-    return dict(lab=lab, settings=dict((key, settings.get(key) or []) for key in ('dns', 'dns_search', 'extra_hosts')),
+    warnings = sorted({resolver.warning for resolver in resolvers.values() if resolver.warning})
+    return dict(lab=lab, settings={key: settings.get(key) or [] for key in ('dns', 'dns_search', 'extra_hosts')},
                 host_files=dict(host_files), warnings=warnings,
-                resolvers=dict((name, describe_resolver(resolver)) for name, resolver in resolvers.items()))
+                resolvers={name: describe_resolver(resolver) for name, resolver in resolvers.items()})
 
 
 def wanted_paths(plan_names: Optional[Dict[str, Any]], namespaces: Sequence[Dict[str, Any]],
@@ -219,7 +215,7 @@ def plan_names(lab: str, wanted: Dict[str, str], current: Dict[str, Optional[str
     ops = [NameOp('write', path, text) for path, text in sorted(wanted.items()) if current.get(path) != text]
     gone = [path for path, text in sorted(current.items()) if path not in wanted and owner(text) == lab]
     ops += [NameOp('remove', path) for path in gone]
-    emptied = sorted(set(os.path.dirname(path) for path in gone))
+    emptied = sorted({os.path.dirname(path) for path in gone})
     ops += [NameOp('rmdir', path) for path in emptied if made is None or path in made]
     if emptied and (made is None or directory in made):
         ops.append(NameOp('rmdir', directory))
@@ -228,4 +224,4 @@ def plan_names(lab: str, wanted: Dict[str, str], current: Dict[str, Optional[str
 
 def describe_files(files: Dict[str, Optional[str]], lab: str) -> Dict[str, str]:
     """The lab's files among ``files``, for the diff."""
-    return dict((path, text) for path, text in sorted(files.items()) if text is not None and owner(text) == lab)
+    return {path: text for path, text in sorted(files.items()) if text is not None and owner(text) == lab}

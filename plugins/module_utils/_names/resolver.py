@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which nameservers a namespace is given, as Docker chooses them for a container (pure).
@@ -12,9 +11,6 @@ search domains and options come from the file the servers came from. Servers, se
 domains and options the user declares replace the host's.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import ipaddress
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Union

@@ -1,12 +1,8 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The lab's name settings as users write them (Docker's ``--dns``, ``--dns-search``,
 ``--add-host``), checked and parsed once (pure)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import ipaddress
 import re

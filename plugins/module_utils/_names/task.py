@@ -1,11 +1,7 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """lab_network's names step: write the namespaces' name files, remove the lab's others."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 from typing import TYPE_CHECKING, Any, Dict, Optional

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reading namespaces into NamespaceViews (dump) and applying Steps (pyroute2).
@@ -10,9 +9,6 @@ with setns(), opens its sockets there and comes back at once: one process, a rea
 run. pyroute2 itself is imported on the first write. Works with pyroute2 0.7 and 0.9.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import os
@@ -163,8 +159,8 @@ class Netlink:
         raw: Any  # a RawAddress, a RawLink and a RawRoute in turn
         dump = self.reader(netns)
         raw_links = dump.links()
-        names = dict((raw.index, raw.name) for raw in raw_links)
-        addresses: Dict[int, List[str]] = dict((index, []) for index in names)
+        names = {raw.index: raw.name for raw in raw_links}
+        addresses: Dict[int, List[str]] = {index: [] for index in names}
         for raw in [] if links_only else dump.addresses():
             if raw.address is None or raw.index not in addresses:
                 continue

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Telling the neighbours that an address has a new link-layer address (gratuitous ARP).
@@ -12,9 +11,6 @@ for its own address (RFC 5227's announcement), which Linux takes as a gratuitous
 applies to an existing entry at once, whatever its lock time.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import ipaddress
 import socket

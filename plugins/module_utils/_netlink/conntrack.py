@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Deleting the conntrack flows of published ports that moved or went, over a plain netlink socket.
@@ -18,9 +17,6 @@ then one delete per matching flow, by its original tuple and its id, so a new fl
 took the same tuple in between is left alone.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import socket
@@ -117,7 +113,7 @@ def parse_flow(payload: bytes) -> Optional[Flow]:
     if CTA_TUPLE_ORIG not in found or CTA_TUPLE_REPLY not in found:
         return None
     number, orig_src, orig_sport, orig_dst, orig_dport = _tuple(found[CTA_TUPLE_ORIG])
-    names = dict((value, name) for name, value in PROTOCOLS.items())
+    names = {value: name for name, value in PROTOCOLS.items()}
     if number not in names:
         return None
     unused, reply_src, reply_sport, unused_dst, unused_dport = _tuple(found[CTA_TUPLE_REPLY])

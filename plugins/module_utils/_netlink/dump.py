@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reading links, addresses, default routes and namespace ids with a plain netlink socket.
@@ -10,9 +9,6 @@ that time; pyroute2 is left to the writes (the adapter imports it only for those
 run that changes nothing never loads it.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import os

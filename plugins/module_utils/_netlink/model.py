@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The data that planning works on: what a namespace holds, and the steps that change it.
@@ -9,9 +8,6 @@ copy of the observed views by ``simulate_links``. Reporting reads views only, so
 re-read after a real run are rendered by the same code and can be compared as data.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import copy
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
@@ -65,7 +61,7 @@ class NamespaceView:
                  default_routes: Optional[Mapping[int, Tuple[str, Optional[str]]]] = None) -> None:
         self.netns = netns
         self.exists = exists
-        self.links = dict((link.name, link) for link in links)
+        self.links = {link.name: link for link in links}
         self.default_routes = dict(default_routes or {})
 
     def copy(self) -> 'NamespaceView':
@@ -136,8 +132,8 @@ class Step(ValueObject):
 
 
 def _drop_routes_via(view: NamespaceView, name: str) -> None:
-    view.default_routes = dict((version, route) for version, route in view.default_routes.items()
-                               if route[1] != name)
+    view.default_routes = {version: route for version, route in view.default_routes.items()
+                               if route[1] != name}
 
 
 def _drop_link(view: NamespaceView, name: str) -> None:
@@ -155,7 +151,7 @@ def simulate_links(views: Mapping[Optional[str], NamespaceView], steps: Iterable
     Mirrors what the kernel does for each step, including the side effects planning relies
     on (a deleted veth takes its peer along; a link set down loses its routes).
     """
-    result = dict((key, view.copy()) for key, view in views.items())
+    result = {key: view.copy() for key, view in views.items()}
 
     def view_of(netns: Optional[str]) -> NamespaceView:
         if netns not in result:
@@ -215,6 +211,6 @@ def describe(view: NamespaceView) -> Dict[str, Any]:
         'exists': view.exists,
         'links': [dict(name=link.name, kind=link.kind, up=link.up, mtu=link.mtu, master=link.master,
                        hairpin=link.hairpin, addresses=list(link.addresses)) for link in links],
-        'default_routes': dict((str(version), dict(gateway=gateway, interface=interface))
-                               for version, (gateway, interface) in view.default_routes.items()),
+        'default_routes': {str(version): dict(gateway=gateway, interface=interface)
+                               for version, (gateway, interface) in view.default_routes.items()},
     }

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Named network namespaces as ``ip netns`` keeps them: bind mounts on files in /run/netns.
@@ -8,9 +7,6 @@ pyroute2 fork a helper per namespace: a fork costs several milliseconds, and a l
 hundreds of namespaces.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import ctypes
 import errno
@@ -142,8 +138,8 @@ def processes_in(names: Iterable[str]) -> Dict[str, Dict[int, str]]:
     One pass over /proc for all names, instead of one per namespace.
     """
     device = _nsfs_device()
-    wanted = dict(((device, inode), name) for name, inode in inodes(names).items())
-    found: Dict[str, Dict[int, str]] = dict((name, {}) for name in wanted.values())
+    wanted = {(device, inode): name for name, inode in inodes(names).items()}
+    found: Dict[str, Dict[int, str]] = {name: {} for name in wanted.values()}
     if not wanted:
         return found
     for pid in os.listdir('/proc'):

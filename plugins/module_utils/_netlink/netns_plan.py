@@ -1,11 +1,7 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure planning for the netns module: wanted names + what /run/netns holds -> steps."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple
 

@@ -1,12 +1,8 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The work of nslab.net.netns: its arguments parsed into a spec, then converged.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from typing import TYPE_CHECKING, Any, Collection, Dict, List, Mapping, Optional, Tuple
 
@@ -35,11 +31,11 @@ def converge_netns(module: 'AnsibleModule', netlink: 'Netlink', spec: Mapping[st
     therefore do not keep a namespace from being deleted, even when check mode only predicts
     that stop."""
     names, state = spec['names'], spec['state']
-    entries = dict((name, NetnsEntry(name, named_namespaces.status(name))) for name in names)
+    entries = {name: NetnsEntry(name, named_namespaces.status(name)) for name in names}
     if state == 'absent':
         for name, processes in named_namespaces.processes_in(names).items():
-            entries[name].processes = dict((pid, command) for pid, command in processes.items()
-                                           if pid not in spared)
+            entries[name].processes = {pid: command for pid, command in processes.items()
+                                           if pid not in spared}
 
     def plan(views: Mapping[Optional[str], 'NamespaceView'],
              nsids: Mapping[Tuple[Optional[str], Optional[str]], Optional[int]]) -> Tuple[List['Step'], List[str]]:

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one shape every netlink module runs in: parse, read, plan, apply (unless check mode), report.
@@ -15,9 +14,6 @@ diff's ``after`` is a re-read of the kernel after a real run and a simulation of
 check mode; both go through the module's own report function.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure planning for the veth module: validated pairs + observed views -> steps.
@@ -7,9 +6,6 @@ A pair is two ends, each ``(netns, name)``. The module never re-pairs: an end th
 with another peer is an error, because rebuilding it would cut whatever uses that link.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
@@ -93,7 +89,7 @@ def parse_pairs(items: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
 
 def nsid_keys(pairs: Iterable[Mapping[str, Any]]) -> List[Tuple[Optional[str], Optional[str]]]:
     """The (from, to) namespace pairs whose netns ids the reader must look up to verify peers."""
-    return sorted(set((p['a']['netns'], p['b']['netns']) for p in pairs if p['a']['netns'] != p['b']['netns']),
+    return sorted({(p['a']['netns'], p['b']['netns']) for p in pairs if p['a']['netns'] != p['b']['netns']},
                   key=lambda k: (k[0] or '', k[1] or ''))
 
 

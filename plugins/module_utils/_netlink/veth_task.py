@@ -1,12 +1,8 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The work of nslab.net.veth: its arguments parsed into a spec, then converged.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reading and changing the overlay's VXLAN device with iproute2 (``ip -j``, ``bridge -j``).
@@ -8,9 +7,6 @@ iproute2 reads them in the terms the plan uses, and the commands that change the
 very commands the task reports. Everything read here is on the lab's own device.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
@@ -42,9 +38,9 @@ def parse_device(link: Dict[str, Any]) -> Dict[str, Any]:
 def parse_entries(fdb: List[Dict[str, Any]], neighbours: List[Dict[str, Any]], routes: List[Dict[str, Any]]) -> Dict[str, Any]:
     """The device's FDB entries, neighbours and routes as the sets :func:`plan.wanted_entries` makes."""
     return dict(
-        fdb=set((entry['mac'], entry['dst']) for entry in fdb if entry.get('dst') and entry.get('mac')),
-        neighbours=set((entry['dst'], entry['lladdr']) for entry in neighbours if entry.get('lladdr')),
-        routes=set((entry['dst'], entry.get('gateway'), entry.get('prefsrc')) for entry in routes))
+        fdb={(entry['mac'], entry['dst']) for entry in fdb if entry.get('dst') and entry.get('mac')},
+        neighbours={(entry['dst'], entry['lladdr']) for entry in neighbours if entry.get('lladdr')},
+        routes={(entry['dst'], entry.get('gateway'), entry.get('prefsrc')) for entry in routes})
 
 
 def read_device(module: 'AnsibleModule', name: str) -> Optional[Dict[str, Any]]:

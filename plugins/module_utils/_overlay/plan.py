@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The VXLAN overlay that joins the labs of several hosts, as data (pure).
@@ -24,9 +23,6 @@ from the subnets of that network's peers, and out of a bridge into the device on
 applies to the uplink only).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import ipaddress
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -95,7 +91,7 @@ def _peer_namespaces(raw: Any, networks: Sequence[Mapping[str, Any]], label: str
     of the peer's networks, at an address of that network's subnet."""
     if raw is None:
         return None
-    subnets = dict((member['network'], ipaddress.ip_network(member['subnet'])) for member in networks)
+    subnets = {member['network']: ipaddress.ip_network(member['subnet']) for member in networks}
     namespaces = []
     for index, item in enumerate(raw):
         name, network = item.get('name'), item.get('network')
@@ -151,7 +147,7 @@ def overlay_spec(raw: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
         namespaces = _peer_namespaces(item.get('namespaces'), networks, label, problems)
         peers.append(dict(name=name, address=peer_address, networks=networks, namespaces=namespaces))
     addresses = [peer['address'] for peer in peers if peer['address']] + ([address] if address else [])
-    for duplicate in sorted(set(a for a in addresses if addresses.count(a) > 1)):
+    for duplicate in sorted({a for a in addresses if addresses.count(a) > 1}):
         problems.append('overlay: underlay address %s is given to more than one host' % duplicate)
     if problems:
         raise InvalidInput(problems)
@@ -229,13 +225,13 @@ def overlay_layout(spec: Mapping[str, Any], local: Mapping[str, Any], networks: 
     return dict(device=spec['device'], vni=spec['vni'], port=spec['port'], address=local['address'],
                 underlay=local['interface'], device_mtu=device_mtu, mtu=min(LAB_MTU, device_mtu),
                 mac=vtep_mac(local['address']), peers=peers, unknown=unknown,
-                networks=[dict((key, network[key]) for key in ('name', 'bridge', 'subnet', 'gateway', 'icc'))
+                networks=[{key: network[key] for key in ('name', 'bridge', 'subnet', 'gateway', 'icc')}
                           for network in networks])
 
 
 def _still_there(namespaces: Sequence[Mapping[str, str]], networks: Sequence[Mapping[str, str]]) -> List[Dict[str, str]]:
     """The recorded ``namespaces`` of a peer whose addresses lie in its ``networks``' subnets."""
-    subnets = dict((member['network'], ipaddress.ip_network(member['subnet'])) for member in networks)
+    subnets = {member['network']: ipaddress.ip_network(member['subnet']) for member in networks}
     kept = []
     for ns in namespaces:
         try:
@@ -250,7 +246,7 @@ def _still_there(namespaces: Sequence[Mapping[str, str]], networks: Sequence[Map
 def wanted_entries(layout: Mapping[str, Any]) -> Dict[str, Any]:
     """The device's FDB entries ``{(mac, dst)}``, neighbours ``{(ip, mac)}`` and routes
     ``{(dst, via, src)}``: one FDB entry per peer, the others per subnet of a shared network."""
-    local = dict((network['name'], network) for network in layout['networks'])
+    local = {network['name']: network for network in layout['networks']}
     fdb, neighbours, routes = set(), set(), set()
     for peer in layout['peers']:
         fdb.add((peer['mac'], peer['address']))
@@ -317,7 +313,7 @@ def describe_device(device: Optional[Mapping[str, Any]]) -> Optional[Dict[str, A
     if device is None:
         return None
     keys = ('kind', 'vni', 'port', 'local', 'underlay', 'learning', 'mac', 'mtu', 'up')
-    described = dict((key, device.get(key)) for key in keys)
+    described = {key: device.get(key) for key in keys}
     described.update(fdb=['%s dst %s' % entry for entry in sorted(device['fdb'])],
                      neighbours=['%s lladdr %s' % entry for entry in sorted(device['neighbours'])],
                      routes=['%s via %s src %s' % entry for entry in sorted(device['routes'])])
@@ -351,12 +347,12 @@ def overlay_rules(layout: Mapping[str, Any], bridges: Sequence[str]) -> List[Rul
     # iptables-save prints, which is how the rules compare.
     vni = '0x0>>0x16&0x3c@0xc>>0x8=%s' % hex(layout['vni'])
     matches: List[Tuple[str, Tuple[str, ...]]] = [('udp', ('--dport', str(layout['port']))), ('u32', ('--u32', vni))]
-    peers = sorted(set(peer['address'] for peer in layout['peers']), key=ipaddress.IPv4Address)
+    peers = sorted({peer['address'] for peer in layout['peers']}, key=ipaddress.IPv4Address)
     for start in range(0, len(peers), U32_VALUES):
         chunk = peers[start:start + U32_VALUES]
         matches.append(('u32', ('!', '--u32', '0xc=%s' % ','.join(_hex(address) for address in chunk))))
     rules = [build('filter', 'NSLAB-INPUT', 'DROP', proto='udp', matches=matches, comment=owner)]
-    local = dict((network['name'], network) for network in layout['networks'])
+    local = {network['name']: network for network in layout['networks']}
     for peer in layout['peers']:
         for member in peer['networks']:
             network = local.get(member['network'])
@@ -388,7 +384,7 @@ def overlay_collisions(layout: Mapping[str, Any], vxlans: Sequence[Mapping[str, 
             problems.append('overlay: the VXLAN device %s, which the lab did not make, already uses VNI %d on port %d; '
                             'choose another lab_overlay.vni' % (device['name'], layout['vni'], layout['port']))
     subnets = [(peer['name'], ipaddress.ip_network(member['subnet'])) for peer in layout['peers']
-               for member in peer['networks'] if member['network'] in set(n['name'] for n in layout['networks'])]
+               for member in peer['networks'] if member['network'] in {n['name'] for n in layout['networks']}]
     for route in routes:
         if route.get('dev') in own_devices or route.get('dev') == layout['device'] or route.get('dst') == 'default':
             continue

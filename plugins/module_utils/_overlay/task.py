@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The overlay step of nslab.net.lab_network: its device and its rules, converged.
@@ -7,9 +6,6 @@ Building, the rules go first, so the device never carries traffic its rules do n
 removing, the device goes first, then its rules.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from typing import TYPE_CHECKING, Any, Dict, Mapping
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The restore files on the host (see :mod:`plan`): read them, write them, find the code.
@@ -10,9 +9,6 @@ CRC but not the members the wrappers add (``sitecustomize.py``, which names the 
 file, and our ``__main__.py``), so the same collection gives the same digest on every run.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import hashlib

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What ``nslab-restore@NAME.service`` runs at boot: lab_network, on the stored declaration.
@@ -11,9 +10,6 @@ journal: what was restored, or why not. The exit status is the module's, so a fa
 shows as a failed unit; it never blocks the boot, since nothing requires the unit.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 import os

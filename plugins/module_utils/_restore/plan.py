@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The lab at boot: what lab_network stores on the host so that systemd rebuilds the lab.
@@ -20,9 +19,6 @@ on the host, per lab:
 This file plans those files as data; :mod:`adapter` reads and writes them.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 from typing import Any, Dict, List, Optional
@@ -87,9 +83,9 @@ def declaration(params: Dict[str, Any], spec: Dict[str, Any], plan: Dict[str, An
     peers' addresses and namespaces that the run only knew from the host's record (which a
     reboot takes) are written in: those come from the plan.
     """
-    args = dict((key, value) for key, value in params.items() if key not in _NOT_STORED)
+    args = {key: value for key, value in params.items() if key not in _NOT_STORED}
     args['state'] = 'present'
-    chdirs = dict((ns['name'], ns['chdir']) for ns in spec['namespaces'])
+    chdirs = {ns['name']: ns['chdir'] for ns in spec['namespaces']}
     namespaces = []
     for ns in plan['namespaces']:
         entry: Dict[str, Any] = dict(name=ns['name'], networks=[
@@ -117,7 +113,7 @@ def declaration(params: Dict[str, Any], spec: Dict[str, Any], plan: Dict[str, An
 def _overlay_args(overlay: Dict[str, Any], layout: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     """The overlay's peers as the plan knew them: their addresses and namespaces, given or
     recorded (a reboot takes the record); a peer whose address it did not know is left out."""
-    known = dict((peer['name'], peer) for peer in (layout or {}).get('peers') or [])
+    known = {peer['name']: peer for peer in (layout or {}).get('peers') or []}
     peers = []
     for peer in overlay.get('peers') or []:
         planned = known.get(peer.get('name')) or {}

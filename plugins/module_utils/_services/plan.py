@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure planning for the netns_service module: validated services + what runs -> steps.
@@ -10,9 +9,6 @@ planned by the same code, and reported as the same dicts, so a check run's predi
 real run's re-read compare as data.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 import re
@@ -123,7 +119,7 @@ def service_members(processes: Iterable[Tuple[int, int, Optional[str]]], groups:
     proven to be a service's (see service_processes.service_pids) to its name, ``units`` a
     unit name to its service's name.
     """
-    found: Dict[str, Set[int]] = dict((name, set()) for name in set(groups.values()) | set(units.values()))
+    found: Dict[str, Set[int]] = {name: set() for name in set(groups.values()) | set(units.values())}
     for pid, pgrp, cgroup in processes:
         if pgrp in groups:
             found[groups[pgrp]].add(pid)
@@ -380,7 +376,7 @@ def unit_metadata(text: Optional[str]) -> Dict[str, Optional[str]]:
             except ValueError:
                 break
             if isinstance(found, dict):
-                return dict((key, found.get(key)) for key in ('netns', 'command', 'chdir'))
+                return {key: found.get(key) for key in ('netns', 'command', 'chdir')}
             break
     return dict(netns=None, command=None, chdir=None)
 

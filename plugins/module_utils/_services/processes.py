@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The process manager of netns_service: detached ``ip netns exec`` and a record per service.
@@ -16,9 +15,6 @@ after it with the pid and start time. The token is in the service's environment
 process that carries it (one pass over /proc, only for such records).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import json
@@ -181,7 +177,7 @@ def _find_by_token(pending: Dict[str, ProcessRecord]) -> None:
     proves the start time read belongs to the process that carries it, even if the pid was
     freed and reused in between (a reused pid has another environment, and is skipped).
     """
-    holders: Dict[str, List[Tuple[int, Optional[int], int]]] = dict((mark, []) for mark in pending)
+    holders: Dict[str, List[Tuple[int, Optional[int], int]]] = {mark: [] for mark in pending}
     for pid in _pids():
         stat = proc_stat(pid)
         if stat is None or stat.gone:
@@ -198,7 +194,7 @@ def _find_by_token(pending: Dict[str, ProcessRecord]) -> None:
             continue
         record = pending[mark]
         record.pid = leader
-        record.start_time = dict((pid, start) for pid, session, start in found).get(leader)
+        record.start_time = {pid: start for pid, session, start in found}.get(leader)
         if record.start_time is None:
             # The leader is not among the holders (it exited, or overwrote its environment,
             # as programs that set their process title do). Its pid is the session of live
@@ -225,7 +221,7 @@ def service_pids(names: Sequence[str], systemd: Optional[bool] = None) -> Dict[s
     for name, record in read_records(names).items():
         if record is not None and record.pid and (record.alive or record.leftovers):
             groups[record.pid] = name
-    units = dict((unit_name(name), name) for name in names) if systemd else {}
+    units = {unit_name(name): name for name in names} if systemd else {}
     processes = []
     if groups or units:
         for pid in _pids():
@@ -239,7 +235,7 @@ def service_pids(names: Sequence[str], systemd: Optional[bool] = None) -> Dict[s
                 except OSError:
                     continue
             processes.append((pid, stat.pgrp, cgroup))
-    found: Dict[str, Set[int]] = dict((name, set()) for name in names)
+    found: Dict[str, Set[int]] = {name: set() for name in names}
     for name, pids in service_members(processes, groups, units).items():
         found[name] |= pids
     return found

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The systemd manager of netns_service: runtime unit files and ``systemctl``.
@@ -11,9 +10,6 @@ Every systemctl call goes through the module's ``run_command`` with an argument 
 a shell. The state of all units of a task is read with one ``systemctl show``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import os
@@ -60,10 +56,10 @@ class Systemd:
 
     def read_units(self, names: Sequence[str]) -> Dict[str, Optional[UnitState]]:
         """Map each name to its UnitState, or None when it has no unit file."""
-        texts = dict((name, read_text(unit_path(name))) for name in names)
+        texts = {name: read_text(unit_path(name)) for name in names}
         present = [name for name in names if texts[name] is not None]
         shown = self.shown = self.show(present)
-        units: Dict[str, Optional[UnitState]] = dict((name, None) for name in names)
+        units: Dict[str, Optional[UnitState]] = {name: None for name in names}
         for name in present:
             props = shown.get(unit_name(name), {})
             unit = UnitState(name, texts[name], props.get('ActiveState', 'inactive'),  # type: ignore[arg-type]  # present: a text

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The work of nslab.net.netns_service: check, read, plan, apply (unless check mode), report.
@@ -7,9 +6,6 @@ A function from validated parameters to the result, shared by the module and by
 nslab.net.lab_network; failures raise :class:`errors.TaskFailed`.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 import time
@@ -37,17 +33,17 @@ SETTLE_SECONDS = 0.5
 
 def _host_facts(specs: Sequence[Dict[str, Any]]) -> Tuple[Dict[str, bool], Dict[str, bool]]:
     """Whether the namespaces and explicit directories of ``specs`` exist."""
-    namespaces = dict((spec['netns'], named_namespaces.status(spec['netns']) == 'present')
-                      for spec in specs if spec['netns'] and not netns_name_error(spec['netns']))
-    directories = dict((spec['chdir'], os.path.isdir(spec['chdir'])) for spec in specs
-                       if not spec['own_chdir'] and spec['chdir'].startswith('/'))
+    namespaces = {spec['netns']: named_namespaces.status(spec['netns']) == 'present'
+                      for spec in specs if spec['netns'] and not netns_name_error(spec['netns'])}
+    directories = {spec['chdir']: os.path.isdir(spec['chdir']) for spec in specs
+                       if not spec['own_chdir'] and spec['chdir'].startswith('/')}
     return namespaces, directories
 
 
 def _read(names: Sequence[str], systemd: Optional[Systemd]) -> Dict[str, Observed]:
     records = processes.read_records(names)
     units = systemd.read_units(names) if systemd else {}
-    return dict((name, Observed(records[name], units.get(name))) for name in names)
+    return {name: Observed(records[name], units.get(name)) for name in names}
 
 
 def _apply(module: 'AnsibleModule', steps: Sequence['ServiceStep'], records: Dict[str, Optional['ProcessRecord']],
@@ -114,7 +110,7 @@ def converge_services(module: 'AnsibleModule', spec: Dict[str, Any]) -> Dict[str
     if module.check_mode or not steps:
         after = report_services(specs, simulate_services(specs, state, manager, observed) if steps else observed)
     else:
-        records = dict((name, seen.process) for name, seen in observed.items())
+        records = {name: seen.process for name, seen in observed.items()}
         started = _apply(module, steps, records, systemd)
         restarted = [step.name for step in steps if step.op == 'restart_unit']
         if started or restarted:

@@ -9,7 +9,6 @@ ansible-test's boilerplate check does not allow), so ``list[str]`` or ``X | None
 would fail on 3.8 although it parses.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
 import ast
@@ -17,7 +16,6 @@ import os
 
 import pytest
 
-__metaclass__ = type
 
 PLUGINS = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'plugins')
 TARGET_DIRS = ('module_utils', 'modules')

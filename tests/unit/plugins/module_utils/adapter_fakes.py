@@ -10,10 +10,8 @@ the next read returns whatever the test says the kernel would show. ``isolate_fi
 points the kernel settings, the sysctl ledger and the xtables lock at a temporary directory.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import functools
 import inspect
@@ -222,7 +220,7 @@ class FakeNetlink:
     def nsids(self, keys):
         keys = list(keys)
         self.nsid_calls.append(keys)
-        return dict((key, self.known_nsids[key]) for key in keys if key in self.known_nsids)
+        return {key: self.known_nsids[key] for key in keys if key in self.known_nsids}
 
     def opened_in(self, netns, factory):
         """A packet socket that records what it sends in ``announcements`` (the factory, a

@@ -2,15 +2,12 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Files written whole and durable: content, mode, and the directory flushed after the rename."""
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
 import os
 
 from ansible_collections.nslab.net.plugins.module_utils._common import atomic_file
 from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import remove_file, write_atomically
-
-__metaclass__ = type
 
 
 def test_the_rename_is_followed_by_a_flush_of_its_directory(tmp_path, monkeypatch):

@@ -4,10 +4,8 @@
 messages built by hand, which flows a gone mapping owns, and the deletion request and command.
 (The system tests delete real flows with it and watch a UDP client's traffic move.)"""
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import socket
 import struct

@@ -7,10 +7,8 @@ restore inputs are what nslab.net.nat_masquerade sent there, and the saves after
 kernel then held, so the planner's simulation is held to the kernel's own answer.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import os
 
@@ -37,8 +35,8 @@ def masquerade_br0(state='present'):
 def rules_by_chain(ruleset):
     """The rules of every chain that holds any: chains that are only declared, and the order
     in which a save lists chains, are not what a plan changes."""
-    return dict(((table, chain), rules) for table in ruleset.rules
-                for chain, rules in ruleset.rules[table].items() if rules)
+    return {(table, chain): rules for table in ruleset.rules
+                for chain, rules in ruleset.rules[table].items() if rules}
 
 
 # --- detect_backend

@@ -8,10 +8,8 @@ skeleton with the last owner except the user hook, repair of the skeleton's jump
 owned_rules, and parse_networks / network_rules / masquerade_task.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import pytest
 

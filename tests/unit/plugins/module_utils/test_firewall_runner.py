@@ -6,10 +6,8 @@ The iptables commands answer with recorded output (fixtures/iptables-nft); /proc
 sysctl ledger and the xtables lock are files below tmp_path (adapter_fakes.isolate_firewall).
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import errno
 import functools

@@ -7,10 +7,8 @@ with kernel settings and the ledger below tmp_path; port publishing reads its br
 FakeNetlink and deletes conntrack flows through a recorder.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import json
 

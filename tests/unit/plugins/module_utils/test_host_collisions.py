@@ -7,10 +7,8 @@ inode, to fit a line); the rulesets are built from iptables-save text and from t
 the collection itself writes.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import os
 import sys

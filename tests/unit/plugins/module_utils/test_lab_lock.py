@@ -2,7 +2,6 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One run per lab at a time: the lab's lock, who holds it, and what a waiter sees."""
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
 import os
@@ -19,7 +18,6 @@ from ansible_collections.nslab.net.plugins.module_utils._lab.lock import LabLock
 HOLD = """
 import fcntl, os, sys
 
-__metaclass__ = type
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
 fcntl.flock(fd, fcntl.LOCK_EX)
 print('held', flush=True)

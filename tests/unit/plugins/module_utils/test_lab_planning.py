@@ -2,10 +2,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The role's planning: checking the variables as a whole, allocating addresses, module inputs."""
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import pytest
 
@@ -44,7 +42,7 @@ def host_with(*holders, default_via='eth0'):
 
 
 def addresses(plan):
-    return dict((p['peer']['netns'], p['peer']['addresses'][0]) for p in plan['pairs'])
+    return {p['peer']['netns']: p['peer']['addresses'][0] for p in plan['pairs']}
 
 
 def problems_of(variables):
@@ -161,7 +159,7 @@ def test_a_namespace_joins_several_networks_with_its_default_route_on_the_first(
 def owning(plan_spec, host):
     """What a lab owns after building ``plan_spec`` on ``host``: its record, as verified."""
     built = lab_plan(plan_spec, host)
-    inodes = dict((name, index + 100) for index, name in enumerate(built['netns']))
+    inodes = {name: index + 100 for index, name in enumerate(built['netns'])}
     return verify('lab', final(built, inodes), inodes), inodes
 
 
@@ -213,7 +211,7 @@ def test_the_summary_lists_urls_that_reach_each_published_port():
     plan = lab_plan(spec(seeds(namespaces=seeds()['namespaces'] + [
         dict(name='ns3', publish=['127.0.0.1:9000:9000', '5353:53/udp'])])), host_with())
     summary = lab_summary(plan, host_with(), 'nft')
-    urls = dict(((p['namespace'], p['host_port']), p['urls']) for p in summary['published'])
+    urls = {(p['namespace'], p['host_port']): p['urls'] for p in summary['published']}
     assert urls == {('ns1', 8000): ['http://127.0.0.1:8000/', 'http://198.51.100.2:8000/'],
                     ('ns3', 9000): ['http://127.0.0.1:9000/'],
                     ('ns3', 5353): ['udp://127.0.0.1:5353', 'udp://198.51.100.2:5353']}
@@ -228,9 +226,9 @@ def test_the_summary_lists_urls_that_reach_each_published_port():
 
 def owned_pairs(*names):
     """What a lab owns: each namespace of ``names`` with its pair NAME-eth0/eth0."""
-    record = dict(namespaces=dict((name, dict(inode=index + 1, links=[dict(host='%s-eth0' % name, peer='eth0')]))
-                                  for index, name in enumerate(names)), bridges=['br0'])
-    return verify('lab', record, dict((name, index + 1) for index, name in enumerate(names)))
+    record = dict(namespaces={name: dict(inode=index + 1, links=[dict(host='%s-eth0' % name, peer='eth0')])
+                                  for index, name in enumerate(names)}, bridges=['br0'])
+    return verify('lab', record, {name: index + 1 for index, name in enumerate(names)})
 
 
 def test_a_renamed_namespace_keeps_its_address_in_one_run():

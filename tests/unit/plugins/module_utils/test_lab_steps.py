@@ -10,7 +10,6 @@ get pass that module's own argument spec, and the module's own parsing of them g
 the spec the run converges.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
 import pytest
@@ -30,7 +29,6 @@ from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_plan impor
 from ansible_collections.nslab.net.plugins.module_utils._services import tasks as service_tasks
 from ansible_collections.nslab.net.plugins.module_utils._services.plan import SERVICE_ARGS
 
-__metaclass__ = type
 
 #: step -> (the module's arguments, the list option the plan fills, the module's own parsing)
 MODULES = dict(
@@ -114,8 +112,8 @@ def test_every_step_is_valid_for_its_module_and_converges_what_the_module_would_
     for step, state, items in steps_of(plan):
         args, unused, parse = MODULES[step]
         raw = step_arguments(step, items, state, 'nft')
-        validator = ArgumentSpecValidator(args['argument_spec'], **dict(
-            (key, value) for key, value in args.items() if key != 'argument_spec'))
+        validator = ArgumentSpecValidator(args['argument_spec'], **{
+            key: value for key, value in args.items() if key != 'argument_spec'})
         result = validator.validate(raw)
         assert not result.error_messages, (name, step, state, result.error_messages)
         assert step_spec(step, items, state, plan, PARAMS, 'nft') == parse(result.validated_parameters), (step, state)
@@ -125,12 +123,12 @@ def test_every_step_is_valid_for_its_module_and_converges_what_the_module_would_
 
 
 def test_the_plans_cover_every_step_in_both_directions():
-    seen = set((step, state) for unused, plan in PLANS for step, state, unused_items in steps_of(plan))
-    assert seen == set((step, state) for step in MODULES for state in ('present', 'absent'))
+    seen = {(step, state) for unused, plan in PLANS for step, state, unused_items in steps_of(plan)}
+    assert seen == {(step, state) for step in MODULES for state in ('present', 'absent')}
 
 
 def test_published_ports_are_parsed_once_and_kept_in_the_plan():
     plan = lab_plan(lab_spec(dict(DEFAULTS, **LABS['ports of every shape'])), EMPTY_HOST)
-    (web,) = [ns for ns in plan['namespaces'] if ns['name'] == 'web']
+    (web,) = (ns for ns in plan['namespaces'] if ns['name'] == 'web')
     ports = web['networks'][0]['ports']
     assert len(ports) == 6 and dict(proto='udp', host_ip=None, host_port=5353, container_port=53) in ports

@@ -7,10 +7,8 @@ its inode: a running service bound it over its /etc file (a unit's BindReadOnlyP
 netns exec``) and would go on seeing a new inode's predecessor.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import errno
 import os
@@ -271,7 +269,7 @@ def test_check_mode_reports_the_changes_and_makes_none(netns_dir):
     assert result['changed'] is True and len(result['commands']) == 4
     assert not os.path.exists(netns_dir)
     converge(netns_dir, files)
-    before = dict((path, os.stat(path).st_mtime_ns) for path in files)
+    before = {path: os.stat(path).st_mtime_ns for path in files}
     changed = wanted(netns_dir, dict(LAB, extra_hosts=['gw:10.0.0.1']))
     result = converge(netns_dir, changed, check_mode=True)
     assert result['changed'] is True
@@ -279,7 +277,7 @@ def test_check_mode_reports_the_changes_and_makes_none(netns_dir):
         os.path.dirname(path), path, len(changed[path].splitlines()) + 1) for path in sorted(changed)
         if path.endswith('/hosts')]
     assert read_name_files(netns_dir) == made_here(netns_dir, files)
-    assert dict((path, os.stat(path).st_mtime_ns) for path in files) == before
+    assert {path: os.stat(path).st_mtime_ns for path in files} == before
     # A teardown in check mode too.
     assert converge(netns_dir, {}, check_mode=True)['changed'] is True
     assert read_name_files(netns_dir) == made_here(netns_dir, files)

@@ -10,10 +10,8 @@ lab_network makes them: the arguments through the module's argument spec, lab_sp
 on a host as netns_info describes it, and the names step's spec from the plan.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import copy
 
@@ -90,7 +88,7 @@ def named(plan, netns):
 
 
 def layout_namespaces(plan):
-    return dict((peer['name'], peer['namespaces']) for peer in plan['overlay']['peers'])
+    return {peer['name']: peer['namespaces'] for peer in plan['overlay']['peers']}
 
 
 def record_after(plan):

@@ -7,10 +7,8 @@ Namespaces are planned the way lab_network plans them (lab_spec, then lab_plan o
 netns_info describes it, with the host's own name files as the runner reads them).
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import copy
 import json
@@ -351,7 +349,7 @@ def test_the_plan_namespaces_carry_their_own_settings():
 def test_a_loopback_only_host_warns_once_for_all_namespaces():
     plan = plan_of(SHOP, dict(HOST, name_files=dict(HOST_FILES, resolv_conf='nameserver 127.0.0.1\n')))
     assert len(plan['names']['warnings']) == 1 and 'lab_dns' in plan['names']['warnings'][0]
-    assert set(resolver['source'] for resolver in plan['names']['resolvers'].values()) == {'fallback'}
+    assert {resolver['source'] for resolver in plan['names']['resolvers'].values()} == {'fallback'}
 
 
 def test_no_warning_where_every_namespace_has_its_own_dns():

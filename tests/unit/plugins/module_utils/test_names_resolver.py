@@ -8,10 +8,8 @@ loopback: a namespace has a loopback of its own); systemd-resolved's upstream fi
 declares instead.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 from ansible_collections.nslab.net.plugins.module_utils._names.resolver import (
     FALLBACK_NAMESERVERS, HOST_RESOLV_CONF, SYSTEMD_RESOLV_CONF, ResolvConf, Resolver, describe_resolver,

@@ -7,10 +7,8 @@ lab_spec gathers their problems with every other one, labelled by where they wer
 (``lab`` or ``namespace NAME``), and raises them all at once.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import pytest
 

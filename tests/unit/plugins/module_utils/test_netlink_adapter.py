@@ -2,12 +2,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Values the netlink adapter makes up itself."""
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
 from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import random_mac
-
-__metaclass__ = type
 
 
 def test_a_bridge_gets_a_locally_administered_unicast_address_of_its_own():

@@ -2,7 +2,6 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Announcing an address that came up on a new interface: the frame and what is announced."""
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
 import struct
@@ -12,7 +11,6 @@ from ansible_collections.nslab.net.plugins.module_utils._netlink.model import St
 
 from adapter_fakes import FakeNetlink
 
-__metaclass__ = type
 
 MAC = bytes.fromhex('020000000001')
 

@@ -8,10 +8,8 @@ a real run is the test's next view, not a simulation, so a report of the re-read
 apart from the planner's own simulation, which check mode uses.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import pytest
 
@@ -106,7 +104,7 @@ def namespaces(monkeypatch):
     status, inside = {}, {}
     monkeypatch.setattr(named_namespaces, 'status', lambda name: status.get(name, 'absent'))
     monkeypatch.setattr(named_namespaces, 'processes_in',
-                        lambda names: dict((name, dict(inside.get(name, {}))) for name in names))
+                        lambda names: {name: dict(inside.get(name, {})) for name in names})
     return status, inside
 
 

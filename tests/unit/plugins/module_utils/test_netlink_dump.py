@@ -3,10 +3,8 @@
 """The attribute parsing of netlink_dump on messages built by hand (the system tests read
 the real kernel with it: every module's view goes through it)."""
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import socket
 import struct

@@ -3,10 +3,8 @@
 """The VXLAN overlay's planning: its argument, its place in the lab's plan and record, the
 device's entries and commands, its rules, and what it refuses to take over."""
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import pytest
 

@@ -9,10 +9,8 @@ duplicates merged, state=absent ignoring ports), and publish_task against curren
 deleted by hand, exclusive, and the mappings whose conntrack flows go).
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import pytest
 

@@ -6,10 +6,8 @@ Every path is below tmp_path (``Paths`` points the restore directory and the sys
 directory there); systemctl is a recorded stand-in that answers ``daemon-reload``.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import os
 import stat

@@ -13,10 +13,8 @@ real lab_network would build the lab on this machine): the environment variable
 AnsibleModule rejects, which it does before anything else.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import io
 import json
@@ -125,7 +123,7 @@ def run_unit(code, declaration, how='changed', *extra):
     """What ExecStart runs; no site-packages (-S), no PYTHON* variables (-E), no user site (-s)."""
     env = dict(os.environ, NSLAB_FAKE=how)
     done = subprocess.run([sys.executable, '-E', '-s', '-S', code, declaration] + list(extra), env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120, check=False)
+                          capture_output=True, timeout=120, check=False)
     return done.returncode, done.stdout.decode('utf-8'), done.stderr.decode('utf-8')
 
 
@@ -216,7 +214,7 @@ def test_the_stored_code_finds_itself_as_its_running_code(fake):
     done = subprocess.run([sys.executable, '-E', '-s', '-S', '-c',
                            'import sys; sys.path.insert(0, sys.argv[1]); from %s import running_code; '
                            'print(running_code())' % adapter.__name__, code],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, check=False)
+                          capture_output=True, timeout=60, check=False)
     assert (done.returncode, done.stdout.decode('utf-8').strip()) == (0, code), done.stderr
 
 
@@ -278,7 +276,7 @@ def test_a_declaration_for_other_code_is_not_run(tmp_path):
 
 
 def test_the_unit_without_its_declaration_prints_the_usage(fake):
-    done = subprocess.run([sys.executable, '-E', '-s', '-S', fake[0]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    done = subprocess.run([sys.executable, '-E', '-s', '-S', fake[0]], capture_output=True,
                           timeout=60, check=False)
     assert done.returncode == 2 and done.stdout.decode('utf-8').startswith('usage: python3 NAME.pyz NAME.json')
 

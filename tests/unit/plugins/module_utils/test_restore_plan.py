@@ -9,10 +9,8 @@ is that a stored declaration, fed back as a module's arguments, gives the same t
 boot's run and the next playbook run then find nothing to rewrite.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import copy
 import json
@@ -106,7 +104,7 @@ def test_the_template_waits_for_the_network_and_the_firewall_services_and_never_
     assert len(after) == 1 and after[0].split('=', 1)[1].split() == ['network-online.target'] + list(rp.FIREWALL_UNITS)
     assert 'nftables.service' in rp.FIREWALL_UNITS  # it runs `flush ruleset` at boot
     assert 'Wants=network-online.target' in lines
-    sections = dict((name, lines.index(name)) for name in ('[Unit]', '[Service]', '[Install]'))
+    sections = {name: lines.index(name) for name in ('[Unit]', '[Service]', '[Install]')}
     assert sections['[Unit]'] < sections['[Service]'] < sections['[Install]']
     service = lines[sections['[Service]']:sections['[Install]']]
     assert {'Type=oneshot', 'RemainAfterExit=yes', 'TimeoutStartSec=300', 'SyslogIdentifier=nslab-restore'} <= set(service)
@@ -342,7 +340,7 @@ NAMED = dict(name='web', dns=['192.0.2.53'], dns_search=['lab.example'], extra_h
 
 
 def name_settings(spec):
-    return dict((ns['name'], (ns['dns'], ns['dns_search'], ns['extra_hosts'])) for ns in spec['namespaces'])
+    return {ns['name']: (ns['dns'], ns['dns_search'], ns['extra_hosts']) for ns in spec['namespaces']}
 
 
 def test_the_declaration_keeps_each_namespaces_names_and_only_those_it_has():

@@ -6,10 +6,8 @@ Whether systemd is init is the test's choice (``booted``), the running code is a
 tmp_path (tests do not run from AnsiballZ), and the files go below tmp_path.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import copy
 import os

@@ -9,10 +9,8 @@ below tmp_path names, so the real record and /proc checks prove it runs. Signall
 group fails the test: nothing here may stop a real process.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import json
 import os

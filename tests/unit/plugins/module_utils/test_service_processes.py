@@ -7,10 +7,8 @@ The pure parts get texts; the adapter gets real processes of this test (in sessi
 own, killed at the end by their group id) and records in a temporary directory. No root.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import json
 import os

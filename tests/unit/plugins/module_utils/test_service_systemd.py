@@ -7,10 +7,8 @@ netns_service writes: ``web`` runs, ``bad`` exits 3 at once. The unit files live
 tmp_path; which namespace a main pid is in is a table of the test's, not /proc.
 """
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import os
 import stat

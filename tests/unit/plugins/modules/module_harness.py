@@ -9,9 +9,6 @@ later), else by setting ``basic._ANSIBLE_ARGS`` to the JSON a controller would s
 the invocation is not logged to syslog or the journal.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import contextlib
 import json
@@ -95,7 +92,7 @@ class FakeNetlink:
         return False
 
     def read_views(self, names, links_only=False):
-        return dict((name, self.views[name]) for name in names)
+        return {name: self.views[name] for name in names}
 
 
 def patch_netlink_converge(monkeypatch, module, converge_name):

@@ -6,9 +6,6 @@ The spec keeps the arguments' problems, so that the task reports them together w
 host's: bad input is held here to the real converge, on a host below tmp_path without systemd.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 

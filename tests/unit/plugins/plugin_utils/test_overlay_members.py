@@ -4,10 +4,8 @@
 peers' namespaces from their results of the lab in the play; and when the role's second run of
 the lab reuses the first one's result."""
 
-from __future__ import (absolute_import, division, print_function)
 from __future__ import annotations
 
-__metaclass__ = type
 
 import copy
 
@@ -93,7 +91,7 @@ def namespaces_of(result, register='lab_result'):
     inventory = copy.deepcopy(INVENTORY)
     if result is not None:
         inventory['h3'][register] = result
-    return dict((peer['name'], peer['namespaces']) for peer in peers(inventory))
+    return {peer['name']: peer['namespaces'] for peer in peers(inventory)}
 
 
 def test_a_peer_s_namespaces_come_from_its_result_of_this_lab_on_every_network():
