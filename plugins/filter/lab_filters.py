@@ -6,7 +6,8 @@
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
-from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan, lab_spec
+from ansible_collections.nslab.net.plugins.module_utils._lab.spec import lab_spec
+from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan
 from ansible_collections.nslab.net.plugins.plugin_utils import lab_report
 
 

@@ -21,7 +21,7 @@ in an earlier run.
 import ipaddress
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
-from ansible_collections.nslab.net.plugins.module_utils._lab.plan import network_subnets
+from ansible_collections.nslab.net.plugins.module_utils._lab.spec import network_subnets
 from ansible_collections.nslab.net.plugins.module_utils._overlay.plan import overlap_problems
 
 #: The role's defaults that decide a host's networks, for hosts whose variables do not set them

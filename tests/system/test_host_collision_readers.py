@@ -67,7 +67,7 @@ module = basic.AnsibleModule(argument_spec={})
 from %(mu)s._firewall.backends import detect_backend
 from %(mu)s._lab.collision_readers import nat_ruleset
 from %(mu)s._lab.collisions import foreign_published, host_collisions
-from %(mu)s._lab.plan import lab_spec
+from %(mu)s._lab.spec import lab_spec
 from %(mu)s._netlink.model import describe
 from %(mu)s._netlink.adapter import Netlink
 backend = detect_backend(module)

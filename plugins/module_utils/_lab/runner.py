@@ -24,7 +24,8 @@ from ansible_collections.nslab.net.plugins.module_utils._lab.collisions import (
 from ansible_collections.nslab.net.plugins.module_utils._lab.lock import LabLock, LockTimeout
 from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import (
     claimed, empty_record, final, ownership_problems, verify)
-from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan, lab_spec, lab_variables
+from ansible_collections.nslab.net.plugins.module_utils._lab.spec import lab_spec, lab_variables
+from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan
 from ansible_collections.nslab.net.plugins.module_utils._lab.step_specs import step_spec
 from ansible_collections.nslab.net.plugins.module_utils._lab.record import (
     RecordError, delete_record, load_records, save_record)

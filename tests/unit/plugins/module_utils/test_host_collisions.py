@@ -21,7 +21,7 @@ from ansible_collections.nslab.net.plugins.module_utils._lab.collision_readers i
     listening_sockets, parse_proc_net, socket_processes)
 from ansible_collections.nslab.net.plugins.module_utils._lab.collisions import (
     ForeignPort, Listener, foreign_published, host_collisions, host_warnings, published_ports)
-from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_spec
+from ansible_collections.nslab.net.plugins.module_utils._lab.spec import lab_spec
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView, describe
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import destination_rules, parse_port_spec
 from nslab_sandbox.docker_host import docker_restore_text

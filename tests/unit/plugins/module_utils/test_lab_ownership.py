@@ -9,7 +9,8 @@ import pytest
 
 from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import (
     claimed, empty_record, final, lab_name_error, ownership_problems, removals, verify)
-from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan, lab_spec
+from ansible_collections.nslab.net.plugins.module_utils._lab.spec import lab_spec
+from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan
 
 HOST = {'host': {'links': [dict(name='eth0', kind=None, addresses=['198.51.100.2/24'])],
                  'default_routes': {'4': dict(gateway='198.51.100.1', interface='eth0')}}, 'namespaces': {}}

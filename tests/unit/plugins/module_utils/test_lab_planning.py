@@ -9,7 +9,8 @@ import pytest
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import final, verify
-from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan, lab_spec
+from ansible_collections.nslab.net.plugins.module_utils._lab.spec import lab_spec
+from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan
 from ansible_collections.nslab.net.plugins.plugin_utils.lab_report import lab_diagram, lab_summary
 
 EMPTY_HOST = {'host': {'links': [], 'default_routes': {}}, 'namespaces': {}}

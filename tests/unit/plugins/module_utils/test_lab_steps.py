@@ -19,7 +19,8 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall import masquer
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import MASQUERADE_ARGS
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import PUBLISH_ARGS
 from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import Owned
-from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan, lab_spec
+from ansible_collections.nslab.net.plugins.module_utils._lab.spec import lab_spec
+from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan
 from ansible_collections.nslab.net.plugins.module_utils._lab.runner import BUILD_ORDER, REMOVE_ORDER, STEPS
 from ansible_collections.nslab.net.plugins.module_utils._lab.step_specs import step_spec
 from ansible_collections.nslab.net.plugins.module_utils._netlink import bridge_task, netns_task, veth_task

@@ -19,7 +19,8 @@ import pytest
 from adapter_fakes import FakeModule
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
-from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan, lab_spec
+from ansible_collections.nslab.net.plugins.module_utils._lab.spec import lab_spec
+from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan
 from ansible_collections.nslab.net.plugins.module_utils._names import adapter
 from ansible_collections.nslab.net.plugins.module_utils._names.directories import stamped
 from ansible_collections.nslab.net.plugins.module_utils._names.adapter import (

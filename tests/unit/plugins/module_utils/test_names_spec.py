@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
-from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_spec
+from ansible_collections.nslab.net.plugins.module_utils._lab.spec import lab_spec
 from ansible_collections.nslab.net.plugins.module_utils._names.spec import (
     host_name_error, name_settings, parse_extra_hosts, resolver_problems)
 

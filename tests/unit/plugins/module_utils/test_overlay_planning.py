@@ -12,7 +12,8 @@ from ansible_collections.nslab.net.plugins.module_utils._common.errors import In
 from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import plan_firewall
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Ruleset, parse_save
 from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import claimed, final, ownership_problems, removals, verify
-from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan, lab_spec
+from ansible_collections.nslab.net.plugins.module_utils._lab.spec import lab_spec
+from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan
 from ansible_collections.nslab.net.plugins.module_utils._overlay import plan as op
 from ansible_collections.nslab.net.plugins.module_utils._overlay.adapter import parse_device, parse_entries
 
