@@ -336,7 +336,7 @@ def test_names_come_back_at_boot(tmp_path):
         built(disk_play(host, variables))
         assert names_files(host.world) == dict.fromkeys(['ns1', 'ns2'], ['hosts', 'resolv.conf'])
         files = {path: read_in_world(host.world, path) for path in
-                     ('/etc/netns/ns1/hosts', '/etc/netns/ns1/resolv.conf', '/etc/netns/ns2/hosts')}
+                 ('/etc/netns/ns1/hosts', '/etc/netns/ns1/resolv.conf', '/etc/netns/ns2/hosts')}
 
         world = host.reboot()
         # systemd-resolved comes up before the restore (After=network-online.target).

@@ -113,7 +113,7 @@ class Recap:
     def __init__(self, proc):
         self.rc, self.output = proc.returncode, proc.stdout + proc.stderr
         self.hosts = {name: {key: int(value) for key, value in re.findall(r'(\w+)=(\d+)', counts)}
-                          for name, counts in re.findall(r'^(\S+)\s+: (ok=.*)$', self.output, re.M)}
+                      for name, counts in re.findall(r'^(\S+)\s+: (ok=.*)$', self.output, re.M)}
 
     def ok(self, changed=None):
         assert self.rc == 0 and self.hosts, self.output[-4000:]

@@ -109,7 +109,7 @@ def declared(disk_host, lab='lab'):
 
 def declared_addresses(declaration):
     return {ns['name']: [m['address'] for m in ns['networks']]
-                for ns in declaration['ANSIBLE_MODULE_ARGS']['namespaces']}
+            for ns in declaration['ANSIBLE_MODULE_ARGS']['namespaces']}
 
 
 def hidden_files(disk_host):

@@ -342,7 +342,7 @@ def inspect(world, names, namespaces=()):
     found = json.loads(proc.stdout)
     return ({name: set(pids) for name, pids in found['owned'].items()},
             {netns: {int(pid): command for pid, command in pids.items()}
-                 for netns, pids in found['inside'].items()})
+             for netns, pids in found['inside'].items()})
 
 
 def killed_run(world, tasks, name, netns, delay):

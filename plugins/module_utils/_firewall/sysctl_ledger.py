@@ -47,7 +47,7 @@ class LedgerPlan:
 
 def _copy(ledger: Mapping[str, Mapping[str, Any]]) -> Dict[str, Dict[str, Any]]:
     return {name: dict(before=entry['before'], set=entry['set'], owners=list(entry['owners']))
-                for name, entry in ledger.items()}
+            for name, entry in ledger.items()}
 
 
 def plan_ledger(ledger: Mapping[str, Mapping[str, Any]], current: Mapping[str, Optional[str]], owners: Iterable[str],

@@ -154,7 +154,7 @@ def removals(plan: Dict[str, Any], owned: Owned, host_links: Dict[str, Optional[
     teardown = plan['state'] == 'absent'
     declared = {ns['name']: ns for ns in ([] if teardown else plan['namespaces'])}
     declared_pairs = {(pair['name'], pair['peer']['name'], pair['peer']['netns'])
-                         for pair in ([] if teardown else plan['pairs'])}
+                      for pair in ([] if teardown else plan['pairs'])}
     services = {service['name'] for service in ([] if teardown else plan['services'])}
     bridges = {bridge['name'] for bridge in ([] if teardown else plan['bridges'])}
     remove: Dict[str, List[Any]] = dict(services=[], publish=[], pairs=[], netns=[], masquerade=[], bridges=[], links=[], dying=[])
@@ -227,5 +227,5 @@ def final(plan: Dict[str, Any], inodes: Dict[str, int]) -> Dict[str, Any]:
         record['overlay'] = dict(devices=[overlay['device']],
                                  peers={peer['name']: peer['address'] for peer in overlay['peers']},
                                  namespaces={peer['name']: [dict(ns) for ns in peer['namespaces']]
-                                                 for peer in overlay['peers'] if peer.get('namespaces') is not None})
+                                             for peer in overlay['peers'] if peer.get('namespaces') is not None})
     return record

@@ -166,7 +166,7 @@ def collisions(module: 'AnsibleModule', spec: Dict[str, Any], host_state: Dict[s
     for warning in host_warnings(spec, host_state):
         module.warn(warning)
     other_labs = {bridge: name for name, record in records.items() if name != spec['name']
-                      for bridge in record.get('bridges') or []}
+                  for bridge in record.get('bridges') or []}
     lab_bridges = set(owned.bridges) | {network['bridge'] for network in spec['networks']}
     try:
         foreign = foreign_published(nat_ruleset(module, backend), own_bridges=lab_bridges)

@@ -48,4 +48,4 @@ def lab_made(current: Dict[str, Optional[str]], ours: Iterable[str], missing: It
 def stamped(wanted: Dict[str, str], made: Set[str], directory: str) -> Dict[str, str]:
     """``wanted`` with each file remembering the directories of its own that the lab made."""
     return {path: with_made(text, [d for d in made if d in (directory, os.path.dirname(path))])
-                for path, text in wanted.items()}
+            for path, text in wanted.items()}

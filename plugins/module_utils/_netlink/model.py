@@ -133,7 +133,7 @@ class Step(ValueObject):
 
 def _drop_routes_via(view: NamespaceView, name: str) -> None:
     view.default_routes = {version: route for version, route in view.default_routes.items()
-                               if route[1] != name}
+                           if route[1] != name}
 
 
 def _drop_link(view: NamespaceView, name: str) -> None:
@@ -212,5 +212,5 @@ def describe(view: NamespaceView) -> Dict[str, Any]:
         'links': [dict(name=link.name, kind=link.kind, up=link.up, mtu=link.mtu, master=link.master,
                        hairpin=link.hairpin, addresses=list(link.addresses)) for link in links],
         'default_routes': {str(version): dict(gateway=gateway, interface=interface)
-                               for version, (gateway, interface) in view.default_routes.items()},
+                           for version, (gateway, interface) in view.default_routes.items()},
     }

@@ -35,7 +35,7 @@ def converge_netns(module: 'AnsibleModule', netlink: 'Netlink', spec: Mapping[st
     if state == 'absent':
         for name, processes in named_namespaces.processes_in(names).items():
             entries[name].processes = {pid: command for pid, command in processes.items()
-                                           if pid not in spared}
+                                       if pid not in spared}
 
     def plan(views: Mapping[Optional[str], 'NamespaceView'],
              nsids: Mapping[Tuple[Optional[str], Optional[str]], Optional[int]]) -> Tuple[List['Step'], List[str]]:

@@ -34,9 +34,9 @@ SETTLE_SECONDS = 0.5
 def _host_facts(specs: Sequence[Dict[str, Any]]) -> Tuple[Dict[str, bool], Dict[str, bool]]:
     """Whether the namespaces and explicit directories of ``specs`` exist."""
     namespaces = {spec['netns']: named_namespaces.status(spec['netns']) == 'present'
-                      for spec in specs if spec['netns'] and not netns_name_error(spec['netns'])}
+                  for spec in specs if spec['netns'] and not netns_name_error(spec['netns'])}
     directories = {spec['chdir']: os.path.isdir(spec['chdir']) for spec in specs
-                       if not spec['own_chdir'] and spec['chdir'].startswith('/')}
+                   if not spec['own_chdir'] and spec['chdir'].startswith('/')}
     return namespaces, directories
 
 

@@ -36,7 +36,7 @@ def rules_by_chain(ruleset):
     """The rules of every chain that holds any: chains that are only declared, and the order
     in which a save lists chains, are not what a plan changes."""
     return {(table, chain): rules for table in ruleset.rules
-                for chain, rules in ruleset.rules[table].items() if rules}
+            for chain, rules in ruleset.rules[table].items() if rules}
 
 
 # --- detect_backend

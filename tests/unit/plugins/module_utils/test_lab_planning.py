@@ -228,7 +228,7 @@ def test_the_summary_lists_urls_that_reach_each_published_port():
 def owned_pairs(*names):
     """What a lab owns: each namespace of ``names`` with its pair NAME-eth0/eth0."""
     record = dict(namespaces={name: dict(inode=index + 1, links=[dict(host='%s-eth0' % name, peer='eth0')])
-                                  for index, name in enumerate(names)}, bridges=['br0'])
+                              for index, name in enumerate(names)}, bridges=['br0'])
     return verify('lab', record, {name: index + 1 for index, name in enumerate(names)})
 
 
