@@ -25,11 +25,11 @@ import os
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.nslab.net.plugins.module_utils._lab.spec import LAB_ARGS, lab_spec, lab_variables, network_subnets
+from ansible_collections.nslab.net.plugins.module_utils._lab.schema import DEFAULT_NAME, LAB_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._lab.spec import lab_spec, lab_variables, network_subnets
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.plugin_utils.overlay_members import REGISTER, overlay_peers
-from ansible_collections.nslab.net.plugins.plugin_utils.lab_report import (
-    DEFAULT_NAME, diagram_location, lab_diagram, lab_summary)
+from ansible_collections.nslab.net.plugins.plugin_utils.lab_report import diagram_location, lab_diagram, lab_summary
 from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
 
 

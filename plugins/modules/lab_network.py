@@ -369,7 +369,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
 from ansible_collections.nslab.net.plugins.module_utils._firewall.backends import FirewallError
-from ansible_collections.nslab.net.plugins.module_utils._lab.spec import LAB_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._lab.schema import LAB_ARGS
 from ansible_collections.nslab.net.plugins.module_utils._common.interpreter import missing_text
 from ansible_collections.nslab.net.plugins.module_utils._lab.runner import missing_requirements, run
 from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import Netlink

@@ -14,10 +14,9 @@ import os
 import re
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import Mapping
+from ansible_collections.nslab.net.plugins.module_utils._lab.schema import DEFAULT_NAME
 
 LOOPBACK_ADDRESS = '127.0.0.1'
-#: The lab name of a lab that was not given one.
-DEFAULT_NAME = 'lab'
 MEMBER_FIELDS = ('network', 'bridge', 'address', 'interface', 'host_interface')
 OVERLAY_FIELDS = ('device', 'vni', 'port', 'address', 'underlay', 'mtu')
 

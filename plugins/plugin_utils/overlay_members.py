@@ -21,12 +21,13 @@ in an earlier run.
 import ipaddress
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
+from ansible_collections.nslab.net.plugins.module_utils._lab.schema import DEFAULT_BRIDGE, DEFAULT_NAME, DEFAULT_SUBNET
 from ansible_collections.nslab.net.plugins.module_utils._lab.spec import network_subnets
 from ansible_collections.nslab.net.plugins.module_utils._overlay.plan import overlap_problems
 
 #: The role's defaults that decide a host's networks, for hosts whose variables do not set them
 #: (another host's hostvars hold its inventory variables, not the role's defaults).
-NETWORK_DEFAULTS = dict(bridge='br0', subnet='10.0.0.0/24')
+NETWORK_DEFAULTS = dict(bridge=DEFAULT_BRIDGE, subnet=DEFAULT_SUBNET)
 NETWORK_VARIABLES = ('networks', 'bridge', 'subnet', 'gateway', 'uplink')
 #: The variable the role registers the lab's result in.
 REGISTER = 'lab_result'
@@ -111,7 +112,7 @@ def overlay_peers(me, own_subnets, overlay, lab_name, hosts, variables_of, regis
         if host == me:
             continue
         variables = variables_of(host)
-        if _vni(variables.get('lab_overlay')) != vni or (variables.get('lab_name') or 'lab') != lab_name:
+        if _vni(variables.get('lab_overlay')) != vni or (variables.get('lab_name') or DEFAULT_NAME) != lab_name:
             continue
         if variables.get('lab_state') == 'absent':
             continue

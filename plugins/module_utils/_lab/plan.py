@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional
 
 from ansible_collections.nslab.net.plugins.module_utils._lab.allocation import allocate, releasing
 from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import Owned, removals
-from ansible_collections.nslab.net.plugins.module_utils._lab.spec import NAME_KEYS, NETWORK_KEYS
+from ansible_collections.nslab.net.plugins.module_utils._lab.schema import NAME_KEYS, NETWORK_KEYS
 from ansible_collections.nslab.net.plugins.module_utils._overlay.plan import LAB_MTU, overlay_layout, underlay
 from ansible_collections.nslab.net.plugins.module_utils._names.plan import names_layout
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput

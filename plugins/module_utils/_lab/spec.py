@@ -15,24 +15,13 @@ from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import la
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import interface_name_error, netns_name_error
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import firewall_interface_error, parse_subnet
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import conflicts, parse_port_spec
-from ansible_collections.nslab.net.plugins.module_utils._overlay.plan import OVERLAY_OPTIONS, overlap_problems, overlay_spec
+from ansible_collections.nslab.net.plugins.module_utils._overlay.plan import overlap_problems, overlay_spec
+from ansible_collections.nslab.net.plugins.module_utils._lab.schema import (
+    DEFAULT_NAME, MEMBER_KEYS, NAME_KEYS, NAMESPACE_KEYS, NETWORK_KEYS, STATES)
 from ansible_collections.nslab.net.plugins.module_utils._names.spec import name_settings
 from ansible_collections.nslab.net.plugins.module_utils._services.plan import service_name_error
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import duplicates
-
-
-NETWORK_KEYS = ('name', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc')
-
-
-MEMBER_KEYS = ('network', 'address', 'publish', 'interface', 'host_interface')
-
-
-NAMESPACE_KEYS = ('name', 'state', 'address', 'publish', 'networks', 'command', 'chdir', 'dns', 'dns_search',
-                  'extra_hosts')
-
-
-NAME_KEYS = ('dns', 'dns_search', 'extra_hosts')
 
 
 def _unknown_keys(item: Dict[str, Any], allowed: Sequence[str], what: str) -> List[str]:
@@ -187,7 +176,7 @@ def _parse_namespace(entry: object, index: int, networks_by_name: Dict[str, Dict
         return None, [error]
     problems = _unknown_keys(entry, NAMESPACE_KEYS, 'namespace %s' % name)
     state = entry.get('state') or 'present'
-    if state not in ('present', 'absent'):
+    if state not in STATES:
         problems.append('namespace %s: state %r is not present or absent' % (name, state))
     members, more = _memberships(entry, networks_by_name, first_network)
     problems += more
@@ -260,36 +249,6 @@ def _check_members(namespaces: Sequence[Dict[str, Any]], networks_by_name: Dict[
     return problems
 
 
-#: nslab.net.lab_network's arguments (AnsibleModule keyword arguments): the role's variables
-#: without their lab_ prefix, and what the steps need beyond them.
-LAB_ARGS = dict(
-    argument_spec=dict(
-        name=dict(type='str', default='lab'),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
-        networks=dict(type='list', elements='dict', default=[]),
-        bridge=dict(type='str', default='br0'),
-        subnet=dict(type='str', default='10.0.0.0/24'),
-        gateway=dict(type='str'),
-        uplink=dict(type='str'),
-        masquerade=dict(type='bool', default=True),
-        icc=dict(type='bool', default=True),
-        namespaces=dict(type='list', elements='dict', default=[]),
-        backend=dict(type='str', choices=['auto', 'legacy', 'nft'], default='auto'),
-        service_manager=dict(type='str', choices=['auto', 'systemd', 'process'], default='auto'),
-        kill_processes=dict(type='bool', default=False),
-        diagram_path=dict(type='path'),
-        overlay=dict(type='dict', options=OVERLAY_OPTIONS),
-        restore_at_boot=dict(type='bool', default=True),
-        names=dict(type='bool', default=True),
-        dns=dict(type='list', elements='str', default=[]),
-        dns_search=dict(type='list', elements='str', default=[]),
-        extra_hosts=dict(type='list', elements='str', default=[]),
-        lock_timeout=dict(type='int', default=60),
-        reuse_result=dict(type='bool', default=False),
-    ),
-)
-
-
 SPEC_VARIABLES = ('name', 'state', 'networks', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc', 'namespaces',
                   'overlay', 'names') + NAME_KEYS
 
@@ -319,9 +278,9 @@ def lab_spec(variables: Dict[str, Any]) -> Dict[str, Any]:
     problems += ['namespace %s is listed more than once' % name for name in duplicates(n['name'] for n in namespaces)]
     problems += _check_members(namespaces, networks_by_name)
     state = variables.get('state') or 'present'
-    if state not in ('present', 'absent'):
+    if state not in STATES:
         problems.append('lab_state %r is not present or absent' % (state,))
-    name = variables.get('name') or 'lab'
+    name = variables.get('name') or DEFAULT_NAME
     error = lab_name_error(name)
     if error:
         problems.append('lab_name: %s' % error)

@@ -20,7 +20,8 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import claimed, final, verify
-from ansible_collections.nslab.net.plugins.module_utils._lab.spec import LAB_ARGS, lab_spec, lab_variables
+from ansible_collections.nslab.net.plugins.module_utils._lab.schema import LAB_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._lab.spec import lab_spec, lab_variables
 from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan
 from ansible_collections.nslab.net.plugins.module_utils._lab.step_specs import step_spec
 from ansible_collections.nslab.net.plugins.module_utils._names.plan import hosts_lines, peer_lines

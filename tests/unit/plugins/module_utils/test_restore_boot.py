@@ -42,7 +42,7 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.respawn import has_respawned, respawn_module
-from ansible_collections.nslab.net.plugins.module_utils._lab.spec import LAB_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._lab.schema import LAB_ARGS
 
 
 def main():

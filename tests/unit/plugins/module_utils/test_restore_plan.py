@@ -18,7 +18,8 @@ import json
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import final, verify
-from ansible_collections.nslab.net.plugins.module_utils._lab.spec import LAB_ARGS, lab_spec, lab_variables
+from ansible_collections.nslab.net.plugins.module_utils._lab.schema import LAB_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._lab.spec import lab_spec, lab_variables
 from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan
 from ansible_collections.nslab.net.plugins.module_utils._restore import plan as rp
 

@@ -20,7 +20,8 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from adapter_fakes import SYSTEMCTL, FakeModule
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
-from ansible_collections.nslab.net.plugins.module_utils._lab.spec import LAB_ARGS, lab_spec, lab_variables
+from ansible_collections.nslab.net.plugins.module_utils._lab.schema import LAB_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._lab.spec import lab_spec, lab_variables
 from ansible_collections.nslab.net.plugins.module_utils._lab.plan import lab_plan
 from ansible_collections.nslab.net.plugins.module_utils._restore import task
 from ansible_collections.nslab.net.plugins.module_utils._restore.adapter import Paths, code_digest, read_restore
