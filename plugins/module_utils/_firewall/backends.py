@@ -183,7 +183,7 @@ def iptc_rule_args(rule: Any) -> List[str]:
 
 
 def iptc_rule(args: Iterable[str]) -> Any:
-    """A python-iptables rule from canonical tokens (the ones :mod:`firewall_rules` builds)."""
+    """A python-iptables rule from canonical tokens (the ones :mod:`rules` builds)."""
     rule = iptc.Rule()
     setters = {'-s': 'src', '-d': 'dst', '-i': 'in_interface', '-o': 'out_interface', '-p': 'protocol'}
     negate = False

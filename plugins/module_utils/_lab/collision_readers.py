@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The readers behind :mod:`host_collisions`: the host's listening sockets and its nat rules.
+"""The readers behind :mod:`collisions`: the host's listening sockets and its nat rules.
 
 Sockets come from /proc/net/{tcp,tcp6,udp,udp6} of the calling thread's network namespace
 (the module's, the host's), as ``ss -ltun`` shows them; who holds one is looked up in
@@ -104,7 +104,7 @@ def listening_sockets(ports: Optional[Set[Tuple[str, int]]] = None, directory: O
     """The host's receiving sockets (TCP in LISTEN, unconnected UDP) as Listener items.
 
     ``ports``: a set of ``(proto, port)`` to keep (None: all), e.g.
-    :func:`host_collisions.published_ports` of the lab. ``processes``: name who holds each
+    :func:`collisions.published_ports` of the lab. ``processes``: name who holds each
     kept socket. ``directory``: where tcp, tcp6, udp and udp6 are (default: the calling
     thread's /proc/.../net); a missing file (no IPv6) has no sockets.
     """

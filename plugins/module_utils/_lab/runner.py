@@ -160,7 +160,7 @@ def foreign_processes(plan: Dict[str, Any], kill_processes: bool) -> Tuple[List[
 
 def collisions(module: 'AnsibleModule', spec: Dict[str, Any], host_state: Dict[str, Any], owned: 'Owned',
                records: Dict[str, Dict[str, Any]], backend: str) -> List[str]:
-    """What the lab would collide with on the host (see :mod:`host_collisions`)."""
+    """What the lab would collide with on the host (see :mod:`collisions`)."""
     if spec['state'] != 'present':
         return []
     for warning in host_warnings(spec, host_state):
