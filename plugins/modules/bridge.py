@@ -160,14 +160,13 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_plan import BRIDGE_ARGS
-from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_task import bridge_spec, converge_bridges
-from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import finish_netlink_module
+from ansible_collections.nslab.net.plugins.module_utils._common.results import run_module
+from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_task import BRIDGE_ARGS, bridge_spec, converge_bridges, in_netlink
 
 
 def main():
     module = AnsibleModule(supports_check_mode=True, **BRIDGE_ARGS)
-    finish_netlink_module(module, bridge_spec, converge_bridges)
+    run_module(module, bridge_spec, in_netlink(converge_bridges))
 
 
 if __name__ == '__main__':

@@ -367,35 +367,15 @@ missing_requirements:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
-from ansible_collections.nslab.net.plugins.module_utils._firewall.backends import FirewallError
-from ansible_collections.nslab.net.plugins.module_utils._lab.schema import LAB_ARGS
-from ansible_collections.nslab.net.plugins.module_utils._common.interpreter import missing_text
-from ansible_collections.nslab.net.plugins.module_utils._lab.runner import missing_requirements, run
-from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import Netlink
+from ansible_collections.nslab.net.plugins.module_utils._common.results import run_module
+from ansible_collections.nslab.net.plugins.module_utils._lab.runner import LAB_ARGS, converge_lab, lab_arguments
 
 
 def main():
     module = AnsibleModule(supports_check_mode=True, **LAB_ARGS)
-    try:
-        missing, backend = missing_requirements(module, module.params['backend'])
-    except FirewallError as exc:
-        module.fail_json(msg=str(exc))
-    if missing:
-        module.fail_json(msg='%s; install them (the role nslab.net.lab does, with lab_install_packages, for the '
-                             'system Python /usr/bin/python3, which the module then uses) and run again'
-                             % missing_text(missing),
-                         missing_requirements=missing)
-    try:
-        with Netlink() as netlink:
-            result = run(module, netlink, module.params, backend)
-    except TaskFailed as exc:
-        module.fail_json(msg=exc.msg, **exc.fields)
-    if not module._diff:
-        # Most of the result at 50 namespaces (100 of 160 KiB), which the controller would
-        # decode and keep for nothing: it is shown only in diff mode.
-        result.pop('diff', None)
-    module.exit_json(**result)
+    # The diff is most of the result at 50 namespaces (100 of 160 KiB), which the controller
+    # would decode and keep for nothing: it is shown only in diff mode.
+    run_module(module, lab_arguments, converge_lab, diff_only_in_diff_mode=True)
 
 
 if __name__ == '__main__':

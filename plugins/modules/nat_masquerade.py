@@ -164,14 +164,13 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils._common.results import finish
-from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import MASQUERADE_ARGS
-from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade_task import converge_masquerade, masquerade_spec
+from ansible_collections.nslab.net.plugins.module_utils._common.results import run_module
+from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade_task import MASQUERADE_ARGS, converge_masquerade, masquerade_spec
 
 
 def main():
     module = AnsibleModule(supports_check_mode=True, **MASQUERADE_ARGS)
-    finish(module, lambda: converge_masquerade(module, masquerade_spec(module.params)))
+    run_module(module, masquerade_spec, converge_masquerade)
 
 
 if __name__ == '__main__':

@@ -102,14 +102,13 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_plan import NETNS_ARGS
-from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_task import converge_netns, netns_spec
-from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import finish_netlink_module
+from ansible_collections.nslab.net.plugins.module_utils._common.results import run_module
+from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_task import NETNS_ARGS, converge_netns, in_netlink, netns_spec
 
 
 def main():
     module = AnsibleModule(supports_check_mode=True, **NETNS_ARGS)
-    finish_netlink_module(module, netns_spec, converge_netns)
+    run_module(module, netns_spec, in_netlink(converge_netns))
 
 
 if __name__ == '__main__':

@@ -85,42 +85,15 @@ host:
       '4': {gateway: 198.51.100.1, interface: eth0}
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils._common.interpreter import lacking, respawn_with
-from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
-from ansible_collections.nslab.net.plugins.module_utils._netlink.model import describe
-from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import netns_name_error
-from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import PYROUTE2_IMPORT_ERROR, Netlink
+from ansible_collections.nslab.net.plugins.module_utils._common.results import run_module
+from ansible_collections.nslab.net.plugins.module_utils._netlink.info_task import INFO_ARGS, converge_info, in_netlink, info_spec
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            netns=dict(type='list', elements='str'),
-            host=dict(type='bool', default=True),
-        ),
-        supports_check_mode=True,
-    )
-    names = module.params['netns']
-    problems = [netns_name_error(name) for name in names or []]
-    problems = [problem for problem in problems if problem]
-    if problems:
-        module.fail_json(msg='; '.join(problems), problems=problems)
-    if PYROUTE2_IMPORT_ERROR:
-        respawn_with('pyroute2')
-        module.fail_json(msg='%s. %s' % (lacking(['pyroute2']), missing_required_lib('pyroute2')),
-                         exception=PYROUTE2_IMPORT_ERROR)
-    if names is None:
-        names = named_namespaces.listed()
-    wanted = ([None] if module.params['host'] else []) + list(names)
-    with Netlink() as netlink:
-        views = netlink.read_views(wanted)
-    module.exit_json(
-        changed=False,
-        namespaces={name: describe(views[name]) for name in names},
-        host=describe(views[None]) if module.params['host'] else {},
-    )
+    module = AnsibleModule(supports_check_mode=True, **INFO_ARGS)
+    run_module(module, info_spec, in_netlink(converge_info))
 
 
 if __name__ == '__main__':

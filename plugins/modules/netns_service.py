@@ -188,14 +188,13 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils._common.results import finish
-from ansible_collections.nslab.net.plugins.module_utils._services.plan import SERVICE_ARGS
-from ansible_collections.nslab.net.plugins.module_utils._services.tasks import converge_services, service_spec
+from ansible_collections.nslab.net.plugins.module_utils._common.results import run_module
+from ansible_collections.nslab.net.plugins.module_utils._services.tasks import SERVICE_ARGS, converge_services, service_spec
 
 
 def main():
     module = AnsibleModule(supports_check_mode=True, **SERVICE_ARGS)
-    finish(module, lambda: converge_services(module, service_spec(module.params)))
+    run_module(module, service_spec, converge_services)
 
 
 if __name__ == '__main__':

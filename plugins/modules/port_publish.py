@@ -187,14 +187,13 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import PUBLISH_ARGS
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish_task import converge_publish, publish_spec
-from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import finish_netlink_module
+from ansible_collections.nslab.net.plugins.module_utils._common.results import run_module
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish_task import PUBLISH_ARGS, converge_publish, in_netlink, publish_spec
 
 
 def main():
     module = AnsibleModule(supports_check_mode=True, **PUBLISH_ARGS)
-    finish_netlink_module(module, publish_spec, converge_publish)
+    run_module(module, publish_spec, in_netlink(converge_publish))
 
 
 if __name__ == '__main__':

@@ -254,14 +254,13 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_task import converge_pairs, veth_spec
-from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import finish_netlink_module
-from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_plan import PAIR_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._common.results import run_module
+from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_task import PAIR_ARGS, converge_pairs, in_netlink, veth_spec
 
 
 def main():
     module = AnsibleModule(supports_check_mode=True, **PAIR_ARGS)
-    finish_netlink_module(module, veth_spec, converge_pairs)
+    run_module(module, veth_spec, in_netlink(converge_pairs))
 
 
 if __name__ == '__main__':

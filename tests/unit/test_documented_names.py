@@ -32,8 +32,8 @@ FOREIGN = {
 }
 #: Paths that the bootstrap, the tests or a benchmark make, and the path ansible-test wants.
 GENERATED = ('.venv', 'ansible_collections/', 'bench/results/')
-#: Files of other programs: ansible-core's AnsiballZ wrapper.
-FOREIGN_FILES = {'sitecustomize.py'}
+#: Files of other projects: ansible-core's AnsiballZ wrapper, community.general's helper.
+FOREIGN_FILES = {'sitecustomize.py', '_module_helper.py'}
 ROLES = re.compile(r':(mod|func|class|meth|data|attr|exc):`~?([^`]+)`')
 SPAN = re.compile(r'(?<!`)`([^`\n]+)`(?!`)')
 FILE = re.compile(r'^[\w.-]*(/[\w.*-]+)*\.(py|yml|yaml|sh|md|json|txt|cfg|ini|j2|toml)$|^[\w.-]+(/[\w.-]+)+/?$')
@@ -94,7 +94,8 @@ WORDS = _code_words()
 def _file_exists(text):
     text = text.rstrip('/')
     if '*' in text:
-        return any(re.fullmatch(text.replace('.', r'\.').replace('*', '[^/]*'), path) for path in FILES)
+        pattern = text.replace('.', r'\.').replace('*', '[^/]*')
+        return any(re.fullmatch(pattern, path) or re.fullmatch(pattern, os.path.basename(path)) for path in FILES)
     for prefix in ('', 'plugins/', 'plugins/module_utils/', 'tests/', 'tests/system/'):
         if prefix + text in FILES or prefix + text in DIRECTORIES:
             return True

@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every task returns, and how a module ends with it.
+"""What every task returns, and how a module ends with it (:func:`run_module`).
 
 A task's result names what it manages (``namespaces``, ``rules``, ``services``...) as it
 is after the run (predicted in check mode), the same under ``diff`` before and after, the
@@ -27,10 +27,21 @@ def task_result(changed: object, commands: Iterable[str], before: Mapping[str, A
     return result
 
 
-def finish(module: 'AnsibleModule', task: Callable[[], Dict[str, Any]]) -> None:
-    """Exit ``module`` with what ``task()`` returns, or fail it with the TaskFailed it raises."""
+def run_module(module: 'AnsibleModule', parse: Callable[[Dict[str, Any]], Any],
+               converge: Callable[['AnsibleModule', Any], Dict[str, Any]],
+               diff_only_in_diff_mode: bool = False) -> None:
+    """End ``module`` with ``converge(module, parse(module.params))``, or fail it with the
+    TaskFailed either raises: every module's main() is this one call.
+
+    What a module needs besides its arguments comes with its converge function (a netlink
+    module's is wrapped by ``_netlink/runner.in_netlink``), so this file imports no area and
+    each payload carries only its own. ``diff_only_in_diff_mode`` drops the diff outside diff
+    mode, for a module whose diff is most of its result.
+    """
     try:
-        result = task()
+        result = converge(module, parse(module.params))
     except TaskFailed as exc:
         module.fail_json(msg=exc.msg, **exc.fields)
+    if diff_only_in_diff_mode and not module._diff:
+        result.pop('diff', None)
     module.exit_json(**result)

@@ -13,6 +13,9 @@ from ansible_collections.nslab.net.plugins.module_utils._common.parameters impor
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import MASQUERADE_KEYS, masquerade_task, parse_networks
 from ansible_collections.nslab.net.plugins.module_utils._firewall.runner import run_firewall
 
+# What nslab.net.nat_masquerade runs besides the functions below: the module imports from this file alone.
+from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import MASQUERADE_ARGS  # pylint: disable=unused-import
+
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
 

@@ -16,6 +16,10 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import
 from ansible_collections.nslab.net.plugins.module_utils._firewall.runner import run_firewall
 from ansible_collections.nslab.net.plugins.module_utils._netlink.conntrack import delete_flows
 
+# What nslab.net.port_publish runs besides the functions below: the module imports from this file alone.
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import PUBLISH_ARGS  # pylint: disable=unused-import
+from ansible_collections.nslab.net.plugins.module_utils._netlink.session import in_netlink  # pylint: disable=unused-import
+
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
     from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import Netlink

@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput, TaskFailed
-from ansible_collections.nslab.net.plugins.module_utils._common.interpreter import respawn_with
+from ansible_collections.nslab.net.plugins.module_utils._common.interpreter import missing_text, respawn_with
 from ansible_collections.nslab.net.plugins.module_utils._firewall.backends import FirewallError, detect_backend, load_iptc
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade_task import converge_masquerade
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish_task import converge_publish
@@ -33,7 +33,7 @@ from ansible_collections.nslab.net.plugins.module_utils._names.adapter import Na
 from ansible_collections.nslab.net.plugins.module_utils._names.plan import names_problems, wanted_paths
 from ansible_collections.nslab.net.plugins.module_utils._names.task import converge_names
 from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
-from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import PYROUTE2_IMPORT_ERROR
+from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import PYROUTE2_IMPORT_ERROR, Netlink
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Step, describe
 from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_task import converge_bridges
 from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_task import converge_netns
@@ -46,10 +46,12 @@ from ansible_collections.nslab.net.plugins.module_utils._restore.task import con
 from ansible_collections.nslab.net.plugins.module_utils._services.processes import service_pids
 from ansible_collections.nslab.net.plugins.module_utils._services.tasks import converge_services
 
+# What nslab.net.lab_network runs besides the functions below: the module imports from this file alone.
+from ansible_collections.nslab.net.plugins.module_utils._lab.schema import LAB_ARGS  # pylint: disable=unused-import
+
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
     from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import Owned
-    from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import Netlink
     from ansible_collections.nslab.net.plugins.module_utils._netlink.model import NamespaceView
 
 # How long a teardown waits for the kernel to destroy the host ends of the veth pairs of the
@@ -100,6 +102,33 @@ def missing_requirements(module: 'AnsibleModule', backend: str) -> Tuple[List[st
         respawn_with('iptc')
         missing.append('python-iptables')
     return missing, backend
+
+
+def required_backend(module: 'AnsibleModule', backend: str) -> str:
+    """The backend resolved; TaskFailed naming what the host lacks in ``missing_requirements``,
+    which the role installs before it runs the task again."""
+    try:
+        missing, resolved = missing_requirements(module, backend)
+    except FirewallError as exc:
+        raise TaskFailed(str(exc))
+    if missing or resolved is None:  # None only where iptables is missing
+        raise TaskFailed('%s; install them (the role nslab.net.lab does, with lab_install_packages, for the '
+                         'system Python /usr/bin/python3, which the module then uses) and run again'
+                         % missing_text(missing), missing_requirements=missing)
+    return resolved
+
+
+def lab_arguments(params: Dict[str, Any]) -> Dict[str, Any]:
+    """The module's arguments, as :func:`converge_lab` takes them: the run parses them itself,
+    after the requirements, so a host that lacks some is told that first, whatever the lab."""
+    return params
+
+
+def converge_lab(module: 'AnsibleModule', params: Dict[str, Any]) -> Dict[str, Any]:
+    """The lab's run, once the host has what it needs, in one Netlink for all its steps."""
+    backend = required_backend(module, params['backend'])
+    with Netlink() as netlink:
+        return run(module, netlink, params, backend)
 
 
 def read_host(netlink: 'Netlink', state: str) -> Dict[str, Any]:

@@ -10,6 +10,10 @@ from ansible_collections.nslab.net.plugins.module_utils._common.parameters impor
 from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_plan import BRIDGE_KEYS, parse_bridges, plan_bridges, report_bridges
 from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import run_netlink
 
+# What nslab.net.bridge runs besides the functions below: the module imports from this file alone.
+from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_plan import BRIDGE_ARGS  # pylint: disable=unused-import
+from ansible_collections.nslab.net.plugins.module_utils._netlink.session import in_netlink  # pylint: disable=unused-import
+
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
     from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import Netlink

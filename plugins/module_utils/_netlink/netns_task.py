@@ -11,6 +11,10 @@ from ansible_collections.nslab.net.plugins.module_utils._netlink import named_na
 from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_plan import NetnsEntry, parse_netns, plan_netns, report_netns
 from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import run_netlink
 
+# What nslab.net.netns runs besides the functions below: the module imports from this file alone.
+from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_plan import NETNS_ARGS  # pylint: disable=unused-import
+from ansible_collections.nslab.net.plugins.module_utils._netlink.session import in_netlink  # pylint: disable=unused-import
+
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
     from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import Netlink

@@ -5,7 +5,8 @@
 Each netlink module has a file of its own (:mod:`netns_task`, :mod:`bridge_task`,
 :mod:`veth_task`) with two functions: ``*_spec(params)`` parses its arguments into a spec
 (raising TaskFailed with every problem), and ``converge_*(module, netlink, spec)`` makes the
-kernel match it through :func:`run_netlink` and returns the result. The modules run both;
+kernel match it through :func:`run_netlink` and returns the result. The modules run both
+through ``_common/results.run_module``, the converge function wrapped by ``session.in_netlink``;
 nslab.net.lab_network, which runs them all in one process with one Netlink, builds the same
 specs from its plan.
 
@@ -17,40 +18,15 @@ check mode; both go through the module's own report function.
 
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from ansible.module_utils.basic import missing_required_lib
-
 from ansible_collections.nslab.net.plugins.module_utils._netlink.announce import announce, announced
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import simulate_links
-from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import (
-    PYROUTE2_IMPORT_ERROR, Netlink, StepFailed)
-from ansible_collections.nslab.net.plugins.module_utils._common.interpreter import lacking, respawn_with
+from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import Netlink, StepFailed
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
-from ansible_collections.nslab.net.plugins.module_utils._common.results import finish, task_result
+from ansible_collections.nslab.net.plugins.module_utils._common.results import task_result
 
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
     from ansible_collections.nslab.net.plugins.module_utils._netlink.model import NamespaceView, Step
-
-
-def require_pyroute2() -> None:
-    """Respawn under a system Python that has pyroute2 when this one lacks it, else fail
-    naming this interpreter."""
-    if PYROUTE2_IMPORT_ERROR:
-        respawn_with('pyroute2')
-        raise TaskFailed('%s. %s' % (lacking(['pyroute2']), missing_required_lib('pyroute2')),
-                         exception=PYROUTE2_IMPORT_ERROR)
-
-
-def finish_netlink_module(module: 'AnsibleModule', parse: Callable[[Dict[str, Any]], Dict[str, Any]],
-                          converge: Callable[['AnsibleModule', Netlink, Dict[str, Any]], Dict[str, Any]]) -> None:
-    """End ``module`` with ``converge(module, netlink, parse(module.params))``: the arguments
-    are parsed before pyroute2 is looked for or a socket opened."""
-    def run() -> Dict[str, Any]:
-        spec = parse(module.params)
-        require_pyroute2()
-        with Netlink() as netlink:
-            return converge(module, netlink, spec)
-    finish(module, run)
 
 
 def run_netlink(netlink: Netlink, check_mode: bool, result_key: str, namespaces: Iterable[Optional[str]],

@@ -10,6 +10,10 @@ from ansible_collections.nslab.net.plugins.module_utils._common.parameters impor
 from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import run_netlink
 from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_plan import PAIR_KEYS, nsid_keys, parse_pairs, plan_pairs, report_pairs
 
+# What nslab.net.veth runs besides the functions below: the module imports from this file alone.
+from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_plan import PAIR_ARGS  # pylint: disable=unused-import
+from ansible_collections.nslab.net.plugins.module_utils._netlink.session import in_netlink  # pylint: disable=unused-import
+
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
     from ansible_collections.nslab.net.plugins.module_utils._netlink.adapter import Netlink

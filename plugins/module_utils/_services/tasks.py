@@ -23,6 +23,9 @@ from ansible_collections.nslab.net.plugins.module_utils._services.processes impo
 from ansible_collections.nslab.net.plugins.module_utils._services.systemd import Systemd, booted
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
 
+# What nslab.net.netns_service runs besides the functions below: the module imports from this file alone.
+from ansible_collections.nslab.net.plugins.module_utils._services.plan import SERVICE_ARGS  # pylint: disable=unused-import
+
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
     from ansible_collections.nslab.net.plugins.module_utils._services.plan import ProcessRecord, ServiceStep

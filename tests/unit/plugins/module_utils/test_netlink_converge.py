@@ -16,12 +16,15 @@ import pytest
 from adapter_fakes import FakeModule, FakeNetlink
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
+from ansible_collections.nslab.net.plugins.module_utils._common.results import run_module
 from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
 from ansible_collections.nslab.net.plugins.module_utils._netlink import runner as netlink_runner
+from ansible_collections.nslab.net.plugins.module_utils._netlink import session as netlink_session
 from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_task import bridge_spec, converge_bridges
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView, Step
 from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_task import converge_netns, netns_spec
-from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import finish_netlink_module, run_netlink
+from ansible_collections.nslab.net.plugins.module_utils._netlink.runner import run_netlink
+from ansible_collections.nslab.net.plugins.module_utils._netlink.session import in_netlink
 from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_task import converge_pairs, veth_spec
 
 HOST = NamespaceView(None, links=[Link('lo', 1, up=True, mtu=65536), Link('eth0', 2, up=True)])
@@ -278,7 +281,7 @@ def test_a_pair_that_needs_nothing_announces_nothing_and_check_mode_sends_nothin
     assert netlink.announcements == []
 
 
-# --- finish_netlink_module: parse first, then pyroute2, then a socket
+# --- run_module with in_netlink: parse first, then pyroute2, then a socket
 
 
 class Ended(Exception):
@@ -301,33 +304,33 @@ class EndingModule(FakeModule):
 
 @pytest.fixture
 def opened(monkeypatch):
-    """The Netlinks finish_netlink_module opens, and the respawns it tries."""
+    """The Netlinks in_netlink opens, and the respawns it tries."""
     made, respawns = [], []
 
     def netlink():
         made.append(FakeNetlink({None: HOST}))
         return made[-1]
 
-    monkeypatch.setattr(netlink_runner, 'Netlink', netlink)
-    monkeypatch.setattr(netlink_runner, 'respawn_with', respawns.append)
+    monkeypatch.setattr(netlink_session, 'Netlink', netlink)
+    monkeypatch.setattr(netlink_session, 'respawn_with', respawns.append)
     return made, respawns
 
 
 def test_bad_arguments_fail_before_pyroute2_is_looked_for_or_a_socket_opened(opened, monkeypatch):
-    monkeypatch.setattr(netlink_runner, 'PYROUTE2_IMPORT_ERROR', 'ImportError: No module named pyroute2')
+    monkeypatch.setattr(netlink_session, 'PYROUTE2_IMPORT_ERROR', 'ImportError: No module named pyroute2')
     module = EndingModule(dict(name=['a/b'], state='present', loopback=True, kill_processes=False))
     with pytest.raises(Ended) as ended:
-        finish_netlink_module(module, netns_spec, converge_netns)
+        run_module(module, netns_spec, in_netlink(converge_netns))
     assert ended.value.result == dict(msg="namespace name 'a/b' may not contain '/'", failed=True,
                                       problems=["namespace name 'a/b' may not contain '/'"])
     assert opened == ([], [])
 
 
 def test_without_pyroute2_the_module_respawns_then_names_the_interpreter(opened, monkeypatch):
-    monkeypatch.setattr(netlink_runner, 'PYROUTE2_IMPORT_ERROR', 'ImportError: No module named pyroute2')
+    monkeypatch.setattr(netlink_session, 'PYROUTE2_IMPORT_ERROR', 'ImportError: No module named pyroute2')
     module = EndingModule(dict(name=['ns1'], state='present', loopback=True, kill_processes=False))
     with pytest.raises(Ended) as ended:
-        finish_netlink_module(module, netns_spec, converge_netns)
+        run_module(module, netns_spec, in_netlink(converge_netns))
     made, respawns = opened
     assert respawns == ['pyroute2'] and made == []
     assert ended.value.result['msg'].startswith('the Python interpreter ')
@@ -336,11 +339,11 @@ def test_without_pyroute2_the_module_respawns_then_names_the_interpreter(opened,
 
 
 def test_the_result_of_converge_ends_the_module(opened, monkeypatch):
-    monkeypatch.setattr(netlink_runner, 'PYROUTE2_IMPORT_ERROR', None)
+    monkeypatch.setattr(netlink_session, 'PYROUTE2_IMPORT_ERROR', None)
     module = EndingModule(dict(bridges=None, name='br0', netns=None, addresses=None, mtu=None, stp=None, up=None,
                                state='absent'))
     with pytest.raises(Ended) as ended:
-        finish_netlink_module(module, bridge_spec, converge_bridges)
+        run_module(module, bridge_spec, in_netlink(converge_bridges))
     made, unused = opened
     assert made[0].entered == 1
     assert ended.value.result == dict(changed=False, commands=[], diff=dict(before=dict(bridges=[]),

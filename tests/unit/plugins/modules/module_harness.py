@@ -98,10 +98,10 @@ class FakeNetlink:
 def patch_netlink_converge(monkeypatch, module, converge_name):
     """Make ``module``'s netlink runs open a FakeNetlink (pyroute2 taken as present) and
     replace its converge function with a Recorder, which is returned."""
-    from ansible_collections.nslab.net.plugins.module_utils._netlink import runner  # pylint: disable=import-outside-toplevel
+    from ansible_collections.nslab.net.plugins.module_utils._netlink import session  # pylint: disable=import-outside-toplevel
     FakeNetlink.made = []
-    monkeypatch.setattr(runner, 'Netlink', FakeNetlink)
-    monkeypatch.setattr(runner, 'PYROUTE2_IMPORT_ERROR', None)
+    monkeypatch.setattr(session, 'Netlink', FakeNetlink)
+    monkeypatch.setattr(session, 'PYROUTE2_IMPORT_ERROR', None)
     recorder = Recorder()
     monkeypatch.setattr(module, converge_name, recorder)
     return recorder

@@ -30,8 +30,8 @@ def lab(monkeypatch):
     """A host with every requirement (nft), a Netlink that opens nothing, nothing preflighted."""
     FakeNetlink.made = []
     requirements = Requirements()
-    monkeypatch.setattr(lab_network, 'missing_requirements', requirements)
-    monkeypatch.setattr(lab_network, 'Netlink', FakeNetlink)
+    monkeypatch.setattr(lab_runner, 'missing_requirements', requirements)
+    monkeypatch.setattr(lab_runner, 'Netlink', FakeNetlink)
 
     def refuse(*args):
         raise AssertionError('the lab was read')
@@ -43,7 +43,7 @@ def lab(monkeypatch):
 @pytest.mark.parametrize('check_mode', [False, True])
 def test_main_runs_the_lab_with_the_resolved_backend_in_one_netlink(lab, monkeypatch, check_mode):
     run = Recorder()
-    monkeypatch.setattr(lab_network, 'run', run)
+    monkeypatch.setattr(lab_runner, 'run', run)
     result = run_module(lab_network.main, dict(name='demo', namespaces=[dict(name='ns1')]), check_mode)
     assert result == dict(changed=True, commands=['the command'], failed=False)
     (module, netlink, params, backend), = run.calls
@@ -78,15 +78,22 @@ def test_a_backend_that_cannot_be_detected_fails_the_module(monkeypatch, lab):
     def fail(module, backend):
         raise FirewallError('/usr/sbin/iptables -V failed: boom')
 
-    monkeypatch.setattr(lab_network, 'missing_requirements', fail)
+    monkeypatch.setattr(lab_runner, 'missing_requirements', fail)
     result = run_module(lab_network.main, {})
     assert result == dict(msg='/usr/sbin/iptables -V failed: boom', failed=True)
 
 
 def test_a_failed_step_fails_the_module_with_the_steps_done(lab, monkeypatch):
-    monkeypatch.setattr(lab_network, 'run', Recorder(error=TaskFailed(
+    monkeypatch.setattr(lab_runner, 'run', Recorder(error=TaskFailed(
         'bridge: ip link add br0 type bridge failed: File exists', failed_step='bridge', changed=True,
         steps=[dict(step='netns', changed=True, commands=['ip netns add ns1'])])))
     result = run_module(lab_network.main, {})
     assert result['failed'] is True and result['failed_step'] == 'bridge' and result['changed'] is True
     assert result['steps'][0]['commands'] == ['ip netns add ns1']
+
+
+@pytest.mark.parametrize('diff_mode', [False, True])
+def test_the_diff_is_returned_only_in_diff_mode(lab, monkeypatch, diff_mode):
+    monkeypatch.setattr(lab_runner, 'run', Recorder(result=dict(changed=False, commands=[], diff=dict(before={}, after={}))))
+    result = run_module(lab_network.main, dict(_ansible_diff=diff_mode))
+    assert ('diff' in result) is diff_mode and result['changed'] is False

@@ -10,6 +10,7 @@ import pytest
 from module_harness import FakeNetlink, run_module
 
 from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
+from ansible_collections.nslab.net.plugins.module_utils._netlink import session as netlink_session
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView
 from ansible_collections.nslab.net.plugins.modules import netns_info
 
@@ -26,8 +27,8 @@ VIEWS = {
 @pytest.fixture
 def netlink(monkeypatch):
     FakeNetlink.made = []
-    monkeypatch.setattr(netns_info, 'Netlink', lambda: FakeNetlink(VIEWS))
-    monkeypatch.setattr(netns_info, 'PYROUTE2_IMPORT_ERROR', None)
+    monkeypatch.setattr(netlink_session, 'Netlink', lambda: FakeNetlink(VIEWS))
+    monkeypatch.setattr(netlink_session, 'PYROUTE2_IMPORT_ERROR', None)
     monkeypatch.setattr(named_namespaces, 'listed', lambda: ['ns1'])
     return FakeNetlink.made
 
@@ -57,8 +58,8 @@ def test_bad_names_fail_with_every_problem_before_a_socket_is_opened(netlink):
 
 def test_without_pyroute2_the_module_respawns_then_names_the_interpreter(netlink, monkeypatch):
     respawns = []
-    monkeypatch.setattr(netns_info, 'PYROUTE2_IMPORT_ERROR', 'ImportError: No module named pyroute2')
-    monkeypatch.setattr(netns_info, 'respawn_with', respawns.append)  # a respawn would not return
+    monkeypatch.setattr(netlink_session, 'PYROUTE2_IMPORT_ERROR', 'ImportError: No module named pyroute2')
+    monkeypatch.setattr(netlink_session, 'respawn_with', respawns.append)  # a respawn would not return
     result = run_module(netns_info.main, {})
     assert respawns == ['pyroute2']
     assert result['failed'] is True and 'the Python interpreter %s on the host lacks pyroute2' % sys.executable in result['msg']
