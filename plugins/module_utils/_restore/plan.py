@@ -89,7 +89,7 @@ def declaration(params: Dict[str, Any], spec: Dict[str, Any], plan: Dict[str, An
     args['state'] = 'present'
     chdirs = {ns['name']: ns['chdir'] for ns in spec['namespaces']}
     namespaces = []
-    # The ports as lab_spec parsed them, written back one per port: the boot's run parses them again.
+    # The ports as lab_spec parsed them, as text again, one per port: the run at boot parses them (its one parse).
     ports = ports_by_destination(plan['publish'])
     for ns in plan['namespaces']:
         entry: Dict[str, Any] = dict(name=ns['name'], networks=[
