@@ -13,7 +13,7 @@ import ipaddress
 import os
 import re
 
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import Mapping
+from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import ports_by_destination
 from ansible_collections.nslab.net.plugins.module_utils._lab.schema import DEFAULT_NAME
 
 LOOPBACK_ADDRESS = '127.0.0.1'
@@ -69,15 +69,14 @@ def lab_summary(plan, info, backend=None, name=DEFAULT_NAME, restore=None):
     bridges = {n['bridge'] for n in plan['networks']}
     addresses = host_addresses(info, bridges, {n['uplink'] for n in plan['networks'] if n['uplink']})
     published, namespaces = [], []
+    # Parsed once, when the lab was checked; the plan carries the result.
+    ports = ports_by_destination(plan['publish'])
     for ns in plan['namespaces']:
         namespaces.append(dict(name=ns['name'], command=ns['command'],
                                addresses=[m['address'] for m in ns['networks']],
                                networks=[{key: m[key] for key in MEMBER_FIELDS} for m in ns['networks']]))
         for member in ns['networks']:
-            for port in member['ports']:
-                # Parsed once, when the lab was checked; the plan carries the result.
-                mapping = Mapping(port['proto'], port['host_ip'], port['host_port'], member['address'],
-                                  port['container_port'])
+            for mapping in ports.get((member['bridge'], member['address'])) or []:
                 where = ['%s:%d' % (host, mapping.host_port) for host in _endpoints(mapping, addresses)]
                 published.append(dict(
                     namespace=ns['name'], network=member['network'], proto=mapping.proto,

@@ -20,7 +20,7 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import (
 if TYPE_CHECKING:
     from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Rule, Ruleset
     from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import Sysctl
-    # FirewallTask.flows are publish.Mapping: imported here, even for types only, publish would
+    # FirewallTask.flows are ports.PublishedPort: imported here, even for types only, ports would
     # join nat_masquerade's payload (ansible-core bundles these imports too), so they are Any.
 
 

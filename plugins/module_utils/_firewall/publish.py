@@ -19,18 +19,20 @@ DNAT rule somebody deleted by hand is still found, and removed, by its other rul
 
 When a mapping goes (removed, or moved to another destination or container port), the
 conntrack flows DNAT'ed through it go too, after the rules changed (:mod:`conntrack_flows`).
+A port itself, its parser and when two clash are in :mod:`ports`.
 """
 
 
 import ipaddress
-import re
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import BACKEND_OPTION, FirewallTask
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import TABLES, build, owner_comment
 from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import IP_FORWARD, route_localnet
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import (
     REPLIES, firewall_interface_error)
+from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import (
+    LOOPBACK_NETWORK, PublishedPort, conflicts, parse_ports)
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -38,91 +40,7 @@ if TYPE_CHECKING:
     from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import Sysctl
 
 PUBLISH_KEYS = ('bridge', 'destination', 'ports')
-LOOPBACK_NETWORK = ipaddress.ip_network('127.0.0.0/8')
 DNAT_CHAINS = {False: 'NSLAB-DNAT', True: 'NSLAB-DNAT-LOCAL'}
-_SPEC = re.compile(r'^(?:(?P<ip>[0-9.]*):)?(?P<host>[0-9]+(?:-[0-9]+)?):(?P<container>[0-9]+(?:-[0-9]+)?)'
-                   r'(?:/(?P<proto>[A-Za-z]+))?$')
-
-
-class Mapping(tuple):
-    """One published port: ``(proto, host_ip, host_port, destination, container_port)``.
-
-    ``host_ip`` None listens on every address of the host.
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, proto: str, host_ip: Optional[str], host_port: int, destination: str, container_port: int) -> 'Mapping':
-        return tuple.__new__(cls, (proto, host_ip, host_port, destination, container_port))
-
-    proto = property(lambda self: self[0])
-    host_ip = property(lambda self: self[1])
-    host_port = property(lambda self: self[2])
-    destination = property(lambda self: self[3])
-    container_port = property(lambda self: self[4])
-
-    @property
-    def loopback_only(self) -> bool:
-        return self.host_ip is not None and ipaddress.ip_address(str(self.host_ip)) in LOOPBACK_NETWORK
-
-    @property
-    def reaches_loopback(self) -> bool:
-        """Whether the port answers on 127.0.0.1 (which needs route_localnet)."""
-        return self.host_ip is None or self.loopback_only
-
-    def overlaps(self, other: 'Mapping') -> bool:
-        return (self.proto, self.host_port) == (other.proto, other.host_port) and (
-            self.host_ip is None or other.host_ip is None or self.host_ip == other.host_ip)
-
-    def as_spec(self) -> str:
-        host = '%s:' % self.host_ip if self.host_ip else ''
-        return '%s%d:%d/%s -> %s' % (host, self.host_port, self.container_port, self.proto, self.destination)
-
-    def conntrack_deletion_command(self) -> str:
-        """The ``conntrack`` command a person would type to delete the flows through this port."""
-        words = ['conntrack', '-D', '-p', self.proto]
-        if self.host_ip is not None:
-            words += ['--orig-dst', self.host_ip]
-        words += ['--orig-port-dst', str(self.host_port), '--reply-src', self.destination,
-                  '--reply-port-src', str(self.container_port)]
-        return ' '.join(words)
-
-
-def _port_range(text: str) -> List[int]:
-    first_text, unused, last_text = text.partition('-')
-    first = int(first_text)
-    last = int(last_text) if last_text else first
-    if not 1 <= first <= last <= 65535:
-        raise ValueError(text)
-    return list(range(first, last + 1))
-
-
-def parse_port_spec(spec: object, destination: str) -> List[Mapping]:
-    """Mappings from one Docker ``-p`` spec: ``[host_ip:]host_port[-end]:port[-end][/tcp|udp]``."""
-    match = _SPEC.match(spec.strip()) if isinstance(spec, str) else None
-    if not match:
-        raise InvalidInput(['port %r is not [host_ip:]host_port[-end]:container_port[-end][/tcp|udp]'
-                            ' (IPv4 only, host port required)' % (spec,)])
-    proto = (match.group('proto') or 'tcp').lower()
-    if proto not in ('tcp', 'udp'):
-        raise InvalidInput(['port %r: protocol %s is not tcp or udp' % (spec, proto)])
-    host_ip = match.group('ip') or None
-    if host_ip is not None:
-        try:
-            address = ipaddress.ip_address(str(host_ip))
-        except ValueError:
-            raise InvalidInput(['port %r: host address %r is not an IPv4 address' % (spec, host_ip)])
-        host_ip = None if address.is_unspecified else str(address)
-    try:
-        host_ports = _port_range(match.group('host'))
-        container_ports = _port_range(match.group('container'))
-    except ValueError:
-        raise InvalidInput(['port %r: ports must be 1..65535, ranges low-high' % (spec,)])
-    if len(host_ports) != len(container_ports):
-        raise InvalidInput(['port %r: the host range has %d ports and the container range %d; they must'
-                            ' be the same length' % (spec, len(host_ports), len(container_ports))])
-    return [Mapping(proto, host_ip, host, destination, container)
-            for host, container in zip(host_ports, container_ports)]
 
 
 def parse_destination(text: object, bridge: str) -> str:
@@ -135,14 +53,14 @@ def parse_destination(text: object, bridge: str) -> str:
     return str(address)
 
 
-def parse_publish(items: Iterable[Dict[str, Any]], state: str, exclusive: bool = False) -> Dict[str, Dict[str, List[Mapping]]]:
-    """``{bridge: {destination: [Mapping]}}`` from the task's items; InvalidInput lists every problem.
+def parse_publish(items: Iterable[Dict[str, Any]], state: str, exclusive: bool = False) -> Dict[str, Dict[str, List[PublishedPort]]]:
+    """``{bridge: {destination: [PublishedPort]}}`` from the task's items; InvalidInput lists every problem.
 
     With state=absent the ports are ignored: a destination's ports are removed, or all the
     bridge's when no destination is named (then its dict is empty). With ``exclusive`` an
     item may name a bridge alone: it publishes nothing there, so everything there goes.
     """
-    wanted: Dict[str, Dict[str, List[Mapping]]]
+    wanted: Dict[str, Dict[str, List[PublishedPort]]]
     whole: Set[str]
     problems, wanted, whole = [], {}, set()
     for item in items:
@@ -167,7 +85,7 @@ def parse_publish(items: Iterable[Dict[str, Any]], state: str, exclusive: bool =
         mappings = per_bridge.setdefault(destination, [])
         for spec in item.get('ports') or [] if state == 'present' else []:
             try:
-                mappings += [m for m in parse_port_spec(spec, destination) if m not in mappings]
+                mappings += [m for m in parse_ports(spec, destination) if m not in mappings]
             except InvalidInput as exc:
                 problems += ['bridge %s, destination %s: %s' % (bridge, destination, p) for p in exc.problems]
     for bridge in whole:
@@ -177,29 +95,6 @@ def parse_publish(items: Iterable[Dict[str, Any]], state: str, exclusive: bool =
     if problems:
         raise InvalidInput(problems)
     return wanted
-
-
-def conflicts(mappings: Sequence[Mapping], others: Sequence[Mapping], owner_of: Optional[Callable[[Mapping], str]] = None) -> List[str]:
-    """Messages for every mapping that listens where one of ``others`` already does.
-
-    Only mappings of one protocol and host port can overlap, so ``others`` are grouped by
-    those: a lab of a thousand ports costs a thousand lookups, not a million comparisons.
-    """
-    same = others is mappings
-    by_port: Dict[Tuple[str, int], List[Tuple[int, Mapping]]] = {}
-    for position, other in enumerate(others):
-        by_port.setdefault((other.proto, other.host_port), []).append((position, other))
-    messages = []
-    for index, mapping in enumerate(mappings):
-        for position, other in by_port.get((mapping.proto, mapping.host_port), ()):
-            # Identical mappings of one destination were merged before; any other overlap,
-            # even an identical mapping of the same address under another bridge, clashes.
-            if (same and position <= index) or not mapping.overlaps(other):
-                continue
-            where = ' by %s' % owner_of(other) if owner_of else ''
-            messages.append('host port %d/%s is published twice: %s and %s%s' % (
-                mapping.host_port, mapping.proto, mapping.as_spec(), other.as_spec(), where))
-    return messages
 
 
 def destination_owner(bridge: str, destination: str) -> str:
@@ -218,9 +113,9 @@ def _split_owner(comment: Optional[str]) -> Optional[Tuple[str, Optional[str]]]:
     return parts[2], parts[3] if len(parts) == 4 else None
 
 
-def published(current: 'Ruleset') -> Dict[Tuple[str, str], List[Mapping]]:
-    """The mappings in the current rules, as ``{(bridge, destination): [Mapping]}``."""
-    found: Dict[Tuple[str, str], List[Mapping]] = {}
+def published(current: 'Ruleset') -> Dict[Tuple[str, str], List[PublishedPort]]:
+    """The mappings in the current rules, as ``{(bridge, destination): [PublishedPort]}``."""
+    found: Dict[Tuple[str, str], List[PublishedPort]] = {}
     for chain in DNAT_CHAINS.values():
         for rule in current.chain_rules('nat', chain):
             owner = _split_owner(rule.comment)
@@ -230,7 +125,7 @@ def published(current: 'Ruleset') -> Dict[Tuple[str, str], List[Mapping]]:
             try:
                 host_ip = args[args.index('-d') + 1].split('/')[0] if '-d' in args else None
                 destination, unused, port = args[args.index('--to-destination') + 1].rpartition(':')
-                mapping = Mapping(args[args.index('-p') + 1], host_ip, int(args[args.index('--dport') + 1]),
+                mapping = PublishedPort(args[args.index('-p') + 1], host_ip, int(args[args.index('--dport') + 1]),
                                   destination, int(port))
             except (ValueError, IndexError):
                 continue  # edited by hand: not a mapping this module can reason about
@@ -265,7 +160,7 @@ def hairpin_subnets(current: 'Ruleset', bridge: str) -> List[str]:
     return subnets
 
 
-def destination_rules(bridge: str, destination: str, mappings: Iterable[Mapping]) -> List['Rule']:
+def destination_rules(bridge: str, destination: str, mappings: Iterable[PublishedPort]) -> List['Rule']:
     owner = destination_owner(bridge, destination)
     rules = []
     for m in mappings:
@@ -300,7 +195,7 @@ def bridge_rules(bridge: str, subnets: Iterable[str], loopback: bool) -> List['R
     return rules
 
 
-def publish_task(wanted: Dict[str, Dict[str, List[Mapping]]], state: str, bridges: Dict[str, Optional[List[str]]], current: 'Ruleset', check_mode: bool,
+def plan_publish(wanted: Dict[str, Dict[str, List[PublishedPort]]], state: str, bridges: Dict[str, Optional[List[str]]], current: 'Ruleset', check_mode: bool,
                  exclusive: bool = False) -> FirewallTask:
     """The :class:`FirewallTask` of a port_publish run, with the mappings that go as its ``flows``.
 

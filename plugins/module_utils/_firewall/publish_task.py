@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import parsed_items
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import PUBLISH_KEYS, parse_publish, publish_task
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import PUBLISH_KEYS, parse_publish, plan_publish
 from ansible_collections.nslab.net.plugins.module_utils._firewall.runner import run_firewall
 from ansible_collections.nslab.net.plugins.module_utils._netlink.conntrack import delete_flows
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 def publish_spec(params: Mapping[str, Any]) -> Dict[str, Any]:
-    """``{bridge: {destination: [Mapping]}}`` of the module's arguments; TaskFailed naming every bad value."""
+    """``{bridge: {destination: [PublishedPort]}}`` of the module's arguments; TaskFailed naming every bad value."""
     state, exclusive = params['state'], bool(params.get('exclusive'))
     wanted = parsed_items(parse_publish, params, 'publish', PUBLISH_KEYS, state, exclusive)
     return dict(wanted=wanted, state=state, exclusive=exclusive, backend=params['backend'])
@@ -36,7 +36,7 @@ def converge_publish(module: 'AnsibleModule', netlink: 'Netlink', spec: Mapping[
     wanted, state, exclusive = spec['wanted'], spec['state'], spec['exclusive']
     subnets = bridge_subnets(netlink, sorted(wanted))
     return run_firewall(module, spec['backend'],
-                        lambda current: publish_task(wanted, state, subnets, current, module.check_mode, exclusive),
+                        lambda current: plan_publish(wanted, state, subnets, current, module.check_mode, exclusive),
                         delete_flows=delete_flows)
 
 

@@ -25,10 +25,9 @@ from collections import namedtuple
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Rule
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import parse_port_spec
+from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import PublishedPort
 
 if TYPE_CHECKING:
-    from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import Mapping
     from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Ruleset
 
 #: A socket that receives on a host port: a TCP socket in LISTEN or an unconnected UDP
@@ -51,15 +50,16 @@ _WILDCARDS = ('0.0.0.0', '::')
 
 # -- what the lab publishes ---------------------------------------------------------------
 
-def _published(spec: Dict[str, Any]) -> List[Tuple[str, 'Mapping']]:
-    """``[(namespace name, Mapping)]`` of every present namespace, in spec order."""
+def _published(spec: Dict[str, Any]) -> List[Tuple[str, PublishedPort]]:
+    """``[(namespace name, PublishedPort)]`` of every present namespace, in spec order: the
+    ports lab_spec parsed, not their text again."""
     found = []
     for ns in spec.get('namespaces') or []:
         if ns.get('state', 'present') != 'present':
             continue
         for member in ns.get('members') or []:
-            for text in member.get('publish') or []:
-                found += [(ns['name'], mapping) for mapping in parse_port_spec(text, member.get('address'))]
+            found += [(ns['name'], PublishedPort.from_dict(port, member.get('address')))
+                      for port in member.get('ports') or []]
     return found
 
 
@@ -183,13 +183,13 @@ def _socket_text(listener: Listener) -> str:
     return '%s listens on %s:%d' % (who, address, listener.port)
 
 
-def _listener_collides(mapping: 'Mapping', listener: Listener) -> bool:
+def _listener_collides(mapping: PublishedPort, listener: Listener) -> bool:
     if ':' in listener.address and listener.address != '::':
         return False  # an IPv6 socket on a specific address never sees the IPv4 traffic a DNAT takes
     return listener.address in _WILDCARDS or mapping.host_ip in (None, listener.address)
 
 
-def _foreign_collides(mapping: 'Mapping', foreign: ForeignPort) -> bool:
+def _foreign_collides(mapping: PublishedPort, foreign: ForeignPort) -> bool:
     if mapping.host_ip is None or foreign.destination is None:
         return True
     inside = ipaddress.ip_address(str(mapping.host_ip)) in foreign.destination
@@ -211,7 +211,7 @@ def _foreign_holder(foreign: ForeignPort, other_labs: Dict[str, str]) -> Tuple[T
     return ('rule', foreign.line), 'the nat rule %s' % foreign.line
 
 
-def _port_collisions(published: Iterable[Tuple[str, 'Mapping']], order: Dict[str, int], listening: Iterable[Listener],
+def _port_collisions(published: Iterable[Tuple[str, PublishedPort]], order: Dict[str, int], listening: Iterable[Listener],
                      foreign: Iterable[ForeignPort], other_labs: Dict[str, str]) -> List[str]:
     listeners: Dict[Tuple[str, int], List[Listener]] = {}
     for listener in listening:
@@ -219,11 +219,11 @@ def _port_collisions(published: Iterable[Tuple[str, 'Mapping']], order: Dict[str
     # {(namespace, proto, host_ip, holder key): [holder text, ports]}, in first-found order
     groups: Dict[Tuple[str, str, Optional[str], Tuple[str, Any]], List[Any]] = {}
 
-    def note(ns: str, mapping: 'Mapping', key: Tuple[str, Any], text: str) -> None:
+    def note(ns: str, mapping: PublishedPort, key: Tuple[str, Any], text: str) -> None:
         entry = groups.setdefault((ns, mapping.proto, mapping.host_ip, key), [text, []])
         entry[1].append(mapping.host_port)
 
-    by_port: Dict[str, Dict[int, List[Tuple[str, 'Mapping']]]] = {}
+    by_port: Dict[str, Dict[int, List[Tuple[str, PublishedPort]]]] = {}
     for ns, mapping in published:
         sockets = [listener for listener in listeners.get((mapping.proto, mapping.host_port), ())
                    if _listener_collides(mapping, listener)]

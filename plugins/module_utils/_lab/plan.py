@@ -63,9 +63,10 @@ def lab_plan(spec: Dict[str, Any], info: Dict[str, Any], owned: Optional[Owned] 
             plan['pairs'].append(dict(name=member['host_interface'], master=network['bridge'], hairpin=True,
                                       mtu=mtu, peer=peer))
             # Every member, even without ports: the bridge's publishing is exclusive, so a
-            # port dropped from the list, or an address that moved, is unpublished.
+            # port dropped from the list, or an address that moved, is unpublished. The
+            # plan's one form of the ports: lab_spec's, as plain data (see ports.ports_by_destination).
             plan['publish'].append(dict(bridge=network['bridge'], destination=member['address'],
-                                        ports=list(member['publish'])))
+                                        ports=list(member['ports'])))
         if ns['command']:
             service = dict(name=ns['name'], netns=ns['name'], command=ns['command'])
             if ns['chdir']:
@@ -75,7 +76,7 @@ def lab_plan(spec: Dict[str, Any], info: Dict[str, Any], owned: Optional[Owned] 
             name=ns['name'], command=ns['command'],
             networks=[dict(network=m['network'], bridge=networks[m['network']]['bridge'],
                            interface=m['interface'], host_interface=m['host_interface'],
-                           address=m['address'], publish=list(m['publish']), ports=list(m.get('ports') or []))
+                           address=m['address'])
                       for m in ns['members']],
             **{key: ns.get(key) or [] for key in NAME_KEYS}))
     plan['networks'] = [{key: n[key] for key in NETWORK_KEYS} for n in spec['networks']]

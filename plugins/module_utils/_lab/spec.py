@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import lab_name_error
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import interface_name_error, netns_name_error
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import firewall_interface_error, parse_subnet
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import conflicts, parse_port_spec
+from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import PublishedPort, conflicts, parse_ports
 from ansible_collections.nslab.net.plugins.module_utils._overlay.plan import overlap_problems, overlay_spec
 from ansible_collections.nslab.net.plugins.module_utils._lab.schema import (
     DEFAULT_NAME, MEMBER_KEYS, NAME_KEYS, NAMESPACE_KEYS, NETWORK_KEYS, STATES)
@@ -213,7 +213,7 @@ def _check_members(namespaces: Sequence[Dict[str, Any]], networks_by_name: Dict[
         problems += ['namespace %s: interface %s is used twice' % (ns['name'], name)
                      for name in duplicates(m['interface'] for m in ns['members'])]
     claimed: Dict[Tuple[str, str], str] = {}
-    mappings = []
+    ports: List[PublishedPort] = []
     for ns in present:
         for member in ns['members']:
             network = networks_by_name[member['network']]
@@ -234,19 +234,31 @@ def _check_members(namespaces: Sequence[Dict[str, Any]], networks_by_name: Dict[
                         problems.append('address %s is given to both namespace %s and namespace %s' % (
                             address, claimed[(network['name'], address)], ns['name']))
                     claimed[(network['name'], address)] = ns['name']
-            own = []
-            for spec in member['publish']:
-                try:
-                    own += parse_port_spec(spec, ns['name'])
-                except InvalidInput as exc:
-                    problems += ['%s: %s' % (label, problem) for problem in exc.problems]
-            own = list(dict.fromkeys(own))
-            mappings += own
-            # Kept parsed, so that neither the publishing step nor the summary parses them again.
-            member['ports'] = [dict(proto=m.proto, host_ip=m.host_ip, host_port=m.host_port,
-                                    container_port=m.container_port) for m in own]
-    problems += conflicts(mappings, mappings)
+            own, more = _parsed_ports(member.pop('publish'), ns['name'], label)
+            problems += more
+            ports += own
+            # Parsed here, once on this machine: every reader after takes these (plain data,
+            # so the spec and the plan stay what JSON and Jinja carry).
+            member['ports'] = [port.as_dict() for port in own]
+    for ns in namespaces:
+        if ns['state'] != 'present':
+            for member in ns['members']:
+                del member['publish']  # a namespace that goes publishes nothing: not read
+                member['ports'] = []
+    problems += conflicts(ports, ports)
     return problems
+
+
+def _parsed_ports(texts: Sequence[str], destination: str, label: str) -> Tuple[List[PublishedPort], List[str]]:
+    """The distinct ports of a member's ``publish`` texts, and the problems found."""
+    own: List[PublishedPort] = []
+    problems = []
+    for text in texts:
+        try:
+            own += parse_ports(text, destination)
+        except InvalidInput as exc:
+            problems += ['%s: %s' % (label, problem) for problem in exc.problems]
+    return list(dict.fromkeys(own)), problems
 
 
 SPEC_VARIABLES = ('name', 'state', 'networks', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc', 'namespaces',

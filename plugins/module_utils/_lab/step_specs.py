@@ -12,7 +12,7 @@ tests hold the two equal for every step of representative labs, builds and teard
 
 from typing import Any, Callable, Dict, List, Mapping
 
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import Mapping as PortMapping
+from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import PublishedPort, ports_by_destination
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import NETNS_ETC_DIR
 from ansible_collections.nslab.net.plugins.module_utils._names.plan import name_files
 from ansible_collections.nslab.net.plugins.module_utils._services.plan import default_chdir
@@ -55,7 +55,7 @@ def masquerade_spec(items: List[Dict[str, Any]], state: str, params: Mapping[str
 
 def unpublish_spec(items: List[Dict[str, Any]], backend: str) -> Spec:
     """Removal: a destination's ports, or every port of a bridge named without one."""
-    wanted: Dict[str, Dict[str, List[PortMapping]]] = {}
+    wanted: Dict[str, Dict[str, List[PublishedPort]]] = {}
     for item in items:
         per_bridge = wanted.setdefault(item['bridge'], {})
         if item.get('destination') is not None:
@@ -66,15 +66,13 @@ def unpublish_spec(items: List[Dict[str, Any]], backend: str) -> Spec:
     return dict(wanted=wanted, state='absent', exclusive=False, backend=backend)
 
 
-def publish_spec(plan: Mapping[str, Any], backend: str) -> Spec:
-    """Every member of the lab with its ports, exclusively: what a destination no longer lists
-    on the lab's bridges, or an address that moved, is unpublished."""
-    wanted: Dict[str, Dict[str, List[PortMapping]]] = {}
-    for namespace in plan['namespaces']:
-        for member in namespace['networks']:
-            wanted.setdefault(member['bridge'], {})[member['address']] = [
-                PortMapping(port['proto'], port['host_ip'], port['host_port'], member['address'], port['container_port'])
-                for port in member['ports']]
+def publish_spec(items: List[Dict[str, Any]], backend: str) -> Spec:
+    """Every member of the lab with its ports (``items``: the plan's ``publish``), exclusively:
+    what a destination no longer lists on the lab's bridges, or an address that moved, is
+    unpublished."""
+    wanted: Dict[str, Dict[str, List[PublishedPort]]] = {}
+    for (bridge, destination), ports in ports_by_destination(items).items():
+        wanted.setdefault(bridge, {})[destination] = ports
     return dict(wanted=wanted, state='present', exclusive=True, backend=backend)
 
 
@@ -114,7 +112,7 @@ def step_spec(step: str, items: List[Any], state: str, plan: Mapping[str, Any], 
               backend: str) -> Spec:
     """The spec of one step of the run: ``items`` of the plan (or its removals), in ``state``."""
     if step == 'port_publish':
-        return publish_spec(plan, backend) if state == 'present' else unpublish_spec(items, backend)
+        return publish_spec(items, backend) if state == 'present' else unpublish_spec(items, backend)
     if step == 'overlay':
         return overlay_spec(plan, items, state, backend)
     if step == 'names':

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
 from ansible_collections.nslab.net.plugins.module_utils._netlink.dump import NetlinkSocket, attributes
 
 if TYPE_CHECKING:
-    # The payload finder bundles this import too: the modules that use this file carry publish anyway.
-    from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import Mapping as PublishedPort
+    # The payload finder bundles this import too: the modules that use this file carry ports anyway.
+    from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import PublishedPort
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_CTNETLINK = 1

@@ -23,6 +23,8 @@ This file plans those files as data; :mod:`adapter` reads and writes them.
 import json
 from typing import Any, Dict, List, Optional
 
+from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import ports_by_destination
+
 RESTORE_DIR = '/var/lib/nslab/restore'
 SYSTEMD_DIR = '/etc/systemd/system'
 TEMPLATE = 'nslab-restore@.service'
@@ -87,10 +89,13 @@ def declaration(params: Dict[str, Any], spec: Dict[str, Any], plan: Dict[str, An
     args['state'] = 'present'
     chdirs = {ns['name']: ns['chdir'] for ns in spec['namespaces']}
     namespaces = []
+    # The ports as lab_spec parsed them, as text again, one per port: the run at boot parses them (its one parse).
+    ports = ports_by_destination(plan['publish'])
     for ns in plan['namespaces']:
         entry: Dict[str, Any] = dict(name=ns['name'], networks=[
             dict(network=m['network'], address=m['address'], interface=m['interface'],
-                 host_interface=m['host_interface'], publish=list(m['publish']))
+                 host_interface=m['host_interface'],
+                 publish=[port.as_text() for port in ports.get((m['bridge'], m['address'])) or []])
             for m in ns['networks']])
         if ns['command']:
             entry['command'] = ns['command']

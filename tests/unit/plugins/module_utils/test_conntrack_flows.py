@@ -14,7 +14,7 @@ import pytest
 
 from ansible_collections.nslab.net.plugins.module_utils._netlink import conntrack as cf
 from ansible_collections.nslab.net.plugins.module_utils._netlink.dump import attributes
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import Mapping
+from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import PublishedPort
 
 # One IPCTNL_MSG_CT_NEW payload of a 6.18 kernel's dump: a UDP datagram from
 # 198.51.100.2:40000 to 198.51.100.2:5353, DNAT'ed to 10.0.0.1:53 (nfgenmsg, then attributes).
@@ -48,7 +48,7 @@ def entry(orig, reply, status=0x1a8, proto=socket.IPPROTO_UDP, extra=b'') -> byt
 
 CLIENT = ('198.51.100.3', 40000)
 HOST = '198.51.100.2'
-UDP_5353 = Mapping('udp', None, 5353, '10.0.0.1', 53)
+UDP_5353 = PublishedPort('udp', None, 5353, '10.0.0.1', 53)
 
 
 def dnated(host=HOST, port=5353, destination='10.0.0.1', container_port=53, status=0x1a8, proto=socket.IPPROTO_UDP):
@@ -98,7 +98,7 @@ def test_only_flows_dnated_through_the_mapping_are_its_own(flow, owned):
 
 
 def test_a_mapping_on_one_host_address_owns_the_flows_to_that_address_only():
-    local = Mapping('udp', '127.0.0.1', 5353, '10.0.0.1', 53)
+    local = PublishedPort('udp', '127.0.0.1', 5353, '10.0.0.1', 53)
     assert cf.flow_matches(dnated(host='127.0.0.1'), local)
     assert not cf.flow_matches(dnated(), local)
 
@@ -106,7 +106,7 @@ def test_a_mapping_on_one_host_address_owns_the_flows_to_that_address_only():
 def test_deletion_commands():
     assert UDP_5353.conntrack_deletion_command() == (
         'conntrack -D -p udp --orig-port-dst 5353 --reply-src 10.0.0.1 --reply-port-src 53')
-    assert Mapping('tcp', '127.0.0.1', 8080, '10.0.0.1', 80).conntrack_deletion_command() == (
+    assert PublishedPort('tcp', '127.0.0.1', 8080, '10.0.0.1', 80).conntrack_deletion_command() == (
         'conntrack -D -p tcp --orig-dst 127.0.0.1 --orig-port-dst 8080 --reply-src 10.0.0.1 --reply-port-src 80')
 
 

@@ -14,8 +14,8 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import (
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Rule, Ruleset, parse_save, save_words
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import (
     masquerade_task, parse_networks)
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import (
-    Mapping, parse_port_spec, parse_publish, publish_task)
+from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import PublishedPort, parse_ports
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import parse_publish, plan_publish
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 
 OWNER = 'nslab:masquerade:br0'
@@ -110,13 +110,13 @@ def test_bad_networks_are_refused(items, message):
 
 
 def test_port_specs_follow_docker():
-    assert parse_port_spec('8000:80', '10.0.0.1') == [Mapping('tcp', None, 8000, '10.0.0.1', 80)]
-    assert parse_port_spec('0.0.0.0:53:53/udp', 'd') == [Mapping('udp', None, 53, 'd', 53)]
-    assert [m.host_port for m in parse_port_spec('8100-8102:9100-9102', 'd')] == [8100, 8101, 8102]
-    assert parse_port_spec('127.0.0.1:80:80', 'd')[0].loopback_only
+    assert parse_ports('8000:80', '10.0.0.1') == [PublishedPort('tcp', None, 8000, '10.0.0.1', 80)]
+    assert parse_ports('0.0.0.0:53:53/udp', 'd') == [PublishedPort('udp', None, 53, 'd', 53)]
+    assert [m.host_port for m in parse_ports('8100-8102:9100-9102', 'd')] == [8100, 8101, 8102]
+    assert parse_ports('127.0.0.1:80:80', 'd')[0].loopback_only
     for bad in ('80', '::80', '8000-8001:80', '0:80', '80:80/sctp', '[::1]:80:80', 'x'):
         with pytest.raises(InvalidInput):
-            parse_port_spec(bad, 'd')
+            parse_ports(bad, 'd')
 
 
 def test_overlapping_host_ports_are_refused_identical_ones_merged():
@@ -129,13 +129,13 @@ def test_overlapping_host_ports_are_refused_identical_ones_merged():
 
 def test_publish_keeps_other_destinations_and_refuses_their_ports():
     current = Ruleset()
-    first = publish_task(parse_publish([dict(bridge='br0', destination='10.0.0.1', ports=['8000:80'])], 'present'),
+    first = plan_publish(parse_publish([dict(bridge='br0', destination='10.0.0.1', ports=['8000:80'])], 'present'),
                          'present', {'br0': ['10.0.0.0/24']}, current, False)
     current = simulate_rules(current, plan_firewall(current, first.owners, first.rules))
-    clash = publish_task(parse_publish([dict(bridge='br0', destination='10.0.0.2', ports=['8000:80'])], 'present'),
+    clash = plan_publish(parse_publish([dict(bridge='br0', destination='10.0.0.2', ports=['8000:80'])], 'present'),
                          'present', {'br0': ['10.0.0.0/24']}, current, False)
     assert clash.problems and 'destination 10.0.0.1' in clash.problems[0]
-    absent = publish_task(parse_publish([dict(bridge='br0')], 'absent'), 'absent', {'br0': None}, current, False)
+    absent = plan_publish(parse_publish([dict(bridge='br0')], 'absent'), 'absent', {'br0': None}, current, False)
     assert 'nslab:publish:br0:10.0.0.1' in absent.owners and absent.rules == []
 
 

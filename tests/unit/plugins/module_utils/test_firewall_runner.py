@@ -22,7 +22,7 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall import runner
 from ansible_collections.nslab.net.plugins.module_utils._firewall.backends import XtablesLock
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import masquerade_task, parse_networks
 from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import FirewallTask, owned_rules, plan_firewall
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import Mapping
+from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import PublishedPort
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import parse_save
 from ansible_collections.nslab.net.plugins.module_utils._firewall.runner import run_firewall
 
@@ -191,7 +191,7 @@ def test_another_writer_holding_the_lock_fails_the_task_before_anything_is_read(
 # --- conntrack flows of a task
 
 
-FLOW = Mapping('tcp', None, 8080, '10.10.0.2', 80)
+FLOW = PublishedPort('tcp', None, 8080, '10.10.0.2', 80)
 FLOW_COMMAND = 'conntrack -D -p tcp --orig-port-dst 8080 --reply-src 10.10.0.2 --reply-port-src 80'
 
 

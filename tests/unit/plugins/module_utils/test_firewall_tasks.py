@@ -19,13 +19,13 @@ from adapter_fakes import RESTORE, SAVE, FakeNetlink, isolate_firewall, nft_modu
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
 from ansible_collections.nslab.net.plugins.module_utils._firewall import publish_task as publish_flow
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade_task import converge_masquerade, masquerade_spec
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import Mapping
+from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import PublishedPort
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish_task import bridge_subnets, converge_publish, publish_spec
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView
 
 FORWARD = 'net.ipv4.ip_forward'
 LOCALNET = 'net.ipv4.conf.br-front.route_localnet'
-WEB = Mapping('tcp', None, 8080, '10.10.0.2', 80)
+WEB = PublishedPort('tcp', None, 8080, '10.10.0.2', 80)
 TWO_NETWORKS_HOST = NamespaceView(None, links=[
     Link('lo', 1, up=True, mtu=65536, addresses=['127.0.0.1/8']),
     Link('eth0', 2, up=True, addresses=['198.51.100.2/24']),

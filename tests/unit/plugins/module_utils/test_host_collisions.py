@@ -23,7 +23,8 @@ from ansible_collections.nslab.net.plugins.module_utils._lab.collisions import (
     ForeignPort, Listener, foreign_published, host_collisions, host_warnings, published_ports)
 from ansible_collections.nslab.net.plugins.module_utils._lab.spec import lab_spec
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView, describe
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import destination_rules, parse_port_spec
+from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import parse_ports
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import destination_rules
 from nslab_sandbox.docker_host import docker_restore_text
 
 little_endian = pytest.mark.skipif(sys.byteorder != 'little', reason='the /proc/net lines are a little-endian host\'s')
@@ -130,7 +131,7 @@ COMMIT
 
 def lab_rules(ruleset, bridge, destination, *specs):
     for spec_text in specs:
-        for rule in destination_rules(bridge, destination, parse_port_spec(spec_text, destination)):
+        for rule in destination_rules(bridge, destination, parse_ports(spec_text, destination)):
             if rule.table == 'nat':
                 ruleset.append(rule)
 

@@ -61,7 +61,9 @@ def test_the_seeds_lab_becomes_one_task_per_module():
     assert plan['pairs'][0] == dict(name='ns1-eth0', master='br0', hairpin=True, mtu=1500, peer=dict(
         name='eth0', netns='ns1', addresses=['10.0.0.1/24'], gateway='10.0.0.254'))
     assert addresses(plan) == {'ns1': '10.0.0.1/24', 'ns2': '10.0.0.2/24'}
-    assert plan['publish'] == [dict(bridge='br0', destination='10.0.0.1', ports=['8000:8000']),
+    # The ports as lab_spec parsed them: the plan's one form of them.
+    assert plan['publish'] == [dict(bridge='br0', destination='10.0.0.1',
+                                    ports=[dict(proto='tcp', host_ip=None, host_port=8000, container_port=8000)]),
                                dict(bridge='br0', destination='10.0.0.2', ports=[])]
     assert plan['services'] == [dict(name='ns1', netns='ns1', command='python3 -m http.server 8000')]
     assert all(not items for items in plan['remove'].values())
@@ -154,7 +156,8 @@ def test_a_namespace_joins_several_networks_with_its_default_route_on_the_first(
                               ('api-eth1', 'br-back', 'eth1', ['10.20.0.50/24'], None)]
     assert [n['masquerade'] for n in plan['masquerade']] == [True, False]
     assert [n['icc'] for n in plan['masquerade']] == [True, False]
-    assert plan['publish'][0] == dict(bridge='br-front', destination='10.10.0.2', ports=['8080:80'])
+    assert plan['publish'][0] == dict(bridge='br-front', destination='10.10.0.2',
+                                      ports=[dict(proto='tcp', host_ip=None, host_port=8080, container_port=80)])
 
 
 def owning(plan_spec, host):

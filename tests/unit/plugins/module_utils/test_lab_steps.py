@@ -17,6 +17,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall import masquerade_task, publish_task
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import MASQUERADE_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import PublishedPort
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import PUBLISH_ARGS
 from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import Owned
 from ansible_collections.nslab.net.plugins.module_utils._lab.spec import lab_spec
@@ -74,6 +75,10 @@ def step_arguments(step, items, state, backend):
     """The arguments the module of that name would be called with for the same step."""
     unused, list_key, unused_parse = MODULES[step]
     raw = {list_key: items, 'state': state}
+    if step == 'port_publish' and state == 'present':
+        # The plan keeps the ports parsed; the module takes them as text.
+        raw[list_key] = [dict(item, ports=[PublishedPort.from_dict(port, item['destination']).as_text()
+                                           for port in item['ports']]) for item in items]
     if step in ('nat_masquerade', 'port_publish'):
         raw['backend'] = backend
     if step == 'port_publish' and state == 'present':
@@ -130,6 +135,6 @@ def test_the_plans_cover_every_step_in_both_directions():
 
 def test_published_ports_are_parsed_once_and_kept_in_the_plan():
     plan = lab_plan(lab_spec(dict(DEFAULTS, **LABS['ports of every shape'])), EMPTY_HOST)
-    (web,) = (ns for ns in plan['namespaces'] if ns['name'] == 'web')
-    ports = web['networks'][0]['ports']
+    (web,) = (item for item in plan['publish'] if item['destination'] == '10.9.0.1')
+    ports = web['ports']
     assert len(ports) == 6 and dict(proto='udp', host_ip=None, host_port=5353, container_port=53) in ports

@@ -2,9 +2,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """port_publish's planning without a kernel: Docker ``-p`` specs, conflicts, and the task's rules.
 
-Covered: parse_port_spec (defaults, host addresses, ranges, every refusal), Mapping's
+Covered: parse_ports (defaults, host addresses, ranges, every refusal), PublishedPort's
 overlaps / reaches_loopback / loopback_only, parse_publish (conflicts named, identical
-duplicates merged, state=absent ignoring ports), and publish_task against current rules
+duplicates merged, state=absent ignoring ports), and plan_publish against current rules
 (other destinations kept and guarded, loopback handling, missing bridges, removal, rules
 deleted by hand, exclusive, and the mappings whose conntrack flows go).
 """
@@ -18,8 +18,9 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import (
     owned_rules, plan_firewall, simulate_rules)
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Ruleset
 from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import IP_FORWARD, route_localnet
+from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import PublishedPort, parse_ports
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import (
-    Mapping, owned_destinations, parse_port_spec, parse_publish, published, publish_task)
+    owned_destinations, parse_publish, plan_publish, published)
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 
 DEST = '10.0.0.2'
@@ -30,7 +31,7 @@ OWNER_3 = 'nslab:publish:br0:10.0.0.3'
 
 
 def task(items, state='present', bridges=None, current=None, check_mode=False, exclusive=False):
-    return publish_task(parse_publish(items, state, exclusive), state, BRIDGES if bridges is None else bridges,
+    return plan_publish(parse_publish(items, state, exclusive), state, BRIDGES if bridges is None else bridges,
                         Ruleset() if current is None else current, check_mode, exclusive)
 
 
@@ -48,32 +49,32 @@ def publish(current, destination, *ports):
                                   current=current))
 
 
-# parse_port_spec
+# parse_ports
 
 @pytest.mark.parametrize('spec, mappings', [
-    ('8000:8000', [Mapping('tcp', None, 8000, DEST, 8000)]),
-    ('8000:80', [Mapping('tcp', None, 8000, DEST, 80)]),
-    ('127.0.0.1:8000:80', [Mapping('tcp', '127.0.0.1', 8000, DEST, 80)]),
-    ('0.0.0.0:80:80', [Mapping('tcp', None, 80, DEST, 80)]),
-    ('5353:53/udp', [Mapping('udp', None, 5353, DEST, 53)]),
-    ('192.0.2.1:53:53/tcp', [Mapping('tcp', '192.0.2.1', 53, DEST, 53)]),
-    (' 1:65535 ', [Mapping('tcp', None, 1, DEST, 65535)]),
-    ('8100-8102:9100-9102', [Mapping('tcp', None, 8100, DEST, 9100), Mapping('tcp', None, 8101, DEST, 9101),
-                             Mapping('tcp', None, 8102, DEST, 9102)]),
-    ('127.0.0.1:7000-7001:80-81/udp', [Mapping('udp', '127.0.0.1', 7000, DEST, 80),
-                                       Mapping('udp', '127.0.0.1', 7001, DEST, 81)]),
-    ('9000-9000:90', [Mapping('tcp', None, 9000, DEST, 90)]),
+    ('8000:8000', [PublishedPort('tcp', None, 8000, DEST, 8000)]),
+    ('8000:80', [PublishedPort('tcp', None, 8000, DEST, 80)]),
+    ('127.0.0.1:8000:80', [PublishedPort('tcp', '127.0.0.1', 8000, DEST, 80)]),
+    ('0.0.0.0:80:80', [PublishedPort('tcp', None, 80, DEST, 80)]),
+    ('5353:53/udp', [PublishedPort('udp', None, 5353, DEST, 53)]),
+    ('192.0.2.1:53:53/tcp', [PublishedPort('tcp', '192.0.2.1', 53, DEST, 53)]),
+    (' 1:65535 ', [PublishedPort('tcp', None, 1, DEST, 65535)]),
+    ('8100-8102:9100-9102', [PublishedPort('tcp', None, 8100, DEST, 9100), PublishedPort('tcp', None, 8101, DEST, 9101),
+                             PublishedPort('tcp', None, 8102, DEST, 9102)]),
+    ('127.0.0.1:7000-7001:80-81/udp', [PublishedPort('udp', '127.0.0.1', 7000, DEST, 80),
+                                       PublishedPort('udp', '127.0.0.1', 7001, DEST, 81)]),
+    ('9000-9000:90', [PublishedPort('tcp', None, 9000, DEST, 90)]),
 ])
 def test_port_spec(spec, mappings):
-    assert parse_port_spec(spec, DEST) == mappings
+    assert parse_ports(spec, DEST) == mappings
 
 
 def test_mapping_fields_and_spec():
-    mapping = parse_port_spec('127.0.0.1:8000:80/udp', DEST)[0]
+    mapping = parse_ports('127.0.0.1:8000:80/udp', DEST)[0]
     assert (mapping.proto, mapping.host_ip, mapping.host_port, mapping.destination, mapping.container_port) == (
         'udp', '127.0.0.1', 8000, DEST, 80)
     assert mapping.as_spec() == '127.0.0.1:8000:80/udp -> 10.0.0.2'
-    assert parse_port_spec('8000:80', DEST)[0].as_spec() == '8000:80/tcp -> 10.0.0.2'
+    assert parse_ports('8000:80', DEST)[0].as_spec() == '8000:80/tcp -> 10.0.0.2'
 
 
 @pytest.mark.parametrize('spec, message', [
@@ -102,15 +103,15 @@ def test_mapping_fields_and_spec():
 ])
 def test_bad_port_spec(spec, message):
     with pytest.raises(InvalidInput) as caught:
-        parse_port_spec(spec, DEST)
+        parse_ports(spec, DEST)
     assert len(caught.value.problems) == 1
     assert message in caught.value.problems[0] and repr(spec) in caught.value.problems[0]
 
 
-# Mapping
+# PublishedPort
 
 def mapping(host_ip, port=8000, proto='tcp', destination=DEST):
-    return Mapping(proto, host_ip, port, destination, 80)
+    return PublishedPort(proto, host_ip, port, destination, 80)
 
 
 @pytest.mark.parametrize('one, other, overlap', [
@@ -147,8 +148,8 @@ def test_parse_publish_groups_by_bridge_and_destination():
                             dict(bridge='br0', destination='10.0.0.3', ports=['8001:80']),
                             dict(bridge='br1', destination='10.1.0.2', ports=[])], 'present')
     assert wanted == {
-        'br0': {'10.0.0.2': [Mapping('tcp', None, 8000, '10.0.0.2', 80), Mapping('udp', None, 5353, '10.0.0.2', 53)],
-                '10.0.0.3': [Mapping('tcp', None, 8001, '10.0.0.3', 80)]},
+        'br0': {'10.0.0.2': [PublishedPort('tcp', None, 8000, '10.0.0.2', 80), PublishedPort('udp', None, 5353, '10.0.0.2', 53)],
+                '10.0.0.3': [PublishedPort('tcp', None, 8001, '10.0.0.3', 80)]},
         'br1': {'10.1.0.2': []},
     }
 
@@ -165,7 +166,7 @@ def test_two_destinations_on_the_same_host_port_are_refused_naming_both(first, s
         parse_publish([dict(bridge='br0', destination='10.0.0.2', ports=[first]),
                        dict(bridge='br0', destination='10.0.0.3', ports=[second])], 'present')
     [problem] = caught.value.problems
-    one, other = parse_port_spec(first, '10.0.0.2')[0], parse_port_spec(second, '10.0.0.3')[0]
+    one, other = parse_ports(first, '10.0.0.2')[0], parse_ports(second, '10.0.0.3')[0]
     assert problem == 'host port %d/%s is published twice: %s and %s' % (
         one.host_port, one.proto, one.as_spec(), other.as_spec())
 
@@ -195,8 +196,8 @@ def test_identical_duplicates_are_merged_not_refused():
     wanted = parse_publish([dict(bridge='br0', destination=DEST, ports=['8000:80', '8000:80/tcp', '0.0.0.0:8000:80']),
                             dict(bridge='br0', destination=DEST, ports=['8000:80', '8100-8101:90-91', '8101:91'])],
                            'present')
-    assert wanted['br0'][DEST] == [mapping(None, 8000), Mapping('tcp', None, 8100, DEST, 90),
-                                   Mapping('tcp', None, 8101, DEST, 91)]
+    assert wanted['br0'][DEST] == [mapping(None, 8000), PublishedPort('tcp', None, 8100, DEST, 90),
+                                   PublishedPort('tcp', None, 8101, DEST, 91)]
 
 
 def test_every_problem_of_every_item_is_reported():
@@ -229,7 +230,7 @@ def test_a_bridge_name_starting_with_bang_is_refused():
         parse_publish([dict(bridge='!br0', destination=DEST, ports=['8000:80'])], 'present')
 
 
-# publish_task: rules and settings
+# plan_publish: rules and settings
 
 def test_first_publish_has_the_destination_rules_and_the_bridge_rules():
     first = task([dict(bridge='br0', destination=DEST, ports=['8000:80/tcp'])])
@@ -297,10 +298,10 @@ def test_publishing_converges():
     again = task([dict(bridge='br0', destination=DEST, ports=['8000:80', '127.0.0.1:8001:81/udp'])],
                  current=current)
     assert not plan_firewall(current, again.owners, again.rules)
-    assert published(current) == {('br0', DEST): [mapping(None), Mapping('udp', '127.0.0.1', 8001, DEST, 81)]}
+    assert published(current) == {('br0', DEST): [mapping(None), PublishedPort('udp', '127.0.0.1', 8001, DEST, 81)]}
 
 
-# publish_task: other destinations of the bridge
+# plan_publish: other destinations of the bridge
 
 def test_another_destination_keeps_its_mappings_and_the_shared_loopback_rules():
     current = publish(Ruleset(), '10.0.0.3', '8000:80')
@@ -312,8 +313,8 @@ def test_another_destination_keeps_its_mappings_and_the_shared_loopback_rules():
     assert len(lines(second.rules, 'NSLAB-INPUT')) == 1
     after = converge(current, second)
     assert owned_rules(after, [OWNER_3]) == owned_rules(current, [OWNER_3])
-    assert published(after) == {('br0', '10.0.0.3'): [Mapping('tcp', None, 8000, '10.0.0.3', 80)],
-                                ('br0', DEST): [Mapping('tcp', '192.0.2.1', 9000, DEST, 90)]}
+    assert published(after) == {('br0', '10.0.0.3'): [PublishedPort('tcp', None, 8000, '10.0.0.3', 80)],
+                                ('br0', DEST): [PublishedPort('tcp', '192.0.2.1', 9000, DEST, 90)]}
     assert not plan_firewall(after, second.owners, second.rules)
 
 
@@ -329,7 +330,7 @@ def test_a_destination_may_move_its_own_port():
     moved = task([dict(bridge='br0', destination=DEST, ports=['8000:81'])], current=current)
     assert moved.problems == []
     after = converge(current, moved)
-    assert published(after) == {('br0', DEST): [Mapping('tcp', None, 8000, DEST, 81)]}
+    assert published(after) == {('br0', DEST): [PublishedPort('tcp', None, 8000, DEST, 81)]}
 
 
 def test_the_port_of_another_bridge_is_refused():
@@ -347,7 +348,7 @@ def test_the_same_port_and_destination_under_another_bridge_is_refused():
     assert clash.problems
 
 
-# publish_task: removal
+# plan_publish: removal
 
 def test_absent_without_destination_removes_every_destination_of_the_bridge():
     current = publish(publish(Ruleset(), '10.0.0.3', '8000:80'), DEST, '127.0.0.1:9000:90')
@@ -385,7 +386,7 @@ def test_absent_for_one_destination_keeps_the_others_and_the_hairpin():
     assert not [line for line in owned_rules(after, [BR0]) if '127.0.0.0/8' in line]
 
 
-# publish_task: a bridge that does not exist
+# plan_publish: a bridge that does not exist
 
 def test_a_missing_bridge_is_a_problem_in_a_real_run():
     missing = task([dict(bridge='br0', destination=DEST, ports=['8000:80'])], bridges={'br0': None})
@@ -404,7 +405,7 @@ def test_a_missing_bridge_is_a_warning_in_check_mode_and_the_hairpin_is_left_out
     assert len(lines(missing.rules, 'NSLAB-DNAT')) == 1
 
 
-# publish_task: rules deleted by hand
+# plan_publish: rules deleted by hand
 
 def without(current, table, chain, owner):
     """``current`` with the rules of ``owner`` in one chain deleted, as ``iptables -D`` would."""
@@ -437,7 +438,7 @@ def test_absent_removes_a_destination_whose_dnat_rule_was_deleted_by_hand():
     assert not plan_firewall(after, again.owners, again.rules)
 
 
-# publish_task: exclusive
+# plan_publish: exclusive
 
 def test_without_exclusive_a_moved_address_clashes_with_its_old_self():
     current = publish(Ruleset(), '10.0.0.1', '8000:8000')
@@ -452,9 +453,9 @@ def test_exclusive_moves_a_port_to_the_new_address_in_one_run():
                  exclusive=True)
     assert moved.problems == []
     assert moved.owners == [BR0, 'nslab:publish:br0:10.0.0.11', 'nslab:publish:br0:10.0.0.1']
-    assert moved.flows == [Mapping('tcp', None, 8000, '10.0.0.1', 8000)]
+    assert moved.flows == [PublishedPort('tcp', None, 8000, '10.0.0.1', 8000)]
     after = converge(current, moved)
-    assert published(after) == {('br0', '10.0.0.11'): [Mapping('tcp', None, 8000, '10.0.0.11', 8000)]}
+    assert published(after) == {('br0', '10.0.0.11'): [PublishedPort('tcp', None, 8000, '10.0.0.11', 8000)]}
     assert owned_rules(after, ['nslab:publish:br0:10.0.0.1']) == []
     again = task([dict(bridge='br0', destination='10.0.0.11', ports=['8000:8000'])], current=after, exclusive=True)
     assert not plan_firewall(after, again.owners, again.rules) and again.flows == []
@@ -465,8 +466,8 @@ def test_exclusive_removes_a_destination_outside_a_subnet_that_changed():
     moved = task([dict(bridge='br0', destination='10.1.0.11', ports=['8000:8000'])], current=current,
                  bridges={'br0': ['10.1.0.0/24']}, exclusive=True)
     assert moved.problems == []
-    assert sorted(moved.flows) == [Mapping('tcp', None, 8000, '10.0.0.1', 8000),
-                                   Mapping('udp', None, 5353, '10.0.0.1', 53)]
+    assert sorted(moved.flows) == [PublishedPort('tcp', None, 8000, '10.0.0.1', 8000),
+                                   PublishedPort('udp', None, 5353, '10.0.0.1', 53)]
     after = converge(current, moved)
     assert [line.split()[3] for line in lines(after.rules['nat']['NSLAB-POSTROUTING'])
             if '--ctstate DNAT' in line] == ['10.1.0.0/24']
@@ -492,7 +493,7 @@ def test_exclusive_with_a_bridge_alone_unpublishes_everything_there():
     with pytest.raises(InvalidInput, match='destination is required with state=present unless exclusive'):
         parse_publish([dict(bridge='br0')], 'present')
     assert parse_publish([dict(bridge='br0'), dict(bridge='br0', destination=DEST, ports=['80:80'])], 'present',
-                         exclusive=True) == {'br0': {DEST: [Mapping('tcp', None, 80, DEST, 80)]}}
+                         exclusive=True) == {'br0': {DEST: [PublishedPort('tcp', None, 80, DEST, 80)]}}
     current = publish(publish(Ruleset(), '10.0.0.3', '8000:80'), DEST, '127.0.0.1:9000:90')
     nothing = task([dict(bridge='br0')], current=current, bridges={'br0': None}, exclusive=True)
     assert nothing.problems == nothing.warnings == [] and nothing.rules == []
@@ -518,12 +519,12 @@ def test_removal_does_not_check_subnets():
     assert emptied.problems == [] and emptied.flows == [mapping(None)]
 
 
-# publish_task: the mappings whose flows go
+# plan_publish: the mappings whose flows go
 
 def test_flows_are_the_mappings_that_go_or_change_and_nothing_else():
     current = publish(Ruleset(), DEST, '8000:80', '5353:53/udp', '127.0.0.1:9000:90')
     changed = task([dict(bridge='br0', destination=DEST, ports=['8000:81', '5353:53/udp'])], current=current)
-    assert changed.flows == [mapping(None), Mapping('tcp', '127.0.0.1', 9000, DEST, 90)]
+    assert changed.flows == [mapping(None), PublishedPort('tcp', '127.0.0.1', 9000, DEST, 90)]
     same = task([dict(bridge='br0', destination=DEST, ports=['8000:80', '5353:53/udp', '127.0.0.1:9000:90'])],
                 current=current)
     assert same.flows == []

@@ -136,10 +136,11 @@ def test_the_declaration_writes_in_every_address_the_plan_allocated():
 
 
 def test_the_declaration_holds_each_namespace_in_full_form_without_the_removed_ones():
+    # Each port as lab_spec parsed it, in the form that parses back to it.
     stored_args = arguments(stored(SEEDS, holding(('keep', 'eth0', '10.0.0.7/24'))))
     assert stored_args['namespaces'] == [
         dict(name='ns1', command='python3 -m http.server 8000', chdir='/srv', networks=[
-            dict(network='br0', address='10.0.0.1', interface='eth0', host_interface='ns1-eth0', publish=['8000:8000'])]),
+            dict(network='br0', address='10.0.0.1', interface='eth0', host_interface='ns1-eth0', publish=['8000:8000/tcp'])]),
         dict(name='new', networks=[
             dict(network='br0', address='10.0.0.2', interface='eth0', host_interface='new-eth0', publish=[])]),
         dict(name='keep', networks=[

@@ -16,7 +16,7 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import
     BRIDGE_NF_CALL_IPTABLES, IP_FORWARD, Sysctl, route_localnet)
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import (
     masquerade_task, parse_networks)
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import parse_publish, publish_task
+from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import parse_publish, plan_publish
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Ruleset
 from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctl_ledger import (
     LedgerError, load_ledger, plan_ledger, save_ledger)
@@ -198,13 +198,13 @@ def test_masquerade_holders():
 
 def test_publish_holders():
     current = Ruleset()
-    loopback = publish_task(parse_publish([dict(bridge='br0', destination='10.0.0.1', ports=['8000:80'])],
+    loopback = plan_publish(parse_publish([dict(bridge='br0', destination='10.0.0.1', ports=['8000:80'])],
                                           'present'), 'present', {'br0': ['10.0.0.0/24']}, current, False)
     assert loopback.wanted_sysctls() == [(FORWARD, 1, [PUB]), (LOCALNET, 1, [PUB])]
-    remote = publish_task(parse_publish([dict(bridge='br0', destination='10.0.0.1', ports=['198.51.100.2:80:80'])],
+    remote = plan_publish(parse_publish([dict(bridge='br0', destination='10.0.0.1', ports=['198.51.100.2:80:80'])],
                                         'present'), 'present', {'br0': ['10.0.0.0/24']}, current, False)
     assert remote.wanted_sysctls() == [(FORWARD, 1, [PUB]), (LOCALNET, 0, [])]
-    gone = publish_task(parse_publish([dict(bridge='br0')], 'absent'), 'absent', {'br0': ['10.0.0.0/24']},
+    gone = plan_publish(parse_publish([dict(bridge='br0')], 'absent'), 'absent', {'br0': ['10.0.0.0/24']},
                         current, False)
     assert gone.wanted_sysctls() == [(LOCALNET, 0, [])]
 

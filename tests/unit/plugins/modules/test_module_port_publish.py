@@ -7,7 +7,7 @@ import pytest
 
 from module_harness import FakeNetlink, patch_netlink_converge, run_module
 
-from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import Mapping
+from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import PublishedPort
 from ansible_collections.nslab.net.plugins.modules import port_publish
 
 
@@ -23,8 +23,8 @@ def test_main_converges_the_parsed_spec_in_one_netlink(converge, check_mode):
     assert result == dict(changed=True, commands=['the command'], failed=False)
     (module, netlink, spec), = converge.calls
     assert module.check_mode is check_mode and FakeNetlink.made == [netlink]
-    assert spec == dict(wanted={'br0': {'10.0.0.2': [Mapping('tcp', None, 8080, '10.0.0.2', 80),
-                                                     Mapping('udp', '127.0.0.1', 5353, '10.0.0.2', 53)]}},
+    assert spec == dict(wanted={'br0': {'10.0.0.2': [PublishedPort('tcp', None, 8080, '10.0.0.2', 80),
+                                                     PublishedPort('udp', '127.0.0.1', 5353, '10.0.0.2', 53)]}},
                         state='present', exclusive=False, backend='nft')
 
 

@@ -36,16 +36,24 @@ def port(host_port, container_port, proto='tcp', host_ip=None):
 
 
 def member(network, address, *ports, interface='eth0', host_interface=None, bridge=None, namespace='ns'):
-    """A namespace's place on a network, as lab_plan gives it, with its published ``ports``."""
-    specs = ['%s%d:%d/%s' % ('%s:' % p['host_ip'] if p['host_ip'] else '', p['host_port'], p['container_port'],
-                             p['proto']) for p in ports]
+    """A namespace's place on a network, as lab_plan gives it, with its published ``ports``
+    (which :func:`planned` moves to the plan's ``publish``)."""
     return dict(network=network, bridge=bridge or network, interface=interface, address=address,
-                host_interface=host_interface or '%s-%s' % (namespace, interface), publish=specs, ports=list(ports))
+                host_interface=host_interface or '%s-%s' % (namespace, interface), ports=list(ports))
+
+
+def planned(**fields):
+    """A plan of ``fields`` in lab_plan's form: each member's ports in its ``publish`` item."""
+    namespaces = [dict(ns, networks=[{key: value for key, value in m.items() if key != 'ports'} for m in ns['networks']])
+                  for ns in fields['namespaces']]
+    publish = [dict(bridge=m['bridge'], destination=m['address'], ports=m['ports'])
+               for ns in fields['namespaces'] for m in ns['networks']]
+    return dict(fields, namespaces=namespaces, publish=publish)
 
 
 def plan(bridge, subnet, gateway, namespace, address, uplink='eth0', ports=(port(8000, 8000),)):
     """A lab_plan result with one network and one namespace on it (the fields the report reads)."""
-    return dict(
+    return planned(
         state='present',
         networks=[dict(name=bridge, bridge=bridge, subnet=subnet, gateway=gateway, uplink=uplink,
                        masquerade=True, icc=True)],
@@ -151,7 +159,7 @@ def test_the_role_defaults_keep_the_lab_name_in_the_diagram_file_name():
 
 
 # A lab as the role's README shows one: two networks, a namespace on both, ports on each.
-SHOP = dict(
+SHOP = planned(
     state='present',
     networks=[dict(name='front', bridge='br-front', subnet='10.10.0.0/24', gateway='10.10.0.1', uplink='eth0',
                    masquerade=True, icc=True),
@@ -223,9 +231,9 @@ def test_the_text_shows_every_url_and_no_line_ends_in_spaces():
 
 
 def test_a_hundred_namespaces_make_a_hundred_lines_after_the_totals():
-    big = dict(LAB_ONE, namespaces=[dict(name='ns%d' % i, command=None, networks=[member(
+    big = planned(**dict(LAB_ONE, namespaces=[dict(name='ns%d' % i, command=None, networks=[member(
         'br0', '10.0.%d.%d' % (i // 256, i % 256), *([port(8000 + i, 80)] if i % 10 == 1 else []),
-        namespace='ns%d' % i)]) for i in range(2, 102)])
+        namespace='ns%d' % i)]) for i in range(2, 102)]))
     text = lab_summary(big, ALONE, 'nft')['text']
     assert len(text) == 2 + 1 + 2 + 1 + 1 + 100
     rows = table(text, 'NAMESPACE')
