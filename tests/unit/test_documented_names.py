@@ -137,7 +137,7 @@ def _role_problem(role, target):
     path must be modules, and the last part of any other a name the plugins define."""
     parts = [part for part in target.split('.') if part]
     modules, last = (parts, None) if role == 'mod' else (parts[:-1], parts[-1])
-    missing = [part for part in modules if part not in PLUGIN_MODULES]
+    missing = [part for part in modules if part not in (PLUGIN_MODULES if role == 'mod' else PLUGIN_NAMES)]
     if last is not None and last not in PLUGIN_NAMES:
         missing.append(last)
     return 'names %s, which does not exist' % target if missing else None

@@ -18,7 +18,7 @@ A bridge's destinations are found from those comments on any rule, so a destinat
 DNAT rule somebody deleted by hand is still found, and removed, by its other rules.
 
 When a mapping goes (removed, or moved to another destination or container port), the
-conntrack flows DNAT'ed through it go too, after the rules changed (:mod:`conntrack_flows`).
+conntrack flows DNAT'ed through it go too, after the rules changed (:mod:`conntrack`).
 A port itself, its parser and when two clash are in :mod:`ports`.
 """
 

@@ -13,7 +13,7 @@ Pure checks of a lab spec (:func:`plan.lab_spec`) against what the host holds no
   kind.
 
 Addresses on the lab's own bridges are not the host's. The readers that fill ``listening``
-and ``foreign`` live in :mod:`host_collision_readers`; here they are plain data, so every
+and ``foreign`` live in :mod:`collision_readers`; here they are plain data, so every
 check runs in unit tests. A lab may publish thousands of ports: the port checks group both
 sides by protocol and port and never compare every pair.
 """
@@ -134,8 +134,8 @@ def _publish_owner(comment: Optional[str]) -> Optional[Tuple[str, str]]:
 def foreign_published(ruleset: 'Ruleset', own_bridges: Iterable[str] = ()) -> List[ForeignPort]:
     """The host ports that DNAT rules of other owners publish, as :class:`ForeignPort` items.
 
-    ``ruleset`` is a :class:`firewall_rules.Ruleset` holding every chain of the nat table
-    (:func:`host_collision_readers.nat_ruleset`). A rule counts when it DNATs (or
+    ``ruleset`` is a :class:`rules.Ruleset` holding every chain of the nat table
+    (:func:`collision_readers.nat_ruleset`). A rule counts when it DNATs (or
     REDIRECTs) and matches its destination ports itself (``--dport``, a range, multiport),
     wherever it is: a rule that DNATs every port of a chain reached through port matches
     elsewhere (kube-proxy's) is not followed. nslab.net's own publish rules count unless
@@ -296,7 +296,7 @@ def host_collisions(spec: Dict[str, Any], host_state: Dict[str, Any], owned_brid
     ``owned_bridges``: the bridges this lab made (their addresses are the lab's, not the
     host's). ``other_labs``: ``{bridge: lab name}`` of the bridges other labs on this host
     recorded, to name them. ``listening``: :class:`Listener` items
-    (:func:`host_collision_readers.listening_sockets`). ``foreign``: :class:`ForeignPort`
+    (:func:`collision_readers.listening_sockets`). ``foreign``: :class:`ForeignPort`
     items (:func:`foreign_published`); those of the lab's own bridges are ignored. A
     teardown collides with nothing.
     """
