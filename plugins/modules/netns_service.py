@@ -189,7 +189,7 @@ commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nslab.net.plugins.module_utils._common.results import finish
-from ansible_collections.nslab.net.plugins.module_utils._services.plan import SERVICE_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._services.spec import SERVICE_ARGS
 from ansible_collections.nslab.net.plugins.module_utils._services.tasks import converge_services, service_spec
 
 

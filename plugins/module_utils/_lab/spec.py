@@ -17,7 +17,7 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade imp
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import conflicts, parse_port_spec
 from ansible_collections.nslab.net.plugins.module_utils._overlay.plan import OVERLAY_OPTIONS, overlap_problems, overlay_spec
 from ansible_collections.nslab.net.plugins.module_utils._names.spec import name_settings
-from ansible_collections.nslab.net.plugins.module_utils._services.plan import service_name_error
+from ansible_collections.nslab.net.plugins.module_utils._services.spec import service_name_error
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import duplicates
 

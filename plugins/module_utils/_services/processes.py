@@ -26,10 +26,12 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence,
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import NETNS_RUN_DIR
 from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
 from ansible_collections.nslab.net.plugins.module_utils._common.signals import kill_group, signal_and_wait
-from ansible_collections.nslab.net.plugins.module_utils._services import plan as service_plan
-from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
-    SERVICE_ENV, SHELL, STATE_DIR, ProcessRecord, environ_mark, log_path, record_fields,
-    record_path, record_text, service_mark, service_members, token_leader, unit_name, valid_token)
+from ansible_collections.nslab.net.plugins.module_utils._services import paths as service_paths
+from ansible_collections.nslab.net.plugins.module_utils._services.identity import (
+    SERVICE_ENV, environ_mark, record_fields, record_text, service_mark, service_members, token_leader, valid_token)
+from ansible_collections.nslab.net.plugins.module_utils._services.paths import (
+    SHELL, STATE_DIR, log_path, record_path, unit_name)
+from ansible_collections.nslab.net.plugins.module_utils._services.plan import ProcessRecord
 
 if TYPE_CHECKING:
     from ansible_collections.nslab.net.plugins.module_utils._services.plan import ServiceStep
@@ -216,7 +218,7 @@ def service_pids(names: Sequence[str], systemd: Optional[bool] = None) -> Dict[s
     cgroups; None: where systemd is init. Zombies are no one's: they hold no namespace.
     """
     if systemd is None:
-        systemd = os.path.isdir(service_plan.UNIT_DIR)
+        systemd = os.path.isdir(service_paths.UNIT_DIR)
     groups = {}
     for name, record in read_records(names).items():
         if record is not None and record.pid and (record.alive or record.leftovers):

@@ -15,8 +15,8 @@ import errno
 import os
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
-    UNIT_DIR, UnitState, unit_name, unit_path)
+from ansible_collections.nslab.net.plugins.module_utils._services.paths import UNIT_DIR, unit_name, unit_path
+from ansible_collections.nslab.net.plugins.module_utils._services.plan import UnitState
 from ansible_collections.nslab.net.plugins.module_utils._services.processes import (
     ServiceError, namespace_identity, netns_identity)
 from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import read_text, write_atomically
