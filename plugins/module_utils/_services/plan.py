@@ -11,15 +11,17 @@ real run's re-read compare as data.
 
 
 import shlex
+from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional
 
-from ansible_collections.nslab.net.plugins.module_utils._netlink.model import ValueObject
+from ansible_collections.nslab.net.plugins.module_utils._common.values import init_frozen
 from ansible_collections.nslab.net.plugins.module_utils._services.identity import record_fields, record_text
 from ansible_collections.nslab.net.plugins.module_utils._services.paths import SHELL, log_path, record_path, unit_name, unit_path
 from ansible_collections.nslab.net.plugins.module_utils._services.unit_file import unit_metadata, unit_text
 
 
-class ProcessRecord(ValueObject):
+@dataclass
+class ProcessRecord:
     """A service of the process manager: its record and what became of its process.
 
     ``alive``: the recorded pid runs with the recorded start time (so it is the process the
@@ -31,27 +33,25 @@ class ProcessRecord(ValueObject):
     pid, if any, was found by the token.
     """
 
-    def __init__(self, name: str, netns: Optional[str] = None, command: Optional[str] = None, chdir: Optional[str] = None,
-                 pid: Optional[int] = None, start_time: Optional[int] = None, alive: bool = False, in_netns: bool = False,
-                 leftovers: bool = False, token: Optional[str] = None, pending: bool = False) -> None:
-        self.name = name
-        self.netns = netns
-        self.command = command
-        self.chdir = chdir
-        self.pid = pid
-        self.start_time = start_time
-        self.alive = alive
-        self.in_netns = in_netns
-        self.leftovers = leftovers
-        self.token = token
-        self.pending = pending
+    name: str
+    netns: Optional[str] = None
+    command: Optional[str] = None
+    chdir: Optional[str] = None
+    pid: Optional[int] = None
+    start_time: Optional[int] = None
+    alive: bool = False
+    in_netns: bool = False
+    leftovers: bool = False
+    token: Optional[str] = None
+    pending: bool = False
 
     @property
     def running(self) -> bool:
         return self.alive and self.in_netns
 
 
-class UnitState(ValueObject):
+@dataclass
+class UnitState:
     """A service of the systemd manager: its unit file's text and the unit's state.
 
     ``in_netns``: the unit's main process is inside the namespace now mounted for it.
@@ -59,14 +59,12 @@ class UnitState(ValueObject):
     found, or one changed on disk since: LoadState other than loaded, NeedDaemonReload=yes).
     """
 
-    def __init__(self, name: str, text: str, active_state: str = 'inactive', main_pid: int = 0, in_netns: bool = False,
-                 need_reload: bool = False) -> None:
-        self.name = name
-        self.text = text
-        self.active_state = active_state
-        self.main_pid = main_pid
-        self.in_netns = in_netns
-        self.need_reload = need_reload
+    name: str
+    text: str
+    active_state: str = 'inactive'
+    main_pid: int = 0
+    in_netns: bool = False
+    need_reload: bool = False
 
     @property
     def running(self) -> bool:
@@ -77,25 +75,28 @@ class UnitState(ValueObject):
         return unit_metadata(self.text)
 
 
-class Observed(ValueObject):
+@dataclass(frozen=True)
+class Observed:
     """What one service name has on the host, under either manager (normally one of them)."""
 
-    def __init__(self, process: Optional[ProcessRecord] = None, unit: Optional[UnitState] = None) -> None:
-        self.process = process
-        self.unit = unit
+    process: Optional[ProcessRecord] = None
+    unit: Optional[UnitState] = None
 
 
-class ServiceStep(ValueObject):
+@dataclass(frozen=True, init=False, repr=False)
+class ServiceStep:
     """One change: an operation on service ``name`` with its arguments.
 
     Operations: stop_process, start_process, record_process, write_unit, remove_unit,
     stop_unit, daemon_reload, reset_failed, restart_unit.
     """
 
+    op: str
+    name: str  # None only for daemon_reload, which names no service
+    args: Dict[str, Any]
+
     def __init__(self, op: str, name: Optional[str] = None, **args: Any) -> None:
-        self.op = op
-        self.name: str = name  # type: ignore[assignment]  # None only for daemon_reload, which names no service
-        self.args = args
+        init_frozen(self, op=op, name=name, args=args)
 
     def __repr__(self) -> str:
         return 'ServiceStep(%r, %r, %r)' % (self.op, self.name, self.args)
