@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import BACKEND_OPTION, FirewallTask
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import TABLES, build, owner_comment
 from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import IP_FORWARD, route_localnet
-from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import (
-    REPLIES, firewall_interface_error)
+from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import REPLIES
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import firewall_interface_error
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 
 if TYPE_CHECKING:

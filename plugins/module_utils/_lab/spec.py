@@ -12,8 +12,8 @@ import ipaddress
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import lab_name_error
-from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import interface_name_error, netns_name_error
-from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import firewall_interface_error, parse_subnet
+from ansible_collections.nslab.net.plugins.module_utils._common.addresses import parse_subnet
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import firewall_interface_error, interface_name_error, netns_name_error
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import conflicts, parse_port_spec
 from ansible_collections.nslab.net.plugins.module_utils._overlay.plan import OVERLAY_OPTIONS, overlap_problems, overlay_spec
 from ansible_collections.nslab.net.plugins.module_utils._names.spec import name_settings
