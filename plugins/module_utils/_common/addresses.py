@@ -83,6 +83,27 @@ def is_link_local(address: str) -> bool:
     return ipaddress.ip_interface(address).ip.is_link_local and ':' in address
 
 
+def parse_ip(text: object) -> Union[ipaddress.IPv4Address, ipaddress.IPv6Address]:
+    """``text`` as an IP address, or ValueError; the message asks for IPv4, all the lab uses."""
+    try:
+        return ipaddress.ip_address(str(text))
+    except ValueError:
+        raise ValueError('%r is not an IPv4 address' % (text,))
+
+
+def ipv6_refused(text: object) -> str:
+    """The message for an IPv6 address or network where only IPv4 is supported."""
+    return '%s is IPv6; only IPv4 is supported' % (text,)
+
+
+def parse_ipv4(text: object) -> ipaddress.IPv4Address:
+    """``text`` as an IPv4 address, or ValueError saying why not (the caller names the value)."""
+    address = parse_ip(text)
+    if not isinstance(address, ipaddress.IPv4Address):
+        raise ValueError(ipv6_refused(text))
+    return address
+
+
 def parse_subnet(text: str, bridge: str) -> str:
     """The IPv4 network ``text`` names; host bits are an error, so a typo is not widened."""
     try:
@@ -90,7 +111,7 @@ def parse_subnet(text: str, bridge: str) -> str:
     except ValueError:
         raise InvalidInput(['bridge %s: subnet %r is not an IPv4 network in CIDR form' % (bridge, text)])
     if network.version != 4:
-        raise InvalidInput(['bridge %s: subnet %s is IPv6; only IPv4 is supported' % (bridge, text)])
+        raise InvalidInput(['bridge %s: subnet %s' % (bridge, ipv6_refused(text))])
     if str(network) != text and '/' in text:
         raise InvalidInput(['bridge %s: subnet %s has host bits set; did you mean %s?' % (bridge, text, network)])
     if '/' not in text:

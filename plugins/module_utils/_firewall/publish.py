@@ -30,6 +30,7 @@ from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import BA
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import TABLES, build, owner_comment
 from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import IP_FORWARD, route_localnet
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import REPLIES
+from ansible_collections.nslab.net.plugins.module_utils._common.addresses import parse_ipv4
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import firewall_interface_error
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 
@@ -127,11 +128,9 @@ def parse_port_spec(spec: object, destination: str) -> List[Mapping]:
 
 def parse_destination(text: object, bridge: str) -> str:
     try:
-        address = ipaddress.ip_address(str(text))
-    except ValueError:
-        raise InvalidInput(['bridge %s: destination %r is not an IPv4 address' % (bridge, text)])
-    if address.version != 4:
-        raise InvalidInput(['bridge %s: destination %s is IPv6; only IPv4 is supported' % (bridge, text)])
+        address = parse_ipv4(text)
+    except ValueError as exc:
+        raise InvalidInput(['bridge %s: destination %s' % (bridge, exc)])
     return str(address)
 
 

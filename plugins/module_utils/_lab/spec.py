@@ -12,7 +12,7 @@ import ipaddress
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import lab_name_error
-from ansible_collections.nslab.net.plugins.module_utils._common.addresses import parse_subnet
+from ansible_collections.nslab.net.plugins.module_utils._common.addresses import parse_ipv4, parse_subnet
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import firewall_interface_error, interface_name_error, netns_name_error
 from ansible_collections.nslab.net.plugins.module_utils._firewall.publish import conflicts, parse_port_spec
 from ansible_collections.nslab.net.plugins.module_utils._overlay.plan import OVERLAY_OPTIONS, overlap_problems, overlay_spec
@@ -90,11 +90,9 @@ def _parse_network(item: Dict[str, Any], label: str) -> Tuple[Optional[Dict[str,
 def _host_address_error(text: object, subnet: Union[ipaddress.IPv4Network, ipaddress.IPv6Network]) -> Optional[str]:
     """Why ``text`` cannot be a host's address in ``subnet``, or None."""
     try:
-        address = ipaddress.ip_address(str(text))
-    except ValueError:
-        return '%r is not an IPv4 address' % (text,)
-    if address.version != 4:
-        return '%s is IPv6; only IPv4 is supported' % text
+        address = parse_ipv4(text)
+    except ValueError as exc:
+        return str(exc)
     if address not in subnet:
         return '%s is outside the subnet %s' % (address, subnet)
     if address in (subnet.network_address, subnet.broadcast_address):
