@@ -27,7 +27,7 @@ import re
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import BACKEND_OPTION, FirewallTask
-from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import TABLES, build, owner_comment
+from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import TABLES, build, owner_comment, owner_parts
 from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import IP_FORWARD, route_localnet
 from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import REPLIES
 from ansible_collections.nslab.net.plugins.module_utils._common.addresses import parse_ipv4
@@ -211,10 +211,10 @@ def bridge_owner(bridge: str) -> str:
 
 def _split_owner(comment: Optional[str]) -> Optional[Tuple[str, Optional[str]]]:
     """``(bridge, destination or None)`` of a publish comment, or None for other comments."""
-    parts = (comment or '').split(':')
-    if parts[:2] != ['nslab', 'publish'] or len(parts) not in (3, 4):
+    parts = owner_parts(comment, 'publish')
+    if parts is None or len(parts) > 2:
         return None
-    return parts[2], parts[3] if len(parts) == 4 else None
+    return parts[0], parts[1] if len(parts) == 2 else None
 
 
 def published(current: 'Ruleset') -> Dict[Tuple[str, str], List[Mapping]]:
