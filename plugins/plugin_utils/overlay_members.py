@@ -21,12 +21,12 @@ in an earlier run.
 import ipaddress
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
-from ansible_collections.nslab.net.plugins.module_utils._lab.spec import network_subnets
+from ansible_collections.nslab.net.plugins.module_utils._lab.spec import DEFAULT_SUBNET, network_subnets
 from ansible_collections.nslab.net.plugins.module_utils._overlay.plan import overlap_problems
 
 #: The role's defaults that decide a host's networks, for hosts whose variables do not set them
 #: (another host's hostvars hold its inventory variables, not the role's defaults).
-NETWORK_DEFAULTS = dict(bridge='br0', subnet='10.0.0.0/24')
+NETWORK_DEFAULTS = dict(bridge='br0', subnet=DEFAULT_SUBNET)
 NETWORK_VARIABLES = ('networks', 'bridge', 'subnet', 'gateway', 'uplink')
 #: The variable the role registers the lab's result in.
 REGISTER = 'lab_result'

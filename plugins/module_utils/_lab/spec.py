@@ -23,6 +23,8 @@ from ansible_collections.nslab.net.plugins.module_utils._common.parameters impor
 
 
 NETWORK_KEYS = ('name', 'bridge', 'subnet', 'gateway', 'uplink', 'masquerade', 'icc')
+#: The subnet of a lab that names none (the role's lab_subnet default says it too, in YAML).
+DEFAULT_SUBNET = '10.0.0.0/24'
 
 
 MEMBER_KEYS = ('network', 'address', 'publish', 'interface', 'host_interface')
@@ -266,7 +268,7 @@ LAB_ARGS = dict(
         state=dict(type='str', choices=['present', 'absent'], default='present'),
         networks=dict(type='list', elements='dict', default=[]),
         bridge=dict(type='str', default='br0'),
-        subnet=dict(type='str', default='10.0.0.0/24'),
+        subnet=dict(type='str', default=DEFAULT_SUBNET),
         gateway=dict(type='str'),
         uplink=dict(type='str'),
         masquerade=dict(type='bool', default=True),
