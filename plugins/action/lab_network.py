@@ -17,7 +17,6 @@ connection to the host).
 """
 
 
-import errno
 import hashlib
 import json
 import os
@@ -30,7 +29,7 @@ from ansible_collections.nslab.net.plugins.module_utils._lab.spec import lab_spe
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.plugin_utils.overlay_members import REGISTER, overlay_peers
 from ansible_collections.nslab.net.plugins.plugin_utils.lab_report import diagram_location, lab_diagram, lab_summary
-from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
+from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import remove_file, write_atomically
 
 
 class ActionModule(ActionBase):
@@ -144,7 +143,7 @@ def _report_diagram(result, path, host):
             _write_file(path, to_bytes(lab_diagram(result['summary'], host)))
             result['diagram'] = path
         else:
-            _remove_file(path)
+            remove_file(path)
     except OSError as exc:
         result.setdefault('warnings', []).append('could not %s the diagram %s: %s' % (
             'write' if result['plan']['state'] == 'present' else 'remove', path, to_native(exc)))
@@ -159,11 +158,3 @@ def _write_file(path, data):
     except OSError:
         pass
     write_atomically(path, data)
-
-
-def _remove_file(path):
-    try:
-        os.unlink(path)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise

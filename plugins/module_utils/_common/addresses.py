@@ -10,6 +10,8 @@ compare as plain strings.
 import ipaddress
 from typing import Iterable, List, Sequence, Tuple, Union
 
+from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
+
 
 def parse_interface_address(text: object) -> str:
     """Return the normalised ``address/prefix`` for ``text`` or raise ValueError saying why."""
@@ -79,3 +81,39 @@ def parse_gateway(text: object, addresses: Sequence[str]) -> str:
 def is_link_local(address: str) -> bool:
     """True for an IPv6 link-local address, which the kernel adds by itself and we never manage."""
     return ipaddress.ip_interface(address).ip.is_link_local and ':' in address
+
+
+def parse_ip(text: object) -> Union[ipaddress.IPv4Address, ipaddress.IPv6Address]:
+    """``text`` as an IP address, or ValueError; the message asks for IPv4, all the lab uses."""
+    try:
+        return ipaddress.ip_address(str(text))
+    except ValueError:
+        raise ValueError('%r is not an IPv4 address' % (text,))
+
+
+def ipv6_refused(text: object) -> str:
+    """The message for an IPv6 address or network where only IPv4 is supported."""
+    return '%s is IPv6; only IPv4 is supported' % (text,)
+
+
+def parse_ipv4(text: object) -> ipaddress.IPv4Address:
+    """``text`` as an IPv4 address, or ValueError saying why not (the caller names the value)."""
+    address = parse_ip(text)
+    if not isinstance(address, ipaddress.IPv4Address):
+        raise ValueError(ipv6_refused(text))
+    return address
+
+
+def parse_subnet(text: str, bridge: str) -> str:
+    """The IPv4 network ``text`` names; host bits are an error, so a typo is not widened."""
+    try:
+        network = ipaddress.ip_network(str(text), strict=False)
+    except ValueError:
+        raise InvalidInput(['bridge %s: subnet %r is not an IPv4 network in CIDR form' % (bridge, text)])
+    if network.version != 4:
+        raise InvalidInput(['bridge %s: subnet %s' % (bridge, ipv6_refused(text))])
+    if str(network) != text and '/' in text:
+        raise InvalidInput(['bridge %s: subnet %s has host bits set; did you mean %s?' % (bridge, text, network)])
+    if '/' not in text:
+        raise InvalidInput(['bridge %s: subnet %s needs a prefix length, e.g. %s/24' % (bridge, text, text)])
+    return str(network)

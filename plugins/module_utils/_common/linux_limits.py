@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The limits Linux and iproute2 put on interface names, namespace names and MTUs.
+"""The limits Linux, iproute2 and iptables put on interface names, namespace names and MTUs.
 
 Checked before anything is read or changed, so a bad value fails the task with a message that
 names it instead of a netlink error halfway through a plan.
@@ -36,6 +36,18 @@ def interface_name_error(name: object) -> Optional[str]:
     bad = [c for c in name if c in '/:' or c.isspace()]
     if bad:
         return "interface name %r contains %r, which Linux does not allow" % (name, bad[0])
+    return None
+
+
+def firewall_interface_error(role: str, name: str) -> Optional[str]:
+    """Why ``name`` cannot be used as an interface in iptables rules, or None."""
+    error = interface_name_error(name)
+    if error:
+        return '%s: %s' % (role, error)
+    if name.endswith('+'):
+        return "%s: interface name %r ends in '+', which iptables reads as a wildcard" % (role, name)
+    if name.startswith('!'):
+        return "%s: interface name %r starts with '!', which iptables reads as a negation" % (role, name)
     return None
 
 

@@ -14,13 +14,13 @@ For a bridge and its subnet, Docker's bridge driver semantics:
 """
 
 
-import ipaddress
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Sequence
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import BACKEND_OPTION, FirewallTask
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import build, owner_comment
 from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import BRIDGE_NF_CALL_IPTABLES, IP_FORWARD
-from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import interface_name_error
+from ansible_collections.nslab.net.plugins.module_utils._common.addresses import parse_subnet
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import firewall_interface_error
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import duplicates
 
@@ -30,33 +30,6 @@ if TYPE_CHECKING:
 MASQUERADE_KEYS = ('bridge', 'subnet', 'out_interface', 'icc', 'masquerade')
 MULTICAST = '224.0.0.0/4'
 REPLIES = ('conntrack', ('--ctstate', 'RELATED,ESTABLISHED'))
-
-
-def firewall_interface_error(role: str, name: str) -> Optional[str]:
-    """Why ``name`` cannot be used as an interface in iptables rules, or None."""
-    error = interface_name_error(name)
-    if error:
-        return '%s: %s' % (role, error)
-    if name.endswith('+'):
-        return "%s: interface name %r ends in '+', which iptables reads as a wildcard" % (role, name)
-    if name.startswith('!'):
-        return "%s: interface name %r starts with '!', which iptables reads as a negation" % (role, name)
-    return None
-
-
-def parse_subnet(text: str, bridge: str) -> str:
-    """The IPv4 network ``text`` names; host bits are an error, so a typo is not widened."""
-    try:
-        network = ipaddress.ip_network(str(text), strict=False)
-    except ValueError:
-        raise InvalidInput(['bridge %s: subnet %r is not an IPv4 network in CIDR form' % (bridge, text)])
-    if network.version != 4:
-        raise InvalidInput(['bridge %s: subnet %s is IPv6; only IPv4 is supported' % (bridge, text)])
-    if str(network) != text and '/' in text:
-        raise InvalidInput(['bridge %s: subnet %s has host bits set; did you mean %s?' % (bridge, text, network)])
-    if '/' not in text:
-        raise InvalidInput(['bridge %s: subnet %s needs a prefix length, e.g. %s/24' % (bridge, text, text)])
-    return str(network)
 
 
 def parse_networks(items: Iterable[Mapping[str, Any]], state: str) -> List[Dict[str, Any]]:

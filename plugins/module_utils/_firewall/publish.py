@@ -27,12 +27,13 @@ import ipaddress
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._firewall.plan import BACKEND_OPTION, FirewallTask
-from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import TABLES, build, owner_comment
+from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import TABLES, build, owner_comment, owner_parts
 from ansible_collections.nslab.net.plugins.module_utils._firewall.sysctls import IP_FORWARD, route_localnet
-from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import (
-    REPLIES, firewall_interface_error)
+from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import REPLIES
 from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import (
     LOOPBACK_NETWORK, PublishedPort, conflicts, parse_ports)
+from ansible_collections.nslab.net.plugins.module_utils._common.addresses import parse_ipv4
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import firewall_interface_error
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -45,11 +46,9 @@ DNAT_CHAINS = {False: 'NSLAB-DNAT', True: 'NSLAB-DNAT-LOCAL'}
 
 def parse_destination(text: object, bridge: str) -> str:
     try:
-        address = ipaddress.ip_address(str(text))
-    except ValueError:
-        raise InvalidInput(['bridge %s: destination %r is not an IPv4 address' % (bridge, text)])
-    if address.version != 4:
-        raise InvalidInput(['bridge %s: destination %s is IPv6; only IPv4 is supported' % (bridge, text)])
+        address = parse_ipv4(text)
+    except ValueError as exc:
+        raise InvalidInput(['bridge %s: destination %s' % (bridge, exc)])
     return str(address)
 
 
@@ -107,10 +106,10 @@ def bridge_owner(bridge: str) -> str:
 
 def _split_owner(comment: Optional[str]) -> Optional[Tuple[str, Optional[str]]]:
     """``(bridge, destination or None)`` of a publish comment, or None for other comments."""
-    parts = (comment or '').split(':')
-    if parts[:2] != ['nslab', 'publish'] or len(parts) not in (3, 4):
+    parts = owner_parts(comment, 'publish')
+    if parts is None or len(parts) > 2:
         return None
-    return parts[2], parts[3] if len(parts) == 4 else None
+    return parts[0], parts[1] if len(parts) == 2 else None
 
 
 def published(current: 'Ruleset') -> Dict[Tuple[str, str], List[PublishedPort]]:

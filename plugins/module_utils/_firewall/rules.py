@@ -126,6 +126,15 @@ def owner_comment(kind: str, owner: str) -> str:
     return '%s%s:%s' % (COMMENT_PREFIX, kind, owner)
 
 
+def owner_parts(comment: Optional[str], kind: str) -> Optional[List[str]]:
+    """The ``:``-separated parts of the owner in ``comment``, if :func:`owner_comment` made it
+    for ``kind``; else None (another kind's, the skeleton's, someone else's or no comment)."""
+    prefix = owner_comment(kind, '')
+    if not comment or not comment.startswith(prefix):
+        return None
+    return comment[len(prefix):].split(':')
+
+
 def is_ours(rule: Rule) -> bool:
     """Whether a rule carries one of our comments (the skeleton's or an owner's)."""
     comment = rule.comment

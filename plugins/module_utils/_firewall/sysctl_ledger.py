@@ -20,7 +20,7 @@ import json
 import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
+from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import remove_file, write_atomically
 
 LEDGER_DIR = '/run/nslab'
 LEDGER_PATH = os.path.join(LEDGER_DIR, 'sysctls.json')
@@ -156,8 +156,7 @@ def save_ledger(ledger: Mapping[str, Mapping[str, Any]], path: str = LEDGER_PATH
     directory = os.path.dirname(path)
     try:
         if not ledger:
-            if os.path.exists(path):
-                os.unlink(path)
+            remove_file(path)
             try:
                 os.rmdir(directory)
             except OSError:

@@ -15,7 +15,7 @@ import json
 import os
 from typing import Any, Dict, Optional
 
-from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
+from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import remove_file, write_atomically
 
 RECORD_DIR = '/run/nslab/labs'
 
@@ -74,10 +74,9 @@ def save_record(lab: str, record: Dict[str, Any], directory: str = RECORD_DIR) -
 def delete_record(lab: str, directory: str = RECORD_DIR) -> None:
     """Remove the lab's record, and the directory once no lab is left."""
     try:
-        os.unlink(record_path(lab, directory))
+        remove_file(record_path(lab, directory))
     except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise RecordError('cannot remove %s: %s' % (record_path(lab, directory), exc))
+        raise RecordError('cannot remove %s: %s' % (record_path(lab, directory), exc))
     try:
         os.rmdir(directory)
     except OSError:

@@ -12,14 +12,14 @@ import ipaddress
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ansible_collections.nslab.net.plugins.module_utils._lab.ownership import lab_name_error
-from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import interface_name_error, netns_name_error
-from ansible_collections.nslab.net.plugins.module_utils._firewall.masquerade import firewall_interface_error, parse_subnet
+from ansible_collections.nslab.net.plugins.module_utils._common.addresses import parse_ipv4, parse_subnet
+from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import firewall_interface_error, interface_name_error, netns_name_error
 from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import PublishedPort, conflicts, parse_ports
 from ansible_collections.nslab.net.plugins.module_utils._overlay.plan import overlap_problems, overlay_spec
 from ansible_collections.nslab.net.plugins.module_utils._lab.schema import (
     DEFAULT_NAME, MEMBER_KEYS, NAME_KEYS, NAMESPACE_KEYS, NETWORK_KEYS, STATES)
 from ansible_collections.nslab.net.plugins.module_utils._names.spec import name_settings
-from ansible_collections.nslab.net.plugins.module_utils._services.plan import service_name_error
+from ansible_collections.nslab.net.plugins.module_utils._services.spec import service_name_error
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import duplicates
 
@@ -79,11 +79,9 @@ def _parse_network(item: Dict[str, Any], label: str) -> Tuple[Optional[Dict[str,
 def _host_address_error(text: object, subnet: Union[ipaddress.IPv4Network, ipaddress.IPv6Network]) -> Optional[str]:
     """Why ``text`` cannot be a host's address in ``subnet``, or None."""
     try:
-        address = ipaddress.ip_address(str(text))
-    except ValueError:
-        return '%r is not an IPv4 address' % (text,)
-    if address.version != 4:
-        return '%s is IPv6; only IPv4 is supported' % text
+        address = parse_ipv4(text)
+    except ValueError as exc:
+        return str(exc)
     if address not in subnet:
         return '%s is outside the subnet %s' % (address, subnet)
     if address in (subnet.network_address, subnet.broadcast_address):

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Mapping
 from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import PublishedPort, ports_by_destination
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import NETNS_ETC_DIR
 from ansible_collections.nslab.net.plugins.module_utils._names.plan import name_files
-from ansible_collections.nslab.net.plugins.module_utils._services.plan import default_chdir
+from ansible_collections.nslab.net.plugins.module_utils._services.paths import default_chdir
 
 Spec = Dict[str, Any]
 

@@ -8,6 +8,8 @@ import ipaddress
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
+from ansible_collections.nslab.net.plugins.module_utils._common.addresses import parse_ip
+
 _DOMAIN = re.compile(r'^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?'
                      r'(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$')
 
@@ -20,9 +22,9 @@ def resolver_problems(label: str, dns: Any, dns_search: Any) -> List[str]:
             problems.append('%s: %s must be a list' % (label, key))
     for text in dns if isinstance(dns, list) else []:
         try:
-            address = ipaddress.ip_address(str(text))
-        except ValueError:
-            problems.append('%s: dns: %r is not an IPv4 address' % (label, text))
+            address = parse_ip(text)
+        except ValueError as exc:
+            problems.append('%s: dns: %s' % (label, exc))
             continue
         if address.version != 4:
             problems.append('%s: dns: %s is IPv6; the lab\'s namespaces have only IPv4' % (label, text))

@@ -10,43 +10,35 @@ re-read after a real run are rendered by the same code and can be compared as da
 
 
 import copy
+from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._common.addresses import sorted_addresses
+from ansible_collections.nslab.net.plugins.module_utils._common.values import init_frozen
 
 
-class ValueObject:
-    """Equality by attributes, so plans and views compare as data in tests and checks."""
+@dataclass
+class Link:
+    """One interface as planning needs it. ``master`` is a name in the same namespace.
 
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and vars(self) == vars(other)
+    ``addresses`` may be given in any order and with repeats; it is kept normalised, so two
+    views of the same interface compare equal.
+    """
 
-    def __repr__(self) -> str:
-        return '%s(%s)' % (type(self).__name__, ', '.join('%s=%r' % kv for kv in sorted(vars(self).items())))
+    name: str
+    index: int = 0
+    kind: Optional[str] = None
+    up: bool = False
+    mtu: Optional[int] = 1500
+    master: Optional[str] = None
+    addresses: Tuple[str, ...] = ()
+    peer_index: Optional[int] = None
+    peer_nsid: Optional[int] = None
+    stp: Optional[bool] = None
+    hairpin: Optional[bool] = None
 
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    __hash__ = None  # type: ignore[assignment]  # None: instances are unhashable
-
-
-class Link(ValueObject):
-    """One interface as planning needs it. ``master`` is a name in the same namespace."""
-
-    def __init__(self, name: str, index: int = 0, kind: Optional[str] = None, up: bool = False, mtu: Optional[int] = 1500,
-                 master: Optional[str] = None, addresses: Iterable[str] = (), peer_index: Optional[int] = None,
-                 peer_nsid: Optional[int] = None, stp: Optional[bool] = None, hairpin: Optional[bool] = None) -> None:
-        self.name = name
-        self.index = index
-        self.kind = kind
-        self.up = up
-        self.mtu = mtu
-        self.master = master
-        self.addresses = tuple(sorted_addresses(addresses))
-        self.peer_index = peer_index
-        self.peer_nsid = peer_nsid
-        self.stp = stp
-        self.hairpin = hairpin
+    def __post_init__(self) -> None:
+        self.addresses = tuple(sorted_addresses(self.addresses))
 
 
 class NamespaceView:
@@ -71,7 +63,8 @@ class NamespaceView:
         return self.links.get(name)
 
 
-class Step(ValueObject):
+@dataclass(frozen=True, init=False, repr=False)
+class Step:
     """One change to the kernel: an operation on ``name`` in ``netns`` with its arguments.
 
     Operations: create_netns, delete_netns, create_bridge, create_veth, delete_link,
@@ -79,11 +72,13 @@ class Step(ValueObject):
     replace_default_route.
     """
 
+    op: str
+    netns: Optional[str]
+    name: str
+    args: Dict[str, Any]
+
     def __init__(self, op: str, netns: Optional[str], name: str, **args: Any) -> None:
-        self.op = op
-        self.netns = netns
-        self.name = name
-        self.args = args
+        init_frozen(self, op=op, netns=netns, name=name, args=args)
 
     def __repr__(self) -> str:
         return 'Step(%r, %r, %r, %r)' % (self.op, self.netns, self.name, self.args)

@@ -27,6 +27,7 @@ applies to the uplink only).
 import ipaddress
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.nslab.net.plugins.module_utils._common.addresses import parse_ip
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import netns_name_error
 from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Rule, build, owner_comment
@@ -75,9 +76,9 @@ def vtep_mac(address: str) -> str:
 
 def _ipv4(text: Any, label: str, problems: List[str]) -> Optional[str]:
     try:
-        address = ipaddress.ip_address(str(text))
-    except ValueError:
-        problems.append('%s %r is not an IPv4 address' % (label, text))
+        address = parse_ip(text)
+    except ValueError as exc:
+        problems.append('%s %s' % (label, exc))
         return None
     if address.version != 4 or address.is_unspecified or address.is_multicast or address.is_loopback:
         problems.append('%s %s is not a unicast IPv4 address' % (label, address))

@@ -17,7 +17,7 @@ import os
 import zipfile
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import read_text, write_atomically
+from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import read_text, remove_file, write_atomically
 from ansible_collections.nslab.net.plugins.module_utils._restore import boot
 from ansible_collections.nslab.net.plugins.module_utils._restore.plan import (
     MARKER, RESTORE_DIR, SYSTEMD_DIR, TEMPLATE, WANTED_BY, instance)
@@ -127,7 +127,7 @@ def _apply(paths: Paths, op: Dict[str, Any], source: Optional[str],
             if rc not in (0, 5):
                 raise RestoreError('systemctl stop %s failed (exit status %d): %s'
                                    % (instance(op['lab']), rc, (err or out).strip()))
-        _unlink(paths.enabled_link(op['lab']))
+        remove_file(paths.enabled_link(op['lab']))
     elif name == 'daemon_reload':
         if systemctl:
             rc, out, err = run_command([systemctl, 'daemon-reload'])
@@ -136,13 +136,13 @@ def _apply(paths: Paths, op: Dict[str, Any], source: Optional[str],
     else:
         path = dict(remove_declaration=lambda: paths.declaration(op['lab']),
                     remove_code=lambda: paths.code(op['lab']), remove_template=lambda: paths.template)[name]()
-        _unlink(path)
+        remove_file(path)
         # A run killed inside write_atomically leaves its temporary file (never run: the unit
         # names only the final files); it goes with the file it was to become.
         directory, base = os.path.split(path)
         for leftover in _listdir(directory):
             if leftover.startswith('.%s.' % base) and leftover.endswith('.tmp'):
-                _unlink(os.path.join(directory, leftover))
+                remove_file(os.path.join(directory, leftover))
         if name in ('remove_declaration', 'remove_code'):
             _remove_empty_dirs(paths.restore_dir)
 
@@ -187,14 +187,6 @@ def _listdir(path: str) -> List[str]:
 def _make_dir(path: str, mode: int) -> None:
     if not os.path.isdir(path):
         os.makedirs(path, mode)
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise
 
 
 def _remove_empty_dirs(path: str) -> None:

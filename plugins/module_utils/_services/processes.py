@@ -24,12 +24,14 @@ import subprocess
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits import NETNS_RUN_DIR
-from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import write_atomically
+from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import remove_file, write_atomically
 from ansible_collections.nslab.net.plugins.module_utils._common.signals import kill_group, signal_and_wait
-from ansible_collections.nslab.net.plugins.module_utils._services import plan as service_plan
-from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
-    SERVICE_ENV, SHELL, STATE_DIR, ProcessRecord, environ_mark, log_path, record_fields,
-    record_path, record_text, service_mark, service_members, token_leader, unit_name, valid_token)
+from ansible_collections.nslab.net.plugins.module_utils._services import paths as service_paths
+from ansible_collections.nslab.net.plugins.module_utils._services.identity import (
+    SERVICE_ENV, environ_mark, record_fields, record_text, service_mark, service_members, token_leader, valid_token)
+from ansible_collections.nslab.net.plugins.module_utils._services.paths import (
+    SHELL, STATE_DIR, log_path, record_path, unit_name)
+from ansible_collections.nslab.net.plugins.module_utils._services.plan import ProcessRecord
 
 if TYPE_CHECKING:
     from ansible_collections.nslab.net.plugins.module_utils._services.plan import ServiceStep
@@ -216,7 +218,7 @@ def service_pids(names: Sequence[str], systemd: Optional[bool] = None) -> Dict[s
     cgroups; None: where systemd is init. Zombies are no one's: they hold no namespace.
     """
     if systemd is None:
-        systemd = os.path.isdir(service_plan.UNIT_DIR)
+        systemd = os.path.isdir(service_paths.UNIT_DIR)
     groups = {}
     for name, record in read_records(names).items():
         if record is not None and record.pid and (record.alive or record.leftovers):
@@ -260,7 +262,7 @@ def stop(steps: Sequence['ServiceStep'], records: Dict[str, Optional[ProcessReco
         raise ServiceError('process groups %s did not end after SIGKILL'
                            % ', '.join(str(pid) for pid in sorted(remaining)))
     for step in steps:
-        _remove(record_path(step.name))
+        remove_file(record_path(step.name))
 
 
 def _signal_groups(pgids: Sequence[int], sig: int, wait_seconds: float) -> List[int]:
@@ -304,7 +306,7 @@ def start(step: 'ServiceStep', ip_binary: str) -> Started:
                 close_fds=True, start_new_session=True)
         except (OSError, subprocess.SubprocessError):
             # Popen has reaped the child that failed to exec: no process for the intent to name.
-            _remove(record_path(name))
+            remove_file(record_path(name))
             raise
     finally:
         os.close(log_fd)
@@ -317,14 +319,6 @@ def start(step: 'ServiceStep', ip_binary: str) -> Started:
 def complete_record(step: 'ServiceStep') -> None:
     """Complete the record of a ``record_process`` step (a start whose run died before it)."""
     write_atomically(record_path(step.name), step.args['text'], mode=0o600)
-
-
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError as exc:
-        if exc.errno != errno.ENOENT:
-            raise
 
 
 def exited(started: Iterable[Started]) -> List[Tuple[str, str]]:

@@ -11,15 +11,14 @@ a shell. The state of all units of a task is read with one ``systemctl show``.
 """
 
 
-import errno
 import os
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
-    UNIT_DIR, UnitState, unit_name, unit_path)
+from ansible_collections.nslab.net.plugins.module_utils._services.paths import UNIT_DIR, unit_name, unit_path
+from ansible_collections.nslab.net.plugins.module_utils._services.plan import UnitState
 from ansible_collections.nslab.net.plugins.module_utils._services.processes import (
     ServiceError, namespace_identity, netns_identity)
-from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import read_text, write_atomically
+from ansible_collections.nslab.net.plugins.module_utils._common.atomic_file import read_text, remove_file, write_atomically
 
 if TYPE_CHECKING:
     from ansible_collections.nslab.net.plugins.module_utils._services.plan import ServiceStep
@@ -92,11 +91,7 @@ class Systemd:
         if step.op == 'write_unit':
             write_atomically(unit_path(name), step.args['text'])
         elif step.op == 'remove_unit':
-            try:
-                os.unlink(unit_path(name))
-            except OSError as exc:
-                if exc.errno != errno.ENOENT:
-                    raise
+            remove_file(unit_path(name))
         elif step.op == 'daemon_reload':
             self._run([self.systemctl, 'daemon-reload'])
         else:

@@ -17,14 +17,15 @@ from ansible_collections.nslab.net.plugins.module_utils._common.linux_limits imp
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
 from ansible_collections.nslab.net.plugins.module_utils._common.results import task_result
 from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
-    SERVICE_KEYS, Observed, choose_manager, host_problems, parse_services, plan_services,
-    report_services, simulate_services)
+    Observed, plan_services, report_services, simulate_services)
+from ansible_collections.nslab.net.plugins.module_utils._services.spec import (
+    SERVICE_KEYS, choose_manager, host_problems, parse_services)
 from ansible_collections.nslab.net.plugins.module_utils._services.processes import ServiceError
 from ansible_collections.nslab.net.plugins.module_utils._services.systemd import Systemd, booted
 from ansible_collections.nslab.net.plugins.module_utils._common.parameters import task_items
 
 # What nslab.net.netns_service runs besides the functions below: the module imports from this file alone.
-from ansible_collections.nslab.net.plugins.module_utils._services.plan import SERVICE_ARGS  # pylint: disable=unused-import
+from ansible_collections.nslab.net.plugins.module_utils._services.spec import SERVICE_ARGS  # pylint: disable=unused-import
 
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule

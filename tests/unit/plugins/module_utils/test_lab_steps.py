@@ -29,7 +29,7 @@ from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_plan imp
 from ansible_collections.nslab.net.plugins.module_utils._netlink.netns_plan import NETNS_ARGS
 from ansible_collections.nslab.net.plugins.module_utils._netlink.veth_plan import PAIR_ARGS
 from ansible_collections.nslab.net.plugins.module_utils._services import tasks as service_tasks
-from ansible_collections.nslab.net.plugins.module_utils._services.plan import SERVICE_ARGS
+from ansible_collections.nslab.net.plugins.module_utils._services.spec import SERVICE_ARGS
 
 
 #: step -> (the module's arguments, the list option the plan fills, the module's own parsing)

@@ -23,11 +23,12 @@ from adapter_fakes import JOURNALCTL, SYSTEMCTL, FakeModule, answer, recorded
 
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
 from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
-from ansible_collections.nslab.net.plugins.module_utils._services import plan as service_plan
+from ansible_collections.nslab.net.plugins.module_utils._services import paths as service_paths
 from ansible_collections.nslab.net.plugins.module_utils._services import processes
 from ansible_collections.nslab.net.plugins.module_utils._services import systemd as systemd_manager
 from ansible_collections.nslab.net.plugins.module_utils._services import tasks
-from ansible_collections.nslab.net.plugins.module_utils._services.plan import record_path, unit_path, unit_text
+from ansible_collections.nslab.net.plugins.module_utils._services.paths import record_path, unit_path
+from ansible_collections.nslab.net.plugins.module_utils._services.unit_file import unit_text
 from ansible_collections.nslab.net.plugins.module_utils._services.tasks import converge_services, service_spec
 
 IP = '/usr/sbin/ip'
@@ -58,9 +59,9 @@ def host(tmp_path, monkeypatch):
     for name in ('web', 'bad'):
         # The process manager's service is this process: its namespace is "web" and "bad".
         os.symlink('/proc/%d/ns/net' % os.getpid(), str(netns_dir / name))
-    for module in (service_plan, processes):
+    for module in (service_paths, processes):
         monkeypatch.setattr(module, 'STATE_DIR', str(state_dir))
-    monkeypatch.setattr(service_plan, 'UNIT_DIR', str(unit_dir))
+    monkeypatch.setattr(service_paths, 'UNIT_DIR', str(unit_dir))
     monkeypatch.setattr(processes, 'NETNS_RUN_DIR', str(netns_dir))
     monkeypatch.setattr(tasks, 'SETTLE_SECONDS', 0)
     monkeypatch.setattr(named_namespaces, 'status', lambda name: 'present' if name in ('web', 'bad') else 'absent')
@@ -135,7 +136,7 @@ def test_bad_arguments_and_host_problems_fail_together_before_anything_is_read(w
         "service 'bad': command is empty",
         "service 'bad': chdir 'relative/dir' is not an absolute path",
         'manager systemd: systemd is not the init system here (%s is not a directory); use manager: auto or process'
-        % service_plan.UNIT_DIR,
+        % service_paths.UNIT_DIR,
         "service 'gone': namespace gone does not exist (create it first, e.g. with nslab.net.netns)",
     ]
     assert failed.value.fields['changed'] is False
@@ -160,17 +161,17 @@ def test_systemd_first_run_writes_reloads_restarts_and_reports_the_unit_that_die
     assert fields['failed_services'] == ['bad'] and fields['changed'] is True and fields['manager'] == 'systemd'
     assert failed.value.msg.startswith('service bad is not running right after it started (activating auto-restart)')
     assert fields['services'] == [
-        dict(name='web', netns='web', command=WEB['command'], chdir=service_plan.default_chdir('web'),
+        dict(name='web', netns='web', command=WEB['command'], chdir=service_paths.default_chdir('web'),
              manager='systemd', running=True),
-        dict(name='bad', netns='bad', command=BAD['command'], chdir=service_plan.default_chdir('bad'),
+        dict(name='bad', netns='bad', command=BAD['command'], chdir=service_paths.default_chdir('bad'),
              manager='systemd', running=False),
     ]
     for name in ('web', 'bad'):
-        assert os.path.isdir(service_plan.default_chdir(name))
+        assert os.path.isdir(service_paths.default_chdir(name))
         with open(unit_path(name), encoding='utf-8') as handle:
             assert 'NetworkNamespacePath=/run/netns/%s\n' % name in handle.read()
-    assert fields['commands'][-2:] == ['mkdir -p %s && systemctl restart nslab-web.service' % service_plan.default_chdir('web'),
-                                       'mkdir -p %s && systemctl restart nslab-bad.service' % service_plan.default_chdir('bad')]
+    assert fields['commands'][-2:] == ['mkdir -p %s && systemctl restart nslab-web.service' % service_paths.default_chdir('web'),
+                                       'mkdir -p %s && systemctl restart nslab-bad.service' % service_paths.default_chdir('bad')]
 
 
 def test_systemd_check_run_predicts_running_units_and_touches_nothing(under_systemd):
@@ -233,7 +234,7 @@ def test_process_check_run_predicts_a_running_service_and_writes_nothing(without
     result = run(module, WEB)
     assert result['changed'] is True and result['manager'] == 'process'
     assert result['services'] == [dict(name='web', netns='web', command=WEB['command'],
-                                       chdir=service_plan.default_chdir('web'), manager='process', running=True)]
+                                       chdir=service_paths.default_chdir('web'), manager='process', running=True)]
     assert FakePopen.calls == [] and listing(without_systemd / 'state') is None
 
 
@@ -241,7 +242,7 @@ def test_process_start_spawns_ip_netns_exec_in_a_session_and_records_it(without_
     module = FakeModule({}, BINARIES)
     result = run(module, WEB)
     spawned, = FakePopen.calls
-    chdir = service_plan.default_chdir('web')
+    chdir = service_paths.default_chdir('web')
     assert spawned.argv == [IP, 'netns', 'exec', 'web', '/bin/sh', '-c', WEB['command']]
     assert spawned.kwargs['cwd'] == chdir and os.path.isdir(chdir)
     assert spawned.kwargs['start_new_session'] is True
@@ -267,7 +268,7 @@ def test_process_service_that_exits_at_once_fails_with_the_end_of_its_log(withou
     assert failed.value.fields['failed_services'] == ['web']
     assert failed.value.msg == ("service web exited right after it started (exit status 2); the end of its log %s:\n"
                                 "python3: can't open file '/srv/app.py': [Errno 2] No such file or directory"
-                                % service_plan.log_path('web'))
+                                % service_paths.log_path('web'))
 
 
 def test_process_spawn_that_fails_leaves_no_record(without_systemd, spawns):
@@ -282,7 +283,7 @@ def test_process_spawn_that_fails_leaves_no_record(without_systemd, spawns):
 def test_process_removal_of_a_service_whose_process_is_gone_only_removes_its_record(without_systemd, spawns):
     os.makedirs(processes.STATE_DIR)
     with open(record_path('web'), 'w', encoding='utf-8') as handle:
-        json.dump(dict(netns='web', command=WEB['command'], chdir=service_plan.default_chdir('web'), pid=None,
+        json.dump(dict(netns='web', command=WEB['command'], chdir=service_paths.default_chdir('web'), pid=None,
                        start_time=None, token=None), handle)
     result = run(FakeModule({}, BINARIES), dict(name='web'), state='absent')
     assert result['changed'] is True and result['commands'] == ['rm -f %s' % record_path('web')]

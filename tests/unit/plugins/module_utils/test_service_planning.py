@@ -13,8 +13,11 @@ import subprocess
 import pytest
 
 from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
-    Observed, ProcessRecord, ServiceStep, UnitState, choose_manager, host_problems, parse_services,
-    plan_services, report_services, simulate_services, systemd_quote, unit_metadata, unit_text)
+    Observed, ProcessRecord, ServiceStep, UnitState, plan_services, report_services, simulate_services)
+from ansible_collections.nslab.net.plugins.module_utils._services.spec import (
+    choose_manager, host_problems, parse_services)
+from ansible_collections.nslab.net.plugins.module_utils._services.unit_file import (
+    systemd_quote, unit_metadata, unit_text)
 
 WEB = dict(netns='ns1', command='python3 -m http.server 8000', name='web', chdir=None)
 
@@ -450,8 +453,8 @@ class FakeSystemctl:
 
 @pytest.fixture
 def unit_dir(tmp_path, monkeypatch):
-    from ansible_collections.nslab.net.plugins.module_utils._services import plan as service_plan
-    monkeypatch.setattr(service_plan, 'UNIT_DIR', str(tmp_path))
+    from ansible_collections.nslab.net.plugins.module_utils._services import paths as service_paths
+    monkeypatch.setattr(service_paths, 'UNIT_DIR', str(tmp_path))
     return tmp_path
 
 

@@ -18,11 +18,10 @@ import time
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils._services import plan as service_plan
+from ansible_collections.nslab.net.plugins.module_utils._services import paths as service_paths
 from ansible_collections.nslab.net.plugins.module_utils._services import processes as service_processes
-from ansible_collections.nslab.net.plugins.module_utils._services.plan import (
-    cgroup_units, environ_mark, record_fields, record_text, service_mark, service_members,
-    token_leader, valid_token)
+from ansible_collections.nslab.net.plugins.module_utils._services.identity import (
+    cgroup_units, environ_mark, record_fields, record_text, service_mark, service_members, token_leader, valid_token)
 
 TOKEN = '0123456789abcdef0123456789abcdef'
 OTHER = 'fedcba9876543210fedcba9876543210'
@@ -80,7 +79,7 @@ def test_members_by_group_and_by_unit():
 
 @pytest.fixture
 def state_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(service_plan, 'STATE_DIR', str(tmp_path))
+    monkeypatch.setattr(service_paths, 'STATE_DIR', str(tmp_path))
     return tmp_path
 
 

@@ -17,9 +17,11 @@ import pytest
 
 from adapter_fakes import JOURNALCTL, SYSTEMCTL, FakeModule, answer, recorded
 
-from ansible_collections.nslab.net.plugins.module_utils._services import plan as service_plan
+from ansible_collections.nslab.net.plugins.module_utils._services import paths as service_paths
 from ansible_collections.nslab.net.plugins.module_utils._services import systemd as systemd_manager
-from ansible_collections.nslab.net.plugins.module_utils._services.plan import ServiceStep, UnitState, default_chdir, unit_text
+from ansible_collections.nslab.net.plugins.module_utils._services.paths import default_chdir
+from ansible_collections.nslab.net.plugins.module_utils._services.plan import ServiceStep, UnitState
+from ansible_collections.nslab.net.plugins.module_utils._services.unit_file import unit_text
 from ansible_collections.nslab.net.plugins.module_utils._services.processes import ServiceError
 from ansible_collections.nslab.net.plugins.module_utils._services.systemd import Systemd, booted
 
@@ -46,8 +48,8 @@ def units(tmp_path, monkeypatch):
     """The unit directory below tmp_path, and main pids in the namespaces of their services."""
     unit_dir = tmp_path / 'units'
     unit_dir.mkdir()
-    monkeypatch.setattr(service_plan, 'UNIT_DIR', str(unit_dir))
-    monkeypatch.setattr(service_plan, 'STATE_DIR', str(tmp_path / 'state'))
+    monkeypatch.setattr(service_paths, 'UNIT_DIR', str(unit_dir))
+    monkeypatch.setattr(service_paths, 'STATE_DIR', str(tmp_path / 'state'))
     inside = {WEB_PID: 'web'}
     monkeypatch.setattr(systemd_manager, 'namespace_identity',
                         lambda path: ('nsfs', inside.get(int(path.split('/')[2]))))
@@ -57,7 +59,7 @@ def units(tmp_path, monkeypatch):
 
 def write_units(*names):
     for name in names:
-        with open(service_plan.unit_path(name), 'w', encoding='utf-8') as handle:
+        with open(service_paths.unit_path(name), 'w', encoding='utf-8') as handle:
             handle.write(unit_text(spec(name)))
 
 
@@ -158,7 +160,7 @@ def test_a_failing_show_is_a_service_error():
 def test_write_unit_replaces_the_file_whole_and_readable(units):
     systemd, module = manager({})
     systemd.apply(ServiceStep('write_unit', 'web', text=unit_text(spec('web'))))
-    path = service_plan.unit_path('web')
+    path = service_paths.unit_path('web')
     with open(path, encoding='utf-8') as handle:
         assert handle.read() == unit_text(spec('web'))
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
@@ -171,7 +173,7 @@ def test_remove_unit_takes_a_file_that_is_already_gone(units):
     systemd, unused = manager({})
     systemd.apply(ServiceStep('remove_unit', 'web'))
     systemd.apply(ServiceStep('remove_unit', 'web'))
-    assert not os.path.exists(service_plan.unit_path('web'))
+    assert not os.path.exists(service_paths.unit_path('web'))
 
 
 @pytest.mark.parametrize('step, argv', [

@@ -14,7 +14,7 @@ import pytest
 from module_harness import Recorder, run_module
 
 from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
-from ansible_collections.nslab.net.plugins.module_utils._services import plan as service_plan
+from ansible_collections.nslab.net.plugins.module_utils._services import paths as service_paths
 from ansible_collections.nslab.net.plugins.module_utils._services import processes, tasks
 from ansible_collections.nslab.net.plugins.modules import netns_service
 
@@ -22,7 +22,7 @@ from ansible_collections.nslab.net.plugins.modules import netns_service
 @pytest.fixture
 def host(tmp_path, monkeypatch):
     """No systemd, namespace ns1 only, records below tmp_path; spawning or signalling fails the test."""
-    for module in (service_plan, processes):
+    for module in (service_paths, processes):
         monkeypatch.setattr(module, 'STATE_DIR', str(tmp_path / 'state'))
     monkeypatch.setattr(tasks, 'booted', lambda: False)
     monkeypatch.setattr(named_namespaces, 'status', lambda name: 'present' if name == 'ns1' else 'absent')
