@@ -24,7 +24,7 @@ import ipaddress
 from collections import namedtuple
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
-from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Rule
+from ansible_collections.nslab.net.plugins.module_utils._firewall.rules import Rule, owner_parts
 from ansible_collections.nslab.net.plugins.module_utils._firewall.ports import PublishedPort
 
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ Listener = namedtuple('Listener', 'proto address port inode process')
 ForeignPort = namedtuple('ForeignPort', 'proto first last destination negated line bridge address')
 
 _PROTOCOLS = {'tcp': 'tcp', '6': 'tcp', 'udp': 'udp', '17': 'udp'}
-_PUBLISH_PREFIX = 'nslab:publish:'
 _WILDCARDS = ('0.0.0.0', '::')
 
 
@@ -125,10 +124,8 @@ def _parse_dnat(args: Sequence[str]) -> Optional[Tuple[str, List[Tuple[int, int]
 
 def _publish_owner(comment: Optional[str]) -> Optional[Tuple[str, str]]:
     """``(bridge, address)`` of a destination's publish comment, or None."""
-    if not comment or not comment.startswith(_PUBLISH_PREFIX):
-        return None
-    parts = comment[len(_PUBLISH_PREFIX):].split(':')
-    return (parts[0], parts[1]) if len(parts) == 2 else None
+    parts = owner_parts(comment, 'publish')
+    return (parts[0], parts[1]) if parts and len(parts) == 2 else None
 
 
 def foreign_published(ruleset: 'Ruleset', own_bridges: Iterable[str] = ()) -> List[ForeignPort]:
