@@ -123,8 +123,8 @@ def parse_ports(spec: object, destination: str) -> List[PublishedPort]:
 def ports_by_destination(items: Sequence[Dict[str, Any]]) -> Dict[Tuple[str, str], List[PublishedPort]]:
     """``{(bridge, destination): [PublishedPort]}`` of a lab plan's ``publish`` items, whose
     ports are plain data (:meth:`PublishedPort.as_dict`)."""
-    return {(item['bridge'], item['destination']): [PublishedPort.from_dict(port, item['destination'])
-                                                     for port in item['ports']]
+    return {(item['bridge'], item['destination']):
+            [PublishedPort.from_dict(port, item['destination']) for port in item['ports']]
             for item in items}
 
 

@@ -125,7 +125,7 @@ def published(current: 'Ruleset') -> Dict[Tuple[str, str], List[PublishedPort]]:
                 host_ip = args[args.index('-d') + 1].split('/')[0] if '-d' in args else None
                 destination, unused, port = args[args.index('--to-destination') + 1].rpartition(':')
                 mapping = PublishedPort(args[args.index('-p') + 1], host_ip, int(args[args.index('--dport') + 1]),
-                                  destination, int(port))
+                                        destination, int(port))
             except (ValueError, IndexError):
                 continue  # edited by hand: not a mapping this module can reason about
             found.setdefault(owner, []).append(mapping)  # type: ignore[arg-type]  # owner[1] is not None: checked above

@@ -18,7 +18,6 @@ from adapter_fakes import FakeModule, FakeNetlink
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import TaskFailed
 from ansible_collections.nslab.net.plugins.module_utils._common.results import run_module
 from ansible_collections.nslab.net.plugins.module_utils._netlink import named_namespaces
-from ansible_collections.nslab.net.plugins.module_utils._netlink import runner as netlink_runner
 from ansible_collections.nslab.net.plugins.module_utils._netlink import session as netlink_session
 from ansible_collections.nslab.net.plugins.module_utils._netlink.bridge_task import bridge_spec, converge_bridges
 from ansible_collections.nslab.net.plugins.module_utils._netlink.model import Link, NamespaceView, Step
