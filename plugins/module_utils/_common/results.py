@@ -34,7 +34,7 @@ def run_module(module: 'AnsibleModule', parse: Callable[[Dict[str, Any]], Any],
     TaskFailed either raises: every module's main() is this one call.
 
     What a module needs besides its arguments comes with its converge function (a netlink
-    module's is wrapped by ``_netlink/runner.in_netlink``), so this file imports no area and
+    module's is wrapped by ``_netlink/session.in_netlink``), so this file imports no area and
     each payload carries only its own. ``diff_only_in_diff_mode`` drops the diff outside diff
     mode, for a module whose diff is most of its result.
     """

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a lab would collide with on its host, found before anything is changed.
 
-Pure checks of a lab spec (:func:`plan.lab_spec`) against what the host holds now:
+Pure checks of a lab spec (:func:`spec.lab_spec`) against what the host holds now:
 
 - a published host port that a host socket listens on (a DNAT rule would steal its traffic),
   or that another owner's DNAT rule already publishes (Docker's, a user's, another lab's):
@@ -288,7 +288,7 @@ def host_collisions(spec: Dict[str, Any], host_state: Dict[str, Any], owned_brid
                     foreign: Iterable[ForeignPort] = ()) -> List[str]:
     """Every way the lab ``spec`` collides with the host, as messages (empty: none).
 
-    ``spec``: what :func:`plan.lab_spec` returns. ``host_state``: the host as
+    ``spec``: what :func:`spec.lab_spec` returns. ``host_state``: the host as
     ``model.describe`` gives it (``{'host': {'links': [...], 'default_routes': {...}}}``).
     ``owned_bridges``: the bridges this lab made (their addresses are the lab's, not the
     host's). ``other_labs``: ``{bridge: lab name}`` of the bridges other labs on this host

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The specs each step of a lab run converges, built from the plan without parsing again.
 
-Every value in a plan comes from a lab that :func:`plan.lab_spec` checked as a whole (names,
+Every value in a plan comes from a lab that :func:`spec.lab_spec` checked as a whole (names,
 addresses, ports) or from the host (what the lab owns); parsing it again on the way to each
 area's converge function would validate it twice on the same machine. These builders write
 the specs the areas' ``*_spec`` functions would make from the same step arguments; the unit
