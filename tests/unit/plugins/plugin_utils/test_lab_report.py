@@ -231,11 +231,10 @@ def test_the_text_shows_every_url_and_no_line_ends_in_spaces():
 
 
 def test_a_hundred_namespaces_make_a_hundred_lines_after_the_totals():
-    fields = dict(LAB_ONE)
-    fields['namespaces'] = [dict(name='ns%d' % i, command=None, networks=[member(
+    namespaces = [dict(name='ns%d' % i, command=None, networks=[member(
         'br0', '10.0.%d.%d' % (i // 256, i % 256), *([port(8000 + i, 80)] if i % 10 == 1 else []),
         namespace='ns%d' % i)]) for i in range(2, 102)]
-    big = planned(**fields)
+    big = planned(state='present', networks=LAB_ONE['networks'], namespaces=namespaces)
     text = lab_summary(big, ALONE, 'nft')['text']
     assert len(text) == 2 + 1 + 2 + 1 + 1 + 100
     rows = table(text, 'NAMESPACE')
