@@ -64,11 +64,11 @@ def _parse_network(item: Dict[str, Any], label: str) -> Tuple[Optional[Dict[str,
     if gateway is None:
         network['gateway'] = str(subnet.network_address + 1)
     else:
-        error = _host_address_error(gateway, subnet)
+        address, error = _host_address(gateway, subnet)
         if error:
             problems.append('%s: gateway %s' % (label, error))
         else:
-            network['gateway'] = str(ipaddress.ip_address(str(gateway)))
+            network['gateway'] = address
     if network['uplink'] is not None:
         error = firewall_interface_error('%s: uplink' % label, network['uplink'])
         if error:
@@ -76,18 +76,20 @@ def _parse_network(item: Dict[str, Any], label: str) -> Tuple[Optional[Dict[str,
     return network, problems
 
 
-def _host_address_error(text: object, subnet: Union[ipaddress.IPv4Network, ipaddress.IPv6Network]) -> Optional[str]:
-    """Why ``text`` cannot be a host's address in ``subnet``, or None."""
+def _host_address(text: object, subnet: Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+                  ) -> Tuple[Optional[str], Optional[str]]:
+    """``(address, None)``: ``text`` in its canonical form, a host's address in ``subnet``;
+    or ``(None, why not)``."""
     try:
         address = parse_ipv4(text)
     except ValueError as exc:
-        return str(exc)
+        return None, str(exc)
     if address not in subnet:
-        return '%s is outside the subnet %s' % (address, subnet)
+        return None, '%s is outside the subnet %s' % (address, subnet)
     if address in (subnet.network_address, subnet.broadcast_address):
-        return '%s is the %s address of %s' % (
+        return None, '%s is the %s address of %s' % (
             address, 'network' if address == subnet.network_address else 'broadcast', subnet)
-    return None
+    return str(address), None
 
 
 def _check_networks(networks: Sequence[Dict[str, Any]]) -> List[str]:
@@ -218,19 +220,16 @@ def _check_members(namespaces: Sequence[Dict[str, Any]], networks_by_name: Dict[
             label = 'namespace %s' % ns['name']
             if member['address'] is not None and network['subnet']:
                 subnet = ipaddress.ip_network(str(network['subnet']))
-                error = _host_address_error(member['address'], subnet)
+                address, error = _host_address(member['address'], subnet)
+                member['address'] = address
                 if error:
                     problems.append('%s: address %s' % (label, error))
-                    member['address'] = None
-                else:
-                    address = str(ipaddress.ip_address(str(member['address'])))
-                    member['address'] = address
-                    if address == network['gateway']:
-                        problems.append('%s: address %s is the gateway of network %s' % (
-                            label, address, network['name']))
-                    elif (network['name'], address) in claimed:
-                        problems.append('address %s is given to both namespace %s and namespace %s' % (
-                            address, claimed[(network['name'], address)], ns['name']))
+                elif address == network['gateway']:
+                    problems.append('%s: address %s is the gateway of network %s' % (label, address, network['name']))
+                elif (network['name'], address) in claimed:
+                    problems.append('address %s is given to both namespace %s and namespace %s' % (
+                        address, claimed[(network['name'], address)], ns['name']))
+                if address:
                     claimed[(network['name'], address)] = ns['name']
             own, more = _parsed_ports(member.pop('publish'), ns['name'], label)
             problems += more
