@@ -57,12 +57,25 @@ if ((${#missing[@]})); then
 fi
 
 # venv DIR REQUIREMENTS: (re)install only when the requirements file changed since last time.
+# The venv is made with the Python the file names in a line "# python: 3.X" (found by
+# scripts/find-python.sh; a missing one stops the bootstrap, saying which), else with python3.
 venv() {
-    local dir=$1 req=$2 stamp
+    local dir=$1 req=$2 stamp python=python3 wanted
     stamp="$dir/.installed-$(sha256sum "$req" | cut -c1-16)"
     [[ -e $stamp ]] && return 0
+    wanted=$(sed -n 's/^# python: *\(3\.[0-9]*\) *$/\1/p' "$req")
+    if [[ -n $wanted ]]; then
+        python=$(bash scripts/find-python.sh "$wanted") || {
+            echo "bootstrap: $req needs Python $wanted" >&2
+            exit 1
+        }
+    fi
     echo "bootstrap: installing $req into $dir"
-    [[ -x $dir/bin/python ]] || python3 -m venv "$dir"
+    if [[ -x $dir/bin/python ]] && [[ -n $wanted ]] &&
+        ! "$dir/bin/python" -c 'import sys; sys.exit(sys.argv[1] != "%d.%d" % sys.version_info[:2])' "$wanted"; then
+        rm -rf "$dir"
+    fi
+    [[ -x $dir/bin/python ]] || "$python" -m venv "$dir"
     # pip's output goes to a log: on success it is noise, on failure it is the story.
     if ! "$dir/bin/python" -m pip install --disable-pip-version-check -r "$req" >"$dir/pip.log" 2>&1; then
         cat "$dir/pip.log" >&2
