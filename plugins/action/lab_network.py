@@ -43,7 +43,7 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         unused, checked = self.validate_argument_spec(**LAB_ARGS)
         module_args = dict(self._task.args)
-        register = self._task.register or REGISTER
+        register = registered_name(self._task.register)
         try:
             if checked['overlay'] and 'peers' not in (module_args.get('overlay') or {}) and checked['state'] == 'present':
                 checked['overlay']['peers'] = self._overlay_peers(checked, task_vars, register)
@@ -90,6 +90,17 @@ class ActionModule(ActionBase):
 
 #: What a result reused by ``reuse_result`` does not repeat: it did its work, and said so, already.
 _NOT_REUSED = ('changed', 'commands', 'steps', 'diff', 'warnings', 'deprecations', 'invocation', 'msg')
+
+
+def registered_name(register):
+    """The variable a task's ``register`` stores its whole result in (the role's, by default).
+
+    ansible-core 2.22 keeps ``register: NAME`` as a projection, ``{NAME: expression}``; a
+    projection of several variables stores no whole result under one name the action knows.
+    """
+    if isinstance(register, dict):
+        return next(iter(register)) if len(register) == 1 else REGISTER
+    return register or REGISTER
 
 
 def arguments_digest(checked, check_mode):

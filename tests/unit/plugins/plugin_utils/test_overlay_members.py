@@ -11,7 +11,7 @@ import copy
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.action.lab_network import arguments_digest, reusable
+from ansible_collections.nslab.net.plugins.action.lab_network import arguments_digest, registered_name, reusable
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
 from ansible_collections.nslab.net.plugins.plugin_utils.overlay_members import lab_namespaces, overlay_peers, underlay_address
 
@@ -190,3 +190,11 @@ def test_peers_whose_namespaces_this_run_does_not_know_are_not_compared():
     # h4 has none in this run: the module would take those of its record, which the first run left.
     assert reusable(first_run(used=dict(h3=H3_NAMESPACES, h4=[dict(name='x', network='br0', address='10.0.4.2')])),
                     arguments_digest(CHECKED, False), CHECKED) is not None
+
+
+@pytest.mark.parametrize('register, name', [
+    (None, 'lab_result'), ('', 'lab_result'), ('mine', 'mine'),
+    # ansible-core 2.22: register: mine is {mine: expression}, several names a projection.
+    ({'mine': '_task.polymorphic_result'}, 'mine'), ({'a': 'x', 'b': 'y'}, 'lab_result')])
+def test_the_registered_name_is_read_from_a_name_or_a_projection_of_one(register, name):
+    assert registered_name(register) == name
