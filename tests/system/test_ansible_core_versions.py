@@ -1,72 +1,137 @@
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The role's system path on the oldest ansible-core the collection supports.
+"""The role's system path on every ansible-core series of the controller matrix.
 
-meta/runtime.yml's ``requires_ansible`` names the oldest ansible-core tested; scripts/bootstrap.sh
-builds a controller venv with it (.venv/cores/ansible-core-2.15, requirements/oldest-core.txt),
-and this test runs ``ansible-playbook playbooks/lab.yml`` from that venv, as a user whose
-distribution ships an older ansible-core would. The newest ansible-core (.venv,
-requirements/dev.txt) is the one every other system test runs, so both ends of the supported
-range go through the role's whole path: build, re-run, teardown.
+requirements/cores/ pins one controller venv per series, from the oldest that meta/runtime.yml
+declares to the newest on PyPI, each on the Python it needs (scripts/bootstrap.sh makes them
+under .venv/cores). Each series runs ``playbooks/lab.yml`` as a user of that release would, on
+a fleet of three sandbox hosts over SSH joined by the overlay: build, re-run (changed=0), an
+edit, teardown, with no warning at any step. Series 2.19 is .venv itself, which every other
+system test runs (test_lab_overlay the same path and more), so it is not repeated here.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import re
+import subprocess
+import tempfile
 
 import pytest
 import yaml
 
-from ansible_runs import REPO, VENV, ansible_env
-from firewall_lab import ECHO_HTTP, http_get
+from ansible_runs import REPO, VENV
+from firewall_lab import ECHO_HTTP
+from nslab_sandbox import World
+from nslab_sandbox.fleet import LAB_PLAYBOOK, Fleet
 
 pytestmark = pytest.mark.system
 
-OLDEST = '2.15'
-OLDEST_VENV = os.path.join(VENV, 'cores', 'ansible-core-' + OLDEST)
-PLAYBOOK = os.path.join(REPO, 'playbooks', 'lab.yml')
-RECAP = re.compile(r'^localhost\s*: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
-# The seeds' lab: ns1 publishes 8000 with a server that answers with the client's address.
-SEEDS = [
-    '-e', 'lab_gateway=10.0.0.254', '-e', 'lab_install_packages=false',
-    '-e', 'lab_diagram_path=/run/lab-diagram.md',  # the world's private /run
-    '-e', yaml.safe_dump({'lab_namespaces': [
-        dict(name='ns1', address='10.0.0.1', publish=['8000:8000'],
-             command='exec python3 %s --bind 0.0.0.0 --port 8000' % ECHO_HTTP),
-        dict(name='ns2', address='10.0.0.2')]}, default_flow_style=True).strip(),
-]
+CORES = os.path.join(REPO, 'requirements', 'cores')
+SERIES = sorted((os.path.basename(path)[len('ansible-core-'):-len('.txt')]
+                 for path in glob.glob(os.path.join(CORES, 'ansible-core-*.txt'))),
+                key=lambda series: tuple(int(part) for part in series.split('.')))
+RECAP = re.compile(r'^(fleet\d)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
+WARNING = re.compile(r'^\[(?:DEPRECATION )?WARNING\].*', re.M)
 
 
-def oldest_play(world, *args):
-    """``ansible-playbook playbooks/lab.yml`` of the oldest core; its recap (changed) and output."""
-    env = dict(ansible_env(), PATH=os.path.join(OLDEST_VENV, 'bin') + os.pathsep + os.environ.get('PATH', ''))
-    argv = [os.path.join(OLDEST_VENV, 'bin', 'ansible-playbook'), PLAYBOOK] + SEEDS + list(args)
-    proc = world.run(argv, check=False, env=env, timeout=300)
-    output = proc.stdout + proc.stderr
-    recap = RECAP.findall(proc.stdout)
-    assert proc.returncode == 0 and recap and recap[-1][3] == '0', output[-6000:]
-    # Nothing to warn about: not the "does not support Ansible version" of a requires_ansible
-    # newer than the core, not a deprecation of what the role or the modules use.
-    assert not re.findall(r'^\[(?:DEPRECATION )?WARNING\].*', output, re.M), output[-6000:]
-    return int(recap[-1][1]), output
+def core_python(series):
+    """The Python a series' requirements name (their ``# python: 3.X`` line)."""
+    with open(os.path.join(CORES, 'ansible-core-%s.txt' % series), encoding='utf-8') as handle:
+        return re.search(r'^# python: (3\.\d+)$', handle.read(), re.M).group(1)
 
 
-def test_oldest_core_builds_reruns_and_tears_down_the_seeds_lab(world):
-    assert os.path.isfile(os.path.join(OLDEST_VENV, 'bin', 'ansible-playbook')), 'run scripts/bootstrap.sh'
+def lab_variables(number, port):
+    """Host fleetN's lab: its own subnet, a web server published on *port*, and a client."""
+    return dict(
+        lab_subnet='10.0.%d.0/24' % number,
+        lab_namespaces=[dict(name='web', address='10.0.%d.2' % number, publish=['%d:8000' % port],
+                             command='exec python3 %s --bind 0.0.0.0 --port 8000' % ECHO_HTTP),
+                        dict(name='client', address='10.0.%d.3' % number)])
+
+
+class SeriesFleet:
+    """A fleet of three hosts whose lab playbook runs from one series' controller venv."""
+
+    def __init__(self, fleet, series, directory):
+        self.fleet = fleet
+        self.bin = os.path.join(VENV, 'cores', 'ansible-core-' + series, 'bin')
+        self.directory = directory
+
+    def inventory(self, port):
+        with open(self.fleet.inventory(os.path.join(self.directory, 'fleet.yml')), encoding='utf-8') as handle:
+            inventory = yaml.safe_load(handle)
+        for name, host in inventory['all']['children']['fleet']['hosts'].items():
+            host.update(lab_variables(int(name[len('fleet'):]), port))
+        # The fleet's hosts name no nameserver; the role would warn and choose Docker's.
+        inventory['all']['vars'].update(lab_overlay=dict(vni=42), lab_install_packages=False, lab_dns=['203.0.113.10'])
+        path = os.path.join(self.directory, 'matrix.yml')
+        with open(path, 'w', encoding='utf-8') as handle:
+            yaml.safe_dump(inventory, handle)
+        return path
+
+    def play(self, port=8000, *args):
+        """Run the lab playbook; the changed count of each host. Fails on any warning."""
+        env = self.fleet.env()
+        env['PATH'] = os.pathsep.join([self.bin, env['PATH']])
+        argv = [os.path.join(self.bin, 'ansible-playbook'), '-i', self.inventory(port), '--forks', '4',
+                LAB_PLAYBOOK] + list(args)
+        proc = self.fleet.world.run(argv, 'host', check=False, timeout=600, cwd=self.fleet.directory, env=env)
+        output = proc.stdout + proc.stderr
+        recap = {host: (int(changed), int(unreachable), int(failed))
+                 for host, changed, unreachable, failed in RECAP.findall(proc.stdout)}
+        assert proc.returncode == 0 and sorted(recap) == ['fleet1', 'fleet2', 'fleet3'], output[-6000:]
+        assert all(unreachable == failed == 0 for _, unreachable, failed in recap.values()), output[-6000:]
+        # Not the "does not support Ansible version" of a requires_ansible newer than the core,
+        # not a deprecation of what the role or the modules use.
+        assert not WARNING.findall(output), WARNING.findall(output)
+        return {host: changed for host, (changed, _, _) in recap.items()}
+
+    def http(self, host, address, port, netns=None):
+        """What an HTTP GET from *host* (or its namespace *netns*) to *address*:*port* answers."""
+        command = 'curl -sS --fail --noproxy "*" -m 3 http://%s:%d/' % (address, port)
+        if netns:
+            command = 'ip netns exec %s %s' % (netns, command)
+        proc = self.fleet.sh(host, command, check=False, timeout=30)
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+@pytest.fixture(params=[series for series in SERIES if series != '2.19'])
+def series_fleet(request):
+    series = request.param
+    ansible_playbook = os.path.join(VENV, 'cores', 'ansible-core-' + series, 'bin', 'ansible-playbook')
+    if not os.path.exists(ansible_playbook):
+        found = subprocess.run(['bash', os.path.join(REPO, 'scripts', 'find-python.sh'), core_python(series)],
+                               capture_output=True, text=True, check=False)
+        pytest.fail('ansible-core %s has no controller venv (%s): scripts/bootstrap.sh makes it on Python %s. %s'
+                    % (series, ansible_playbook, core_python(series), found.stderr.strip()), pytrace=False)
+    with tempfile.TemporaryDirectory(prefix='nslab-matrix-') as directory:
+        with World() as world, Fleet(world, count=3) as fleet:
+            yield series, SeriesFleet(fleet, series, directory)
+
+
+def test_every_series_builds_reruns_edits_and_tears_down_the_fleets_lab(series_fleet):
+    series, lab = series_fleet
+    version = lab.fleet.world.run([os.path.join(lab.bin, 'ansible-playbook'), '--version']).stdout
+    assert 'core %s.' % series in version.splitlines()[0], version
     with open(os.path.join(REPO, 'meta', 'runtime.yml'), encoding='utf-8') as handle:
-        assert yaml.safe_load(handle)['requires_ansible'] == '>=%s.0' % OLDEST
-    version = world.run([os.path.join(OLDEST_VENV, 'bin', 'ansible-playbook'), '--version']).stdout
-    assert 'core %s.' % OLDEST in version.splitlines()[0], version
+        assert yaml.safe_load(handle)['requires_ansible'] == '>=%s.0' % SERIES[0]
 
-    changed, output = oldest_play(world)
-    assert changed > 0 and 'http://127.0.0.1:8000/' in output
-    assert http_get(world, 'host', 'http://127.0.0.1:8000/') == '10.0.0.254'
+    assert all(lab.play().values())
+    # The overlay: fleet1's client reaches fleet2's web server, which sees the client's own
+    # address; and every host reaches every other host's published port.
+    assert lab.http('fleet1', '10.0.2.2', 8000, netns='client') == '10.0.1.3'
+    assert lab.http('fleet3', lab.fleet.host('fleet2').address, 8000) == lab.fleet.host('fleet3').address
 
-    changed, output = oldest_play(world)
-    assert changed == 0, output[-6000:]
+    assert lab.play() == {'fleet1': 0, 'fleet2': 0, 'fleet3': 0}
 
-    changed, output = oldest_play(world, '-e', 'lab_state=absent')
-    assert changed > 0
-    assert http_get(world, 'host', 'http://127.0.0.1:8000/', timeout=2) is None  # answered above
-    assert world.run(['ip', 'netns', 'list']).stdout.split() == []
+    # An edit: the web server moves to published port 8001 on every host.
+    assert all(lab.play(8001).values())
+    assert lab.http('fleet3', lab.fleet.host('fleet2').address, 8001) == lab.fleet.host('fleet3').address
+    assert lab.http('fleet3', lab.fleet.host('fleet2').address, 8000) is None  # 8001 answered above
+
+    assert all(lab.play(8001, '-e', 'lab_state=absent').values())
+    for host in lab.fleet.hosts:
+        assert lab.fleet.run(host.name, ['ip', 'netns', 'list']).stdout.split() == []
+        assert lab.fleet.run(host.name, ['ip', '-o', 'link', 'show', 'nslab.42'], check=False).returncode != 0
