@@ -2,9 +2,10 @@
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
-# ansible-test sanity (no ignore files) on the newest and the oldest ansible-core the collection
-# supports (.venv and .venv/cores/ansible-core-2.15), ansible-lint (production profile), and a
-# check that CHANGELOG.md is antsibull-changelog's rendering of changelogs/.
+# ansible-test sanity (no ignore files) on the oldest and the newest ansible-core of the
+# controller matrix (requirements/cores/), at the same time, on the two cores of a test
+# machine; ansible-lint (production profile) on the newest; and a check that CHANGELOG.md is
+# antsibull-changelog's rendering of changelogs/.
 #   bash scripts/sanity.sh             all of it
 #   bash scripts/sanity.sh changelog   only rewrite CHANGELOG.md from changelogs/ (seconds)
 # ansible-test insists on running from a path ending in ansible_collections/NS/NAME, and
@@ -15,8 +16,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 venv=$root/.venv
-oldest=$venv/cores/ansible-core-2.15
-python_version=$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+cores=$(printf '%s\n' requirements/cores/ansible-core-*.txt | sort -V)
+oldest=$venv/cores/$(basename "$(head -n1 <<<"$cores")" .txt)
+newest=$venv/cores/$(basename "$(tail -n1 <<<"$cores")" .txt)
 
 work=$(mktemp -d /tmp/nslab-sanity.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -50,9 +52,19 @@ if [[ ${1:-} == changelog ]]; then
     exit 0
 fi
 
-# sanity VENV: ansible-test sanity of that venv's ansible-core, on the copy.
+# sanity VENV LOG: ansible-test sanity of that venv's ansible-core on the venv's Python, in a
+# copy of its own (ansible-test writes its results into the tree), its output in LOG.
 sanity() {
-    local core=$1 home=$1/ansible-test-home pip_version tests=$1/lib/python$python_version/site-packages/ansible_test
+    local core=$1 log=$2 home=$1/ansible-test-home pip_version python_version tests tree
+    if [[ ! -x $core/bin/ansible-test ]]; then
+        echo "sanity: $core is missing: scripts/bootstrap.sh makes it, with the Python its requirements name" >"$log"
+        return 1
+    fi
+    python_version=$("$core/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    tests=$core/lib/python$python_version/site-packages/ansible_test
+    tree=$work/$(basename "$core")/ansible_collections/nslab/net
+    mkdir -p "$(dirname "$tree")"
+    cp -a "$copy" "$tree"
     # ansible-test bootstraps pip in its venvs with a get-pip.py it downloads from outside the
     # package registries; it uses a cached copy first, which this stand-in is (see the file).
     # Each ansible-test asks for the pip release it pins in its default_packages.
@@ -60,14 +72,27 @@ sanity() {
         "$tests/_internal/python_requirements.py")
     mkdir -p "$home/.ansible/test/cache"
     cp tools/ansible_test_get_pip.py "$home/.ansible/test/cache/get_pip_${pip_version//./_}.py"
-    # sed, not head: head would close the pipe while ansible still writes, and ansible prints a traceback.
-    echo "== ansible-test sanity, $("$core/bin/ansible" --version | sed -n 1p) (Python $python_version)"
-    (cd "$copy" && HOME=$home "$core/bin/ansible-test" sanity --python "$python_version" --color no)
+    # ansible-test 2.22 pins pylint's dill to a GitHub snapshot, for Python 3.15, which is not
+    # a package registry and not reachable here; on the Pythons this matrix runs, dill's PyPI
+    # release serves pylint as well. Rewritten in the venv's copy of ansible-test only.
+    sed -i 's|^dill @ https://github.com/uqfoundation/dill/archive/[0-9a-f]*\.zip.*$|dill==0.4.1|' \
+        "$tests/_data/requirements/sanity.pylint.txt"
+    {
+        # sed, not head: head would close the pipe while ansible still writes, and ansible prints a traceback.
+        echo "== ansible-test sanity, $("$core/bin/ansible" --version | sed -n 1p) (Python $python_version)"
+        (cd "$tree" && HOME=$home "$core/bin/ansible-test" sanity --python "$python_version" --color no)
+    } >"$log" 2>&1
 }
 # Every check runs, whatever the ones before found, and the run fails at the end if one did.
 failed=()
-sanity "$venv" || failed+=("ansible-test sanity (newest core)")
-sanity "$oldest" || failed+=("ansible-test sanity (oldest core)")
+sanity "$oldest" "$work/oldest.log" &
+oldest_pid=$!
+sanity "$newest" "$work/newest.log" &
+newest_pid=$!
+wait "$oldest_pid" || failed+=("ansible-test sanity (oldest core, $(basename "$oldest"))")
+cat "$work/oldest.log"
+wait "$newest_pid" || failed+=("ansible-test sanity (newest core, $(basename "$newest"))")
+cat "$work/newest.log"
 
 echo "== CHANGELOG.md is antsibull-changelog's rendering of changelogs/"
 if ! render_changelog >/dev/null || ! diff -u CHANGELOG.md "$copy/CHANGELOG.md"; then
@@ -78,11 +103,11 @@ fi
 echo "== ansible-lint (production profile)"
 # ansible-lint installs the collection it lints into ~/.ansible/collections; a stale copy
 # there would shadow the checkout for every later ansible run, so it gets a home of its own.
-# It runs on the newest ansible-core only: it depends on ansible-core itself (ansible-lint
-# 26.10.1 requires ansible-core >= 2.16.19, not 2.17) and imports it: it cannot run on 2.15.
+# It runs on the newest ansible-core, in that core's venv: it depends on ansible-core itself
+# and imports it.
 mkdir -p "$venv/ansible-lint-home"
-HOME=$venv/ansible-lint-home PATH=$venv/bin:$PATH ANSIBLE_COLLECTIONS_PATH=$venv/collections \
-    "$venv/bin/ansible-lint" --profile production --nocolor || failed+=("ansible-lint")
+HOME=$venv/ansible-lint-home PATH=$newest/bin:$PATH ANSIBLE_COLLECTIONS_PATH=$venv/collections \
+    "$newest/bin/ansible-lint" --profile production --nocolor || failed+=("ansible-lint")
 
 if ((${#failed[@]})); then
     printf 'sanity: failed: %s\n' "${failed[@]}" >&2
