@@ -24,6 +24,9 @@ import yaml
 
 from ansible_runs import REPO
 
+# One pytest-xdist worker runs the file: its emulated EC2 API and instances are made once.
+pytestmark = pytest.mark.xdist_group('ec2')
+
 EC2_VENV = os.path.join(REPO, '.venv', 'ec2')
 EXAMPLE = os.path.join(REPO, 'inventories', 'ec2', 'aws_ec2.yml')
 REGION = 'eu-west-1'  # the one the example names

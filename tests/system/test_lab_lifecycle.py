@@ -871,6 +871,8 @@ def sweep():
     return dict(build=sweep_delays(builds), teardown=sweep_delays(teardowns), reference=reference)
 
 
+# A group runs on one pytest-xdist worker: the module fixture it shares is made once.
+@pytest.mark.xdist_group('sweep')
 @pytest.mark.parametrize('step', range(SWEEP))
 def test_a_build_killed_at_any_moment_is_finished_by_the_next_run(sweep, step):
     delay = sweep['build'][step]
@@ -886,6 +888,7 @@ def test_a_build_killed_at_any_moment_is_finished_by_the_next_run(sweep, step):
         assert http_get(world, 'other', url(HOST_ADDRESS)) == OTHER_ADDRESS
 
 
+@pytest.mark.xdist_group('sweep')
 @pytest.mark.parametrize('step', range(SWEEP))
 def test_a_teardown_killed_at_any_moment_is_finished_by_the_next_one(sweep, step):
     delay = sweep['teardown'][step]
@@ -916,6 +919,7 @@ def overlay_sweep():
     return dict(build=sweep_delays([run]), reference=reference)
 
 
+@pytest.mark.xdist_group('overlay-sweep')
 @pytest.mark.parametrize('step', (1, 3, 5, 7))
 def test_an_overlay_build_killed_at_any_moment_is_finished_then_torn_down(overlay_sweep, step):
     delay = overlay_sweep['build'][step]
