@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -54,6 +55,7 @@ TARGETS = (('3.8', (), 'legacy'), ('3.9', (), 'nft'), ('3.10', (), 'legacy'), ('
            ('3.8', ('pyroute2', 'python-iptables'), 'nft'), ('3.13', ('python-iptables',), 'legacy'))
 #: The release of pyroute2 each equipped interpreter has (requirements/targets/python-3.X.txt).
 PYROUTE2 = {version: '0.7.2' if version == '3.8' else '0.9.7' for version in VERSIONS}
+#: The system Python, which the respawns use: Debian's python3-pyroute2 and python3-iptables.
 SYSTEM_PYTHON = '/usr/bin/python3'
 #: The Python packages the modules use on a target, by their import name.
 PACKAGES = {'pyroute2': 'pyroute2', 'python-iptables': 'iptc'}
@@ -127,12 +129,9 @@ class Target:
         return self.host
 
 
-#: The system Python, which the respawns use: Debian's python3-pyroute2 and python3-iptables.
-SYSTEM = Target(0, '3.11', (), 'nft', SYSTEM_PYTHON)
-
-
-def equipped_interpreter(version):
-    return os.path.join(VENV, 'targets', 'python-' + version, 'bin', 'python')
+def equipped_venv(version):
+    """The venv of scripts/bootstrap.sh for Python ``version``."""
+    return os.path.join(VENV, 'targets', 'python-' + version)
 
 
 def site_packages(prefix, version):
@@ -145,7 +144,7 @@ def make_targets(tmp_path):
     packages), given those of the equipped one's packages it does not lack."""
     targets = []
     for version, lacks, flavour in TARGETS:
-        interpreter = equipped_interpreter(version)
+        interpreter = os.path.join(equipped_venv(version), 'bin', 'python')
         if not os.path.exists(interpreter):
             pytest.fail('%s is missing: scripts/bootstrap.sh makes it from requirements/targets/python-%s.txt'
                         % (interpreter, version), pytrace=False)
@@ -153,8 +152,8 @@ def make_targets(tmp_path):
             venv = tmp_path / ('python-%s-%d' % (version, len(targets)))
             subprocess.run([interpreter, '-m', 'venv', '--without-pip', str(venv)], check=True)
             if 'pyroute2' not in lacks:
-                equipped = site_packages(os.path.dirname(os.path.dirname(interpreter)), version)
-                os.symlink(os.path.join(equipped, 'pyroute2'), os.path.join(site_packages(str(venv), version), 'pyroute2'))
+                os.symlink(os.path.join(site_packages(equipped_venv(version), version), 'pyroute2'),
+                           os.path.join(site_packages(str(venv), version), 'pyroute2'))
             interpreter = str(venv / 'bin' / 'python')
         targets.append(Target(len(targets) + 1, version, lacks, flavour, interpreter))
     return targets
@@ -180,8 +179,9 @@ def run_play(world, tmp_path, targets, state):
                                'NSLAB_TARGET_LOG': '%s/{{ inventory_hostname }}.run%d.jsonl' % (logs, run)})
              for run in range(runs)]
     out = tmp_path / ('results-%s.json' % state)
-    per_host = ', '.join("'%s': [%s]" % (t.host, ', '.join("hostvars['%s'].run%d" % (t.host, run) for run in range(runs)))
-                        for t in targets)
+    per_host = ', '.join("'%s': [%s]" % (t.host, ', '.join("hostvars['%s'].run%d" % (t.host, run)
+                                                           for run in range(runs)))
+                         for t in targets)
     tasks.append({'name': 'Write the results', 'run_once': True, 'delegate_to': 'localhost',
                   'ansible.builtin.copy': {'content': '{{ {%s} | to_json }}' % per_host, 'dest': str(out),
                                            'mode': '0600'}})
@@ -193,6 +193,9 @@ def run_play(world, tmp_path, targets, state):
     proc = world.run(argv, check=False, env=ansible_env(), timeout=300)
     assert out.exists(), 'ansible-playbook failed (rc %d):\n%s\n%s' % (
         proc.returncode, proc.stdout[-6000:], proc.stderr[-3000:])
+    # Nothing to warn about on any of the interpreters (a deprecated Python, say).
+    warnings = re.findall(r'^\[(?:DEPRECATION )?WARNING\].*', proc.stdout + proc.stderr, re.M)
+    assert not warnings, warnings
     results = json.loads(out.read_text(encoding='utf-8'))
     return {host: [(result, read_log(logs / ('%s.run%d.jsonl' % (host, run)))) for run, result in enumerate(runs)]
             for host, runs in results.items()}
@@ -217,8 +220,7 @@ def assert_ran_on(target, log, built):
     if target.respawns_for is None:
         assert len(log) == 1, (target, log)
         (run,) = log
-        packages = site_packages(os.path.dirname(os.path.dirname(equipped_interpreter(target.version))),
-                                 target.version) + '/'
+        packages = site_packages(equipped_venv(target.version), target.version) + '/'
         pyroute2_version = PYROUTE2[target.version]
     else:
         # The respawned child ends first, its parent (which waited for it) after: both ran
@@ -259,9 +261,9 @@ def test_the_modules_run_on_every_target_python(tmp_path):
     with World() as world:
         # Positive controls of the respawns: each interpreter lacks what it should, and only
         # that; the system Python has both packages.
-        for target in targets + [SYSTEM]:
-            found = json.loads(world.run([target.interpreter, '-c', FIND_PACKAGES]).stdout)
-            assert found == {package: package not in target.lacks for package in PACKAGES}, (target, found)
+        for interpreter, lacks in [(t.interpreter, t.lacks) for t in targets] + [(SYSTEM_PYTHON, ())]:
+            found = json.loads(world.run([interpreter, '-c', FIND_PACKAGES]).stdout)
+            assert found == {package: package not in lacks for package in PACKAGES}, (interpreter, found)
         # /etc/netns exists, as on a host where `ip netns add` ever ran. Where it does not, the
         # labs built at once all make it, and a lab that read /etc/netns after another made it
         # but before that one's files remembered so writes files that do not remember it: its
