@@ -8,6 +8,8 @@
 #  - .venv/cores/ansible-core-2.X: the controller matrix, one venv per ansible-core series on
 #    the Python it needs (requirements/cores/); a series whose Python this machine lacks is
 #    left out with a note here, and the tests that need it fail saying so;
+#  - .venv/targets/python-3.8 ... python-3.13: one target interpreter per Python the modules
+#    support (requirements/targets/), for tests/system/test_target_pythons.py;
 #  - .venv/targets/pyroute2-0.7: a second target interpreter with Debian 12's pyroute2;
 #  - .venv/collections/ansible_collections/nslab/net: a symlink to this checkout, so Ansible
 #    and pytest import the collection from the working tree without copying it;
@@ -57,16 +59,19 @@ if ((${#missing[@]})); then
     fi
 fi
 
-# venv DIR REQUIREMENTS: (re)install only when the requirements file changed since last time.
-# The venv is made with the Python the file names in a line "# python: 3.X" (found by
-# scripts/find-python.sh; a missing one stops the bootstrap, saying which), else with python3.
+# venv DIR REQUIREMENTS [FALLBACK]: (re)install only when the requirements file changed since
+# last time. The venv is made with the Python the file names in a line "# python: 3.X" (found by
+# scripts/find-python.sh), else with python3. Where that Python is missing, FALLBACK is used
+# with a note, or, without one, the venv is not made and the status is 3.
 venv() {
-    local dir=$1 req=$2 stamp python=python3 wanted
+    local dir=$1 req=$2 fallback=${3:-} stamp python=python3 wanted
     stamp="$dir/.installed-$(sha256sum "$req" | cut -c1-16)"
     [[ -e $stamp ]] && return 0
     wanted=$(sed -n 's/^# python: *\(3\.[0-9]*\) *$/\1/p' "$req")
-    if [[ -n $wanted ]]; then
-        python=$(bash scripts/find-python.sh "$wanted") || return 3
+    if [[ -n $wanted ]] && ! python=$(bash scripts/find-python.sh "$wanted"); then
+        [[ -n $fallback ]] || return 3
+        echo "bootstrap: note: $dir is made with $fallback instead, untested" >&2
+        python=$fallback wanted=
     fi
     echo "bootstrap: installing $req into $dir"
     if [[ -x $dir/bin/python ]] && [[ -n $wanted ]] &&
@@ -83,12 +88,25 @@ venv() {
     rm -f "$dir"/.installed-*
     touch "$stamp"
 }
-venv .venv requirements/dev.txt
+venv .venv requirements/dev.txt python3
+# The matrix's venvs at once: pip spends its time waiting on the package index.
+pids=()
 for req in requirements/cores/ansible-core-*.txt; do
-    series=$(basename "$req" .txt)
-    venv ".venv/cores/$series" "$req" || {
-        echo "bootstrap: note: $series left out (its Python is missing, above); the tests of that series will fail" >&2
-    }
+    venv ".venv/cores/$(basename "$req" .txt)" "$req" &
+    pids+=("$!")
+done
+for req in requirements/targets/python-3.*.txt; do
+    venv ".venv/targets/$(basename "$req" .txt)" "$req" &
+    pids+=("$!")
+done
+for pid in "${pids[@]}"; do
+    status=0
+    wait "$pid" || status=$?
+    if ((status == 3)); then
+        echo "bootstrap: note: a venv was left out (its Python is missing, above); the tests that need it will fail" >&2
+    elif ((status != 0)); then
+        exit "$status"
+    fi
 done
 venv .venv/targets/pyroute2-0.7 requirements/target-pyroute2-0.7.txt
 
