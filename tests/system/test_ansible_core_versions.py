@@ -34,6 +34,11 @@ SERIES = sorted((os.path.basename(path)[len('ansible-core-'):-len('.txt')]
                 key=lambda series: tuple(int(part) for part in series.split('.')))
 RECAP = re.compile(r'^(fleet\d)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
 WARNING = re.compile(r'^\[(?:DEPRECATION )?WARNING\].*', re.M)
+#: Warnings a series prints whatever the role does. 2.16.20's own task that validates a role's
+#: arguments against its meta/argument_specs.yml is written in the form it deprecates
+#: (ansible/playbook/role/__init__.py: 'action' as a mapping); every role with argument specs
+#: gets it there; no other series warns of it.
+CORES_OWN_WARNINGS = {'2.16': ['[DEPRECATION WARNING]: Using a mapping for `action` is deprecated. Use a string']}
 
 
 def core_python(series):
@@ -57,6 +62,7 @@ class SeriesFleet:
     def __init__(self, fleet, series, directory):
         self.fleet = fleet
         self.bin = os.path.join(VENV, 'cores', 'ansible-core-' + series, 'bin')
+        self.cores_own_warnings = CORES_OWN_WARNINGS.get(series, [])
         self.directory = directory
 
     def inventory(self, port):
@@ -85,7 +91,8 @@ class SeriesFleet:
         assert not any(counts['unreachable'] or counts['failed'] for counts in recap.values()), output[-6000:]
         # Not the "does not support Ansible version" of a requires_ansible newer than the core,
         # not a deprecation of what the role or the modules use.
-        assert not WARNING.findall(output), WARNING.findall(output)
+        warnings = [line for line in WARNING.findall(output) if line not in self.cores_own_warnings]
+        assert not warnings, warnings
         return {host: counts['changed'] for host, counts in recap.items()}
 
     def http(self, host, address, port, netns=None):
