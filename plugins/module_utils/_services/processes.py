@@ -300,7 +300,8 @@ def start(step: 'ServiceStep', ip_binary: str) -> Started:
         try:
             # ip execs the shell, so the pid (and its start time) stays the service's; the new
             # session outlives this module, the playbook and the connection that ran it.
-            process = subprocess.Popen(  # pylint: disable=consider-using-with
+            # Not run_command: it waits for its command, and a service does not end.
+            process = subprocess.Popen(  # pylint: disable=consider-using-with,ansible-bad-function
                 [ip_binary, 'netns', 'exec', a['netns'], SHELL, '-c', a['command']],
                 stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, cwd=a['chdir'], env=env,
                 close_fds=True, start_new_session=True)
