@@ -16,7 +16,8 @@ import pytest
 
 from ansible_runs import REPO, ansible_env
 
-pytestmark = pytest.mark.system
+# Slow: the benchmarks run, not the lab; the everyday tier leaves them to CI.
+pytestmark = [pytest.mark.system, pytest.mark.slow]
 
 
 def test_bench_small_size_runs_and_writes_its_results(world, tmp_path):

@@ -25,7 +25,8 @@ import yaml
 from ansible_runs import REPO
 
 # One pytest-xdist worker runs the file: its emulated EC2 API and instances are made once.
-pytestmark = pytest.mark.xdist_group('ec2')
+# Slow: an inventory plugin, not the lab; the everyday tier leaves it to CI.
+pytestmark = [pytest.mark.xdist_group('ec2'), pytest.mark.slow]
 
 EC2_VENV = os.path.join(REPO, '.venv', 'ec2')
 EXAMPLE = os.path.join(REPO, 'inventories', 'ec2', 'aws_ec2.yml')

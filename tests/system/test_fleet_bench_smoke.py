@@ -19,7 +19,8 @@ import pytest
 
 from ansible_runs import REPO
 
-pytestmark = pytest.mark.system
+# Slow: the benchmarks run, not the lab; the everyday tier leaves them to CI.
+pytestmark = [pytest.mark.system, pytest.mark.slow]
 
 HOSTS = (1, 2)
 PHASES = ('converge', 'rerun', 'teardown')

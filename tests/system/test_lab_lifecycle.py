@@ -871,7 +871,9 @@ def sweep():
     return dict(build=sweep_delays(builds), teardown=sweep_delays(teardowns), reference=reference)
 
 
-# A group runs on one pytest-xdist worker: the module fixture it shares is made once.
+# A group runs on one pytest-xdist worker: the module fixture it shares is made once. The
+# sweeps are slow: the everyday tier leaves them to CI.
+@pytest.mark.slow
 @pytest.mark.xdist_group('sweep')
 @pytest.mark.parametrize('step', range(SWEEP))
 def test_a_build_killed_at_any_moment_is_finished_by_the_next_run(sweep, step):
@@ -888,6 +890,7 @@ def test_a_build_killed_at_any_moment_is_finished_by_the_next_run(sweep, step):
         assert http_get(world, 'other', url(HOST_ADDRESS)) == OTHER_ADDRESS
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group('sweep')
 @pytest.mark.parametrize('step', range(SWEEP))
 def test_a_teardown_killed_at_any_moment_is_finished_by_the_next_one(sweep, step):
@@ -919,6 +922,7 @@ def overlay_sweep():
     return dict(build=sweep_delays([run]), reference=reference)
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group('overlay-sweep')
 @pytest.mark.parametrize('step', (1, 3, 5, 7))
 def test_an_overlay_build_killed_at_any_moment_is_finished_then_torn_down(overlay_sweep, step):
