@@ -9,9 +9,10 @@ host is unreachable, must not cut that host out of everybody's overlay. Only rem
 from the inventory (or its ``lab_overlay``) does.
 
 Each member's subnets come from its variables (they live in the inventory too), its underlay
-address from ``lab_overlay_address`` or from the facts the role gathered in this run; a member
-whose address is known neither way is passed without one, and the host uses the address it
-recorded in an earlier run, if any. Each member's namespaces (with their addresses, which its
+address from ``lab_overlay_address`` or from what the role's lookup found on it in this run
+(``ip`` through ``raw``, registered as ``lab_underlay_result``; see :func:`looked_up_address`);
+a member whose address is known neither way is passed without one, and the host uses the
+address it recorded in an earlier run, if any. Each member's namespaces (with their addresses, which its
 own run may have allocated) come from its registered result of this lab in this play, when it
 has one that built the lab; otherwise they are omitted, and the host names those it recorded
 in an earlier run.
@@ -31,6 +32,10 @@ NETWORK_DEFAULTS = dict(bridge=DEFAULT_BRIDGE, subnet=DEFAULT_SUBNET)
 NETWORK_VARIABLES = ('networks', 'bridge', 'subnet', 'gateway', 'uplink')
 #: The variable the role registers the lab's result in.
 REGISTER = 'lab_result'
+#: The variable the role registers its lookup of the host's underlay address in.
+UNDERLAY_REGISTER = 'lab_underlay_result'
+#: The destination whose route gives the default underlay address (setup asks for the same).
+ROUTE_PROBE = '8.8.8.8'
 
 
 def _vni(overlay):
@@ -43,16 +48,53 @@ def _vni(overlay):
 
 
 def underlay_address(variables):
-    """A host's underlay address from its variables: ``lab_overlay_address``, else the facts
-    (the IPv4 address of ``lab_uplink``, or of the default route's interface), else None."""
+    """A host's underlay address from its variables: ``lab_overlay_address``, else what the role's
+    lookup found in this run (the IPv4 address of ``lab_uplink``, or the default route's source
+    address), else None. A host the lookup did not run on (not in the play) falls back to its
+    facts, as ``setup`` would have left them (``gather_facts``, a fact cache)."""
     if variables.get('lab_overlay_address'):
         return str(variables['lab_overlay_address'])
-    facts = variables.get('ansible_facts') or {}
     uplink = variables.get('lab_uplink')
+    lookup = variables.get(UNDERLAY_REGISTER)
+    if isinstance(lookup, dict) and 'stdout' in lookup:
+        return looked_up_address(lookup['stdout'], uplink)
+    facts = variables.get('ansible_facts') or {}
     if uplink:
-        interface = facts.get(str(uplink).replace('-', '_').replace('.', '_')) or {}
+        interface = facts.get(str(uplink).replace('-', '_')) or {}
         return (interface.get('ipv4') or {}).get('address')
     return (facts.get('default_ipv4') or {}).get('address')
+
+
+def looked_up_address(output, uplink=None):
+    """The address in the output of the role's lookup, or None: with ``uplink``, the first
+    primary IPv4 address labelled with its name (``ip -4 addr show primary dev UPLINK``), else the
+    source address of the route to ``ROUTE_PROBE`` (``ip -4 route get``); what setup's
+    ``ansible_UPLINK.ipv4.address`` and ``ansible_default_ipv4.address`` are.
+
+    The output came through a terminal (``raw``), with ``\\r\\n`` line ends and the errors
+    mixed in; a line is taken only in the form ``ip`` prints an answer in.
+    """
+    for line in str(output or '').splitlines():
+        words = line.split()
+        if uplink:
+            # "inet 192.0.2.4/24 brd 192.0.2.255 scope global ens5": the label is the last word; an
+            # address labelled otherwise ("ens5:1") is not the interface's own, for setup either.
+            if len(words) > 1 and words[0] == 'inet' and words[-1] == str(uplink):
+                return _ipv4(words[1].split('/')[0])
+        elif words and words[0] == ROUTE_PROBE:
+            # "8.8.8.8 via 192.0.2.1 dev ens5 src 192.0.2.3 uid 0"
+            for index, word in enumerate(words[:-1]):
+                if word == 'src':
+                    return _ipv4(words[index + 1])
+            return None
+    return None
+
+
+def _ipv4(text):
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        return None
 
 
 def host_subnets(variables):

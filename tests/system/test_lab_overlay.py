@@ -373,3 +373,45 @@ def test_a_host_list_inventory_builds_the_overlay(overlay_fleet):
     for a, b in itertools.permutations(lab.members, 2):
         # With one network, lab_subnet's: web .2 and client .3 as in the other tests.
         assert lab.http(a, 'client', web(b)) == client(a)
+
+
+def test_each_host_s_underlay_address_is_its_declared_one_its_uplink_s_or_its_default_route_s(overlay_fleet):
+    """fleet1 declares ``lab_overlay_address``, an address its eth0 holds besides its own;
+    fleet2 names its uplink, whose first address is not its default route's source; fleet3 has
+    neither, and first names an uplink it does not have. Each peer's VXLAN entries go to the
+    address its own device was made with (the VTEP MAC is a function of it): an address taken
+    the wrong way would leave a host unreachable over the overlay."""
+    lab = overlay_fleet
+    lab.run('fleet1', 'ip addr add 198.51.100.41/24 dev eth0', check=True)
+    lab.run('fleet2', 'ip addr add 198.51.100.42/24 dev eth0 && '
+                      'ip route change default via 198.51.100.1 dev eth0 src 198.51.100.42', check=True)
+    assert '198.51.100.42' in lab.run('fleet2', 'ip -4 route get 8.8.8.8', check=True).stdout  # the control
+    uplinks = {'fleet2': 'eth0', 'fleet3': 'eth9'}
+
+    def underlays(host):
+        variables = dict(lab_subnet='10.0.%d.0/24' % number(host), lab_namespaces=[
+            dict(name='web', command='exec python3 %s --bind 0.0.0.0 --port 8000' % ECHO_HTTP), dict(name='client')])
+        if host == 'fleet1':
+            variables['lab_overlay_address'] = '198.51.100.41'
+        if host in uplinks:
+            variables['lab_uplink'] = uplinks[host]
+        return variables
+
+    lab.variables = underlays
+    # fleet3's address cannot be found: it fails, with the module's own message, and the others
+    # build without it, saying why.
+    recap = lab.play()
+    text = ' '.join(recap.output.split())  # warnings are wrapped to the terminal's width
+    assert recap.hosts['fleet3']['failed'] == 1 and 'overlay: the uplink eth9 does not exist' in text
+    assert [recap.hosts[host]['failed'] for host in ('fleet1', 'fleet2')] == [0, 0], recap.output[-4000:]
+    assert 'overlay: the underlay address of fleet3 is unknown' in text, recap.output[-4000:]  # said once
+    assert fdb_destinations(lab, 'fleet1') == ['198.51.100.12'] and fdb_destinations(lab, 'fleet2') == ['198.51.100.41']
+
+    del uplinks['fleet3']
+    lab.play().ok(changed=True)
+    expected = {'fleet1': '198.51.100.41', 'fleet2': '198.51.100.12', 'fleet3': '198.51.100.13'}
+    for host in lab.members:
+        assert 'local %s ' % expected[host] in lab.run(host, 'ip -d link show dev %s' % DEVICE, check=True).stdout
+        assert fdb_destinations(lab, host) == sorted(address for other, address in expected.items() if other != host)
+    assert_fleet_joined(lab, lab.members)
+    lab.play('--check').ok(changed=False)

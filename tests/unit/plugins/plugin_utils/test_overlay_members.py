@@ -13,16 +13,24 @@ import pytest
 
 from ansible_collections.nslab.net.plugins.action.lab_network import arguments_digest, registered_name, reusable
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
-from ansible_collections.nslab.net.plugins.plugin_utils.overlay_members import lab_namespaces, overlay_peers, underlay_address
+from ansible_collections.nslab.net.plugins.plugin_utils.overlay_members import (lab_namespaces, looked_up_address, overlay_peers,
+                                                                            underlay_address)
 
 OVERLAY = dict(vni=42)
+# `ip -4 addr show primary dev ens5.1` through a terminal, as the role's lookup sees it: the
+# first address has another label (setup files it under that label, not under ens5.1).
+ADDR_SHOW = ('3: ens5.1@ens5: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 9001 qdisc noqueue state UP group default qlen 1000\r\n'
+             '    inet 192.0.2.40/24 brd 192.0.2.255 scope global ens5.1:web\r\n'
+             '       valid_lft forever preferred_lft forever\r\n'
+             '    inet 192.0.2.4/24 metric 100 brd 192.0.2.255 scope global dynamic noprefixroute ens5.1\r\n'
+             '       valid_lft 3000sec preferred_lft 3000sec\r\n')
 INVENTORY = {
     'h1': dict(lab_overlay=OVERLAY, lab_subnet='10.0.1.0/24'),
     'h2': dict(lab_overlay=dict(vni='42'), lab_subnet='10.0.2.0/24', lab_overlay_address='192.0.2.2'),
     'h3': dict(lab_overlay=OVERLAY, lab_networks=[dict(name='br0', subnet='10.0.3.0/24'), dict(name='db', subnet='10.1.3.0/24')],
-               ansible_facts=dict(default_ipv4=dict(address='192.0.2.3'))),
+               lab_underlay_result=dict(rc=0, stdout='8.8.8.8 via 192.0.2.1 dev ens5 src 192.0.2.3 uid 0 \r\n    cache \r\n')),
     'h4': dict(lab_overlay=OVERLAY, lab_subnet='10.0.4.0/24', lab_uplink='ens5.1',
-               ansible_facts=dict(default_ipv4=dict(address='192.0.2.99'), ens5_1=dict(ipv4=dict(address='192.0.2.4')))),
+               lab_underlay_result=dict(rc=0, stdout=ADDR_SHOW)),
     'other-vni': dict(lab_overlay=dict(vni=7), lab_subnet='10.0.1.0/24'),
     'other-lab': dict(lab_overlay=OVERLAY, lab_name='second', lab_subnet='10.0.1.0/24'),
     'gone': dict(lab_overlay=OVERLAY, lab_state='absent', lab_subnet='10.0.1.0/24'),
@@ -44,6 +52,40 @@ def test_members_share_the_vni_and_the_lab_and_are_not_torn_down():
 def test_the_address_is_the_declared_one_then_the_uplink_s_then_the_default_route_s():
     assert [peer['address'] for peer in peers()] == ['192.0.2.2', '192.0.2.3', '192.0.2.4']
     assert underlay_address(dict(lab_overlay=OVERLAY)) is None  # not reached in this run: the record decides
+
+
+def test_the_lookup_of_this_run_decides_where_it_ran_and_facts_only_where_it_did_not():
+    facts = dict(default_ipv4=dict(address='192.0.2.99'), ens5_1=dict(ipv4=dict(address='192.0.2.98')))
+    found_nothing = dict(rc=2, stdout='RTNETLINK answers: Network is unreachable\r\n')
+    assert underlay_address(dict(lab_underlay_result=found_nothing, ansible_facts=facts)) is None
+    skipped = dict(skipped=True, changed=False, false_condition='...')
+    assert underlay_address(dict(lab_underlay_result=skipped, ansible_facts=facts)) == '192.0.2.99'
+    # setup names a fact after the interface with '-' as '_' and nothing else changed.
+    assert underlay_address(dict(lab_uplink='ens5-1', ansible_facts=facts)) == '192.0.2.98'
+    assert underlay_address(dict(lab_uplink='ens5.1', ansible_facts=facts)) is None
+    assert underlay_address(dict(lab_overlay_address='192.0.2.7', lab_underlay_result=dict(rc=0, stdout=ADDR_SHOW),
+                                 lab_uplink='ens5.1')) == '192.0.2.7'
+
+
+@pytest.mark.parametrize('output, uplink, address', [
+    ('8.8.8.8 via 192.0.2.1 dev ens5 src 192.0.2.3 uid 0 \r\n    cache \r\n', None, '192.0.2.3'),
+    ('8.8.8.8 dev tun0 src 10.8.0.2 uid 1000\n    cache\n', '', '10.8.0.2'),
+    # What the login shell printed first does not count; nor an answer without a source address.
+    ('Welcome!\r\n8.8.8.8 via 192.0.2.1 dev ens5 src 192.0.2.3 uid 0\r\n', None, '192.0.2.3'),
+    ('8.8.8.8 via 192.0.2.1 dev ens5 uid 0\r\n', None, None),
+    ('RTNETLINK answers: Network is unreachable\r\n', None, None),
+    ('/bin/sh: 1: ip: not found\r\n', None, None),
+    ('', None, None),
+    (None, None, None),
+    (ADDR_SHOW, 'ens5.1', '192.0.2.4'),
+    (ADDR_SHOW, 'ens5', None),
+    ('Device "eth9" does not exist.\r\nDevice "eth9" does not exist.\r\n', 'eth9', None),
+    ('2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n', 'eth0', None),  # no IPv4 address
+    ('    inet 10.0.0.5 peer 10.0.0.6/32 scope global ppp0\n', 'ppp0', '10.0.0.5'),  # point-to-point: no prefix
+    ('    inet 192.0.2.4/24 scope global eth0\n8.8.8.8 via 192.0.2.1 dev eth0 src 192.0.2.9\n', None, '192.0.2.9'),
+])
+def test_the_lookup_s_output_gives_what_setup_s_facts_gave(output, uplink, address):
+    assert looked_up_address(output, uplink) == address
 
 
 def test_a_member_without_subnet_variables_has_the_role_s_default_network():
