@@ -13,8 +13,8 @@ import pytest
 
 from ansible_collections.nslab.net.plugins.action.lab_network import arguments_digest, registered_name, reusable
 from ansible_collections.nslab.net.plugins.module_utils._common.errors import InvalidInput
-from ansible_collections.nslab.net.plugins.plugin_utils.overlay_members import (lab_namespaces, looked_up_address, overlay_peers,
-                                                                            underlay_address)
+from ansible_collections.nslab.net.plugins.plugin_utils.overlay_members import (
+    lab_namespaces, looked_up_address, overlay_peers, underlay_address)
 
 OVERLAY = dict(vni=42)
 # `ip -4 addr show primary dev ens5.1` through a terminal, as the role's lookup sees it: the
