@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("interleave: run as root (the benchmarks create namespaces)", file=sys.stderr)
         return 2
+    args.out = args.out.resolve()  # each run's working directory is its own checkout
     args.out.mkdir(parents=True, exist_ok=True)
     sides = {"old": args.old.resolve(), "new": args.new.resolve()}
     runs = []
