@@ -95,7 +95,13 @@ finish() {  # finish PID STATUS: the one-line verdict of a run, its log if it fa
 
 # A run still going when this script is stopped is stopped with it; its world then ends, and
 # the world's QEMU processes with it.
-trap 'for pid in "${!pid_run[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT
+stop_runs() {
+    local pid
+    for pid in "${!pid_run[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+}
+trap stop_runs EXIT
 wall=$SECONDS
 for run in "${runs[@]}"; do
     while ((${#pid_run[@]} >= jobs)); do
