@@ -2,18 +2,22 @@
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
-# Builds the Debian 12 VM image the molecule scenarios boot, or reuses the cached one, and
-# prints its directory (base.qcow2, vmlinuz, initrd.img, id_ed25519). Run as root.
+# scripts/vm-image.sh [SUITE]: builds the Debian VM image the molecule scenarios boot, or
+# reuses the cached one, and prints its directory (base.qcow2, vmlinuz, initrd.img,
+# id_ed25519). SUITE is bookworm (Debian 12, the default) or trixie (Debian 13). Run as root.
 #
 # Built from the package mirror this machine's apt uses, never from a downloaded image: a
-# minimal debootstrap with systemd, sshd, python3, iproute2, iptables and the cloud kernel.
-# The image has no route to the outside, yet the role must install pyroute2 and
-# python-iptables itself, as on a fresh machine: those packages (and what they pull in) are
-# downloaded into a local apt repository inside the image, /srv/nslab-apt, which is the
-# image's only apt source. They are not installed.
+# minimal debootstrap with systemd, sshd, python3, iproute2 and the cloud kernel, plus what a
+# fresh install of that release has for a firewall: iptables on bookworm, nftables (and no
+# iptables) on trixie.
+# The image has no route to the outside, yet the role must install what it needs itself
+# (pyroute2, python-iptables, and on trixie iptables), as on a fresh machine: those packages
+# (and what they pull in) are downloaded into a local apt repository inside the image,
+# /srv/nslab-apt, which is the image's only apt source. They are not installed.
 #
-# The cache is keyed by this file's hash: editing the recipe builds a new image.
-# NSLAB_VM_CACHE overrides where the cache lives (default .venv/vm in the checkout).
+# The cache is keyed by this file's hash and the suite: editing the recipe builds new images.
+# NSLAB_VM_CACHE overrides where the cache lives (default .venv/vm in the checkout); the
+# newest image of each suite is also linked as .venv/vm/SUITE.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 self=$root/scripts/vm-image.sh
@@ -23,11 +27,22 @@ if [[ $(id -u) != 0 ]]; then
     exit 1
 fi
 
+suite=${1:-bookworm}
+# What a fresh install of each release has that the other lacks: the firewall tool.
+case $suite in
+    bookworm) release=12 firewall=iptables ;;
+    trixie) release=13 firewall=nftables ;;
+    *)
+        echo "vm-image: unknown suite '$suite' (bookworm or trixie)" >&2
+        exit 2
+        ;;
+esac
+
 cache=${NSLAB_VM_CACHE:-$root/.venv/vm}
-key=$(sha256sum "$self" | cut -c1-16)
-image=$cache/debian12-$key
+key=$( (cat "$self"; echo "$suite") | sha256sum | cut -c1-16)
+image=$cache/debian$release-$key
 if [[ -e $image/.complete ]]; then
-    ln -sfn "$(basename "$image")" "$cache/current"
+    ln -sfn "$(basename "$image")" "$cache/$suite"
     echo "$image"
     exit 0
 fi
@@ -53,8 +68,8 @@ echo "vm-image: building $image from $mirror" >&2
 
 # Stage 1 only downloads and unpacks: no package script runs yet.
 debootstrap --foreign --variant=minbase --arch=amd64 \
-    --include=systemd,systemd-sysv,udev,dbus,libpam-systemd,kmod,openssh-server,python3,iproute2,iptables,iputils-ping,sudo,curl,ca-certificates,initramfs-tools,linux-image-cloud-amd64 \
-    bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
+    --include=systemd,systemd-sysv,udev,dbus,libpam-systemd,kmod,openssh-server,python3,iproute2,$firewall,iputils-ping,sudo,curl,ca-certificates,initramfs-tools,linux-image-cloud-amd64 \
+    "$suite" "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
     || { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
 
 # Package scripts run on this machine's kernel: a postinst that starts sshd (or anything)
@@ -80,13 +95,18 @@ unshare --net --mount --pid --fork --kill-child \
     chroot "$rootfs" /debootstrap/debootstrap --second-stage >"$work/second-stage.log" 2>&1 \
     || { tail -n 30 "$work/second-stage.log" >&2; exit 1; }
 
-# The packages the role installs, with whatever they pull in that the image lacks:
-# downloaded only (no package script runs), then offered by a local repository.
+# The packages the role installs (roles/lab/vars/main.yml, Debian) and python3-apt, which
+# Ansible's apt module installs first, with whatever they pull in that the image lacks:
+# downloaded only (no package script runs), then offered by a local repository. A package the
+# image has already (iproute2; iptables on bookworm) downloads nothing. debootstrap leaves
+# the base system's packages in the cache: cleaned first, or the repository would hold them.
 cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
-echo "deb $mirror bookworm main" >"$rootfs/etc/apt/sources.list"
+echo "deb $mirror $suite main" >"$rootfs/etc/apt/sources.list"
 unshare --mount --pid --fork --kill-child chroot "$rootfs" sh -ec '
+    apt-get clean
     apt-get -qq update
-    apt-get -qq install --download-only --no-install-recommends -y python3-pyroute2 python3-iptables python3-apt
+    apt-get -qq install --download-only --no-install-recommends -y \
+        iproute2 iptables python3-pyroute2 python3-iptables python3-apt
 ' >"$work/download.log" 2>&1 || { tail -n 30 "$work/download.log" >&2; exit 1; }
 mkdir -p "$rootfs/srv/nslab-apt"
 mv "$rootfs"/var/cache/apt/archives/*.deb "$rootfs/srv/nslab-apt/"
@@ -139,6 +159,6 @@ touch "$work/.complete"
 rm -rf "$image"
 mv "$work" "$image"
 trap - EXIT
-ln -sfn "$(basename "$image")" "$cache/current"
+ln -sfn "$(basename "$image")" "$cache/$suite"
 echo "vm-image: built in $((SECONDS - start)) s"
 echo "$image" >&3
