@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 #
-# The molecule scenarios in real QEMU VMs: scripts/molecule.sh [SCENARIO[@SUITE]...]. SUITE is
+# The molecule scenarios in real QEMU VMs: scripts/molecule.sh [--images] [SCENARIO[@SUITE]...]. SUITE is
 # the Debian release the VMs boot, bookworm (the default) or trixie. Without arguments, every
 # run of ALL below. Run as root.
 #
@@ -36,6 +36,13 @@ if [[ ${1:-} == --in-sandbox ]]; then
     exec molecule test -s "$2"
 fi
 
+# --images: only install what the VMs need and build (or find) the images, e.g. while
+# scripts/test.sh runs sanity, which needs the cores while this waits on the mirror and disk.
+images_only=
+if [[ ${1:-} == --images ]]; then
+    images_only=1
+    shift
+fi
 if (($#)); then runs=("$@"); else runs=("${ALL[@]}"); fi
 suites=()
 for run in "${runs[@]}"; do
@@ -71,6 +78,10 @@ declare -A image=()
 for suite in "${suites[@]}"; do
     image[$suite]=$(bash scripts/vm-image.sh "$suite")
 done
+if [[ -n $images_only ]]; then
+    echo "molecule: images ready: ${image[*]}"
+    exit 0
+fi
 
 export PATH=$root/.venv/bin:$PATH
 jobs=${NSLAB_MOLECULE_JOBS:-2}

@@ -44,13 +44,23 @@ if ((${#failed[@]})); then
     exit 1
 fi
 if [[ $tier == full ]]; then
+    # The VM images build (or are found) while sanity runs: debootstrap waits on the mirror
+    # and the disk, ansible-test on the cores.
+    bash scripts/molecule.sh --images >.venv/vm-images.log 2>&1 &
+    images=$!
     phase sanity bash scripts/sanity.sh
     echo "== pytest (both cores)"
     phase pytest .venv/bin/python -m pytest -n 2 --dist loadgroup --durations=30 "$@"
     # Real VMs last: they take minutes and prove what the sandbox cannot (systemd, SSH, a
     # fleet, a reboot, Debian 13).
     echo "== molecule scenarios in QEMU VMs"
-    phase molecule bash scripts/molecule.sh
+    if wait "$images"; then
+        phase molecule bash scripts/molecule.sh
+    else
+        cat .venv/vm-images.log
+        phases+=("molecule 0 FAILED")
+        failed+=("molecule (the VM images, log above)")
+    fi
 else
     echo "== pytest, fast tier: not the VMs, not the tests marked slow (both cores)"
     phase pytest .venv/bin/python -m pytest -n 2 --dist loadgroup --durations=30 -m "not slow" "$@"
