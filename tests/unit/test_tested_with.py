@@ -46,7 +46,7 @@ def test_the_readme_lists_every_series_ci_runs_on_its_python():
 
 def test_every_series_file_is_named_after_its_release():
     for path in glob.glob(os.path.join(REQUIREMENTS, 'cores', 'ansible-core-*.txt')):
-        release, _ = pinned(path)
+        release = pinned(path)[0]
         assert os.path.basename(path) == 'ansible-core-%s.txt' % release.rsplit('.', 1)[0]
 
 
