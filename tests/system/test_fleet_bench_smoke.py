@@ -56,8 +56,7 @@ def test_fleet_bench_smallest_size_runs_checks_and_writes_its_results(tmp_path):
     assert {(check['after'], check['what']) for check in checks} == {
         ('converge', 'built'), ('rerun', 'changed=0'), ('teardown', 'gone')}
 
-    # The profiled round metered each host's module: the lab's on both hosts, with the overlay
-    # the setup task's too.
+    # The profiled round metered each host's module: the lab's on both hosts.
     largest = results['configs'][-1]
     profile = largest['lab']['overlay']['converge']['profile']
     by_action = {task['action'].split('.')[-1]: task for task in profile['tasks']}
@@ -65,7 +64,10 @@ def test_fleet_bench_smallest_size_runs_checks_and_writes_its_results(tmp_path):
     assert lab['modules'] == ['nslab.net.lab_network'] and lab['hosts'] == 2
     assert lab['payload_kib'] > 100 and lab['module_peak_rss_mib']['max'] > 0
     assert set(lab['per_host_s']) >= {'queue', 'host_latency', 'to_host', 'transfer', 'module', 'back'}
-    assert by_action['setup']['modules'] == ['ansible.builtin.setup']
+    # The overlay's underlay lookup is raw: a task on both hosts, with no module to meter.
+    lookup = by_action['raw']
+    assert lookup['name'].endswith("Find the overlay's underlay address") and lookup['hosts'] == 2
+    assert 'modules' not in lookup and 'setup' not in by_action
     assert profile['controller_pss_peak_mib'] > 0 and profile['cpu_s']['hosts'] > 0
     assert 'profile' in largest['baseline']['ping_cold'] and 'profile' not in results['configs'][0]['baseline']['ping_cold']
     # And its payload went to both hosts again on its own, with SSH compression and without.

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -23,7 +24,16 @@ from ansible_collections.nslab.net.plugins.module_utils._services import process
 from ansible_collections.nslab.net.plugins.module_utils._services.identity import (
     cgroup_units, environ_mark, record_fields, record_text, service_mark, service_members, token_leader, valid_token)
 
-TOKEN = '0123456789abcdef0123456789abcdef'
+TOKEN = 'a' + uuid.uuid4().hex[1:]
+
+
+@pytest.fixture(autouse=True)
+def unique_token():
+    """A token of its own for each test: the processes a test starts are found by their token in
+    /proc, where a killed group of the test before (not reaped yet) or of another pytest-xdist
+    worker may still be. It starts with a letter, so that its upper case is not a valid token."""
+    global TOKEN  # pylint: disable=global-statement  # the tests read the module's name
+    TOKEN = 'a' + uuid.uuid4().hex[1:]
 OTHER = 'fedcba9876543210fedcba9876543210'
 
 
