@@ -34,6 +34,8 @@ def unique_token():
     worker may still be. It starts with a letter, so that its upper case is not a valid token."""
     global TOKEN  # pylint: disable=global-statement  # the tests read the module's name
     TOKEN = 'a' + uuid.uuid4().hex[1:]
+
+
 OTHER = 'fedcba9876543210fedcba9876543210'
 
 
