@@ -25,6 +25,7 @@ from ansible_runs import REPO, VENV
 from firewall_lab import ECHO_HTTP
 from nslab_sandbox import World
 from nslab_sandbox.fleet import LAB_PLAYBOOK, Fleet
+from test_lab_overlay import Recap
 
 pytestmark = pytest.mark.system
 
@@ -32,7 +33,6 @@ CORES = os.path.join(REPO, 'requirements', 'cores')
 SERIES = sorted((os.path.basename(path)[len('ansible-core-'):-len('.txt')]
                  for path in glob.glob(os.path.join(CORES, 'ansible-core-*.txt'))),
                 key=lambda series: tuple(int(part) for part in series.split('.')))
-RECAP = re.compile(r'^(fleet\d)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
 WARNING = re.compile(r'^\[(?:DEPRECATION )?WARNING\].*', re.M)
 #: Warnings a series prints whatever the role does. 2.16.20's own task that validates a role's
 #: arguments against its meta/argument_specs.yml is written in the form it deprecates
@@ -84,16 +84,13 @@ class SeriesFleet:
         argv = [os.path.join(self.bin, 'ansible-playbook'), '-i', self.inventory(port), '--forks', '4',
                 LAB_PLAYBOOK] + list(args)
         proc = self.fleet.world.run(argv, 'host', check=False, timeout=600, cwd=self.fleet.directory, env=env)
-        output = proc.stdout + proc.stderr
-        recap = {host: dict(changed=int(changed), unreachable=int(unreachable), failed=int(failed))
-                 for host, changed, unreachable, failed in RECAP.findall(proc.stdout)}
-        assert proc.returncode == 0 and sorted(recap) == ['fleet1', 'fleet2', 'fleet3'], output[-6000:]
-        assert not any(counts['unreachable'] or counts['failed'] for counts in recap.values()), output[-6000:]
+        recap = Recap(proc).ok()
+        assert sorted(recap.hosts) == ['fleet1', 'fleet2', 'fleet3'], recap.output[-6000:]
         # Not the "does not support Ansible version" of a requires_ansible newer than the core,
         # not a deprecation of what the role or the modules use.
-        warnings = [line for line in WARNING.findall(output) if line not in self.cores_own_warnings]
+        warnings = [line for line in WARNING.findall(recap.output) if line not in self.cores_own_warnings]
         assert not warnings, warnings
-        return {host: counts['changed'] for host, counts in recap.items()}
+        return {host: counts['changed'] for host, counts in recap.hosts.items()}
 
     def http(self, host, address, port, netns=None):
         """What an HTTP GET from *host* (or its namespace *netns*) to *address*:*port* answers."""
